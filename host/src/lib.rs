@@ -1,1 +1,8 @@
-pub mod x {}
+//! Switchyard: an OpenAI-compatible LLM router whose routing logic runs as sandboxed
+//! WebAssembly plugins. See `DESIGN.md` in the shared docs and the README.
+//!
+//! The modules follow the request path: [`config`] describes it, [`server`] receives it,
+//! [`route`] classifies, plans and cascades, [`provider`] calls upstreams, and [`plugin`] runs
+//! the classifiers, policies and gates.
+
+pub mod plugin;

@@ -1,0 +1,160 @@
+//! Compiled components, cached by content hash: in memory for reloads within a process, and
+//! on disk across restarts.
+//!
+//! Compiling a Python or JS component takes ~10 s on a 2-core machine; deserializing the
+//! compiled artifact takes milliseconds. The disk key is the content hash of the wasm bytes
+//! plus wasmtime's engine-compatibility hash (version and every setting that affects code
+//! generation), so an upgrade or a config change can never load stale machine code.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::Hasher;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use sha2::{Digest, Sha256};
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+/// SHA-256 of a plugin's wasm bytes, the identity of a plugin version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ContentHash(pub [u8; 32]);
+
+impl ContentHash {
+    pub fn of(bytes: &[u8]) -> Self {
+        ContentHash(Sha256::digest(bytes).into())
+    }
+}
+
+impl fmt::Display for ContentHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+/// Where a component came from on load; reported in load timings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CacheOutcome {
+    /// Already compiled in this process.
+    Memory,
+    /// Deserialized from the on-disk cache.
+    Disk,
+    /// Compiled now (and written to the disk cache when one is configured).
+    Compiled,
+}
+
+/// The two-level cache of compiled components.
+pub struct ArtifactCache {
+    dir: Option<PathBuf>,
+    engine_key: String,
+    memory: Mutex<HashMap<ContentHash, Component>>,
+}
+
+impl ArtifactCache {
+    pub(crate) fn new(engine: &Engine, dir: Option<PathBuf>) -> Self {
+        ArtifactCache {
+            dir,
+            engine_key: engine_compatibility_key(engine),
+            memory: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The compiled component for `bytes`, from memory, disk or a fresh compilation. Blocking
+    /// (compilation takes up to seconds): call it from a blocking thread.
+    pub(crate) fn get_or_compile(
+        &self,
+        engine: &Engine,
+        hash: ContentHash,
+        bytes: &[u8],
+    ) -> wasmtime::Result<(Component, CacheOutcome)> {
+        if let Some(component) = self.lock().get(&hash) {
+            return Ok((component.clone(), CacheOutcome::Memory));
+        }
+        if let Some(component) = self.read_disk(engine, hash) {
+            self.lock().insert(hash, component.clone());
+            return Ok((component, CacheOutcome::Disk));
+        }
+        let component = Component::new(engine, bytes)?;
+        self.write_disk(hash, &component);
+        self.lock().insert(hash, component.clone());
+        Ok((component, CacheOutcome::Compiled))
+    }
+
+    /// Forgets compiled versions not in `keep`, so memory does not grow with every reload.
+    pub fn retain(&self, keep: &[ContentHash]) {
+        self.lock().retain(|hash, _| keep.contains(hash));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ContentHash, Component>> {
+        // A panic while holding this lock cannot leave the map inconsistent (each operation is
+        // a single insert/get), so a poisoned lock is safe to keep using.
+        self.memory.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn artifact_path(&self, hash: ContentHash) -> Option<PathBuf> {
+        let dir = self.dir.as_ref()?;
+        Some(dir.join(&self.engine_key).join(format!("{hash}.cwasm")))
+    }
+
+    fn read_disk(&self, engine: &Engine, hash: ContentHash) -> Option<Component> {
+        let path = self.artifact_path(hash)?;
+        if !path.exists() {
+            return None;
+        }
+        // SAFETY: `deserialize_file` trusts the file to be machine code wasmtime produced.
+        // It is sound here because only `write_disk` creates files under this directory, it
+        // writes them whole (temp file + rename, so a reader never sees a partial artifact),
+        // and the path embeds both the content hash of the source wasm and the engine's
+        // compatibility key, so the artifact matches the bytes and engine asking for it.
+        // wasmtime still checks its header and version and rejects a mismatch with an error.
+        // An operator must not point `cache_dir` at a directory others can write.
+        match unsafe { Component::deserialize_file(engine, &path) } {
+            Ok(component) => Some(component),
+            Err(error) => {
+                tracing::warn!(path = %path.display(), "ignoring unusable cached artifact: {error}");
+                let _ = std::fs::remove_file(&path);
+                None
+            }
+        }
+    }
+
+    fn write_disk(&self, hash: ContentHash, component: &Component) {
+        let Some(path) = self.artifact_path(hash) else {
+            return;
+        };
+        if let Err(error) = write_atomically(&path, component) {
+            tracing::warn!(path = %path.display(), "cannot write compiled artifact to the cache: {error}");
+        }
+    }
+}
+
+fn write_atomically(path: &Path, component: &Component) -> Result<(), Box<dyn std::error::Error>> {
+    let dir = path.parent().ok_or("artifact path has no parent")?;
+    std::fs::create_dir_all(dir)?;
+    let bytes = component.serialize().map_err(|e| e.to_string())?;
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("artifact"),
+        std::process::id()
+    ));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+/// A stable hex key for "artifacts this engine can load".
+fn engine_compatibility_key(engine: &Engine) -> String {
+    struct ShaHasher(Sha256);
+    impl Hasher for ShaHasher {
+        fn finish(&self) -> u64 {
+            0
+        }
+        fn write(&mut self, bytes: &[u8]) {
+            self.0.update(bytes);
+        }
+    }
+    let mut hasher = ShaHasher(Sha256::new());
+    std::hash::Hash::hash(&engine.precompile_compatibility_hash(), &mut hasher);
+    hex::encode(&hasher.0.finalize()[..12])
+}

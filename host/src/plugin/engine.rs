@@ -1,0 +1,157 @@
+//! The one wasmtime engine every plugin runs on: component model, pooling allocator, epoch
+//! interruption driven by a ticker thread, optional fuel.
+//!
+//! Why epochs and not fuel for deadlines: epoch checks cost a load and a compare at loop
+//! heads and function entries, fuel costs a counter update per basic block (wasmtime's own
+//! measurements put fuel at 2-3x the overhead). A deadline is a wall-time promise to the
+//! request, so wall-time interruption is the right tool; fuel stays available for operators
+//! who want deterministic step limits, at the price of metering every plugin.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
+
+use super::bindings;
+use super::cache::ArtifactCache;
+use super::store::HostState;
+
+/// Engine-wide settings; per-plugin limits live in [`super::Limits`].
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// How often the epoch advances. Deadlines are rounded up to whole ticks.
+    pub epoch_tick: Duration,
+    /// Enable fuel metering (needed for any plugin's `fuel` limit).
+    pub fuel: bool,
+    /// Largest memory any plugin may be given; the size of a pooling-allocator memory slot.
+    pub max_memory_bytes: u64,
+    /// Component instances that may be alive at once across all plugins (warm pools
+    /// included). Past it, a call fails fast instead of allocating without bound.
+    pub max_instances: u32,
+    /// Where compiled artifacts are kept between runs; `None` keeps them in memory only.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            epoch_tick: Duration::from_millis(1),
+            fuel: false,
+            max_memory_bytes: 1 << 30,
+            max_instances: 1000,
+            cache_dir: None,
+        }
+    }
+}
+
+/// Errors building the engine.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the WebAssembly engine: {0}")]
+pub struct EngineError(String);
+
+/// The shared engine, its linker and its compiled-artifact cache. Cheap to share behind an
+/// `Arc`; the epoch ticker stops when the last handle is dropped.
+pub struct PluginEngine {
+    pub(crate) engine: Engine,
+    pub(crate) linker: Linker<HostState>,
+    pub(crate) cache: ArtifactCache,
+    pub(crate) settings: EngineSettings,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for PluginEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginEngine")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PluginEngine {
+    /// Builds the engine and starts its epoch ticker.
+    pub fn new(settings: EngineSettings) -> Result<Arc<Self>, EngineError> {
+        let engine = Engine::new(&wasmtime_config(&settings)).map_err(|e| EngineError(format!("{e:?}")))?;
+        let linker = host_linker(&engine).map_err(|e| EngineError(format!("{e:?}")))?;
+        let cache = ArtifactCache::new(&engine, settings.cache_dir.clone());
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        spawn_epoch_ticker(engine.clone(), settings.epoch_tick, ticker_stop.clone())
+            .map_err(|e| EngineError(format!("cannot start the epoch ticker thread: {e}")))?;
+        Ok(Arc::new(PluginEngine {
+            engine,
+            linker,
+            cache,
+            settings,
+            ticker_stop,
+        }))
+    }
+
+    /// The number of epoch ticks that covers `deadline` (at least one).
+    pub(crate) fn ticks_for(&self, deadline: Duration) -> u64 {
+        let tick = self.settings.epoch_tick.as_nanos().max(1);
+        (deadline.as_nanos().div_ceil(tick) as u64).max(1)
+    }
+
+    /// The underlying wasmtime engine.
+    pub fn wasmtime(&self) -> &Engine {
+        &self.engine
+    }
+}
+
+impl Drop for PluginEngine {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn wasmtime_config(settings: &EngineSettings) -> Config {
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .epoch_interruption(true)
+        .consume_fuel(settings.fuel)
+        .parallel_compilation(true)
+        .cranelift_opt_level(OptLevel::Speed);
+
+    // The pooling allocator pre-reserves slots, so a fresh instance costs a few microseconds
+    // of bookkeeping instead of mmap/munmap calls. The per-component limits are generous
+    // because Python and JS runtimes bring many core instances, tables and functions.
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(settings.max_instances)
+        .total_core_instances(settings.max_instances * 4)
+        .total_memories(settings.max_instances)
+        .total_tables(settings.max_instances * 4)
+        .max_memory_size(settings.max_memory_bytes as usize)
+        .max_memories_per_component(4)
+        .max_tables_per_component(16)
+        .max_core_instances_per_component(64)
+        .max_component_instance_size(1 << 20)
+        .max_core_instance_size(4 << 20)
+        .table_elements(100_000);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    config
+}
+
+/// The imports every plugin may use: the host's `log` and a WASI that grants nothing.
+fn host_linker(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    bindings::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)?;
+    Ok(linker)
+}
+
+/// Advances the engine's epoch every `tick` until `stop` is set. A plain thread, not a tokio
+/// task: the ticker must keep running when every runtime worker is busy inside a plugin.
+fn spawn_epoch_ticker(engine: Engine, tick: Duration, stop: Arc<AtomicBool>) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("switchyard-epoch".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(tick);
+                engine.increment_epoch();
+            }
+        })
+        .map(drop)
+}

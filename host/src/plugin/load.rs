@@ -1,0 +1,203 @@
+//! Loading a plugin version: read, hash, compile (or hit the cache), check the world, link,
+//! pre-instantiate, and pass a self-test before it may serve.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::PluginKind;
+use super::cache::ContentHash;
+use super::engine::PluginEngine;
+use super::error::CallError;
+use super::instance::{InstanceStrategy, WarmPool, WorldPre};
+use super::limits::Limits;
+use super::loaded::{LoadReport, Plugin};
+use super::quarantine::{Quarantine, QuarantinePolicy};
+use super::samples;
+use super::world;
+
+/// Everything needed to load one plugin, as the configuration describes it.
+#[derive(Debug, Clone)]
+pub struct PluginSpec {
+    /// The plugin's name in the configuration; tags its logs, metrics and errors.
+    pub name: String,
+    pub kind: PluginKind,
+    pub path: PathBuf,
+    /// The plugin's configuration, handed to its `init` as JSON.
+    pub config: serde_json::Value,
+    pub limits: Limits,
+    pub strategy: InstanceStrategy,
+    /// Idle warm instances kept per plugin version.
+    pub pool_size: usize,
+    pub quarantine: QuarantinePolicy,
+}
+
+impl PluginSpec {
+    /// A spec with default limits, warm instances and an empty configuration.
+    pub fn new(name: impl Into<String>, kind: PluginKind, path: impl Into<PathBuf>) -> Self {
+        PluginSpec {
+            name: name.into(),
+            kind,
+            path: path.into(),
+            config: serde_json::Value::Object(Default::default()),
+            limits: Limits::default(),
+            strategy: InstanceStrategy::Warm,
+            pool_size: 16,
+            quarantine: QuarantinePolicy::default(),
+        }
+    }
+}
+
+/// Why a plugin version could not be loaded. The previous version (if any) keeps serving.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("plugin `{name}`: cannot read {}: {source}", path.display())]
+    Read {
+        name: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("plugin `{name}`: {} is not a valid WebAssembly component: {detail}", path.display())]
+    Compile { name: String, path: PathBuf, detail: String },
+    #[error("plugin `{name}`: {}: {detail}", path.display())]
+    World { name: String, path: PathBuf, detail: String },
+    #[error("plugin `{name}`: {} does not link against the `{kind}` world: {detail}", path.display())]
+    Link {
+        name: String,
+        path: PathBuf,
+        kind: PluginKind,
+        detail: String,
+    },
+    #[error("plugin `{name}`: its configuration is not valid JSON: {detail}")]
+    Config { name: String, detail: String },
+    #[error("plugin `{name}` failed its self-test: {source}")]
+    SelfTest { name: String, source: CallError },
+    #[error("plugin `{name}`: the loader task failed: {detail}")]
+    Task { name: String, detail: String },
+}
+
+/// Loads a plugin without blocking the async runtime: the file is read asynchronously and
+/// compilation and the self-test run on a blocking thread.
+pub async fn load(engine: Arc<PluginEngine>, spec: PluginSpec) -> Result<Arc<Plugin>, LoadError> {
+    let started = Instant::now();
+    let bytes = tokio::fs::read(&spec.path).await.map_err(|source| LoadError::Read {
+        name: spec.name.clone(),
+        path: spec.path.clone(),
+        source,
+    })?;
+    let name = spec.name.clone();
+    tokio::task::spawn_blocking(move || load_bytes(&engine, spec, &bytes, started))
+        .await
+        .map_err(|e| LoadError::Task {
+            name,
+            detail: e.to_string(),
+        })?
+        .map(Arc::new)
+}
+
+/// Loads a plugin on the current thread (blocking: compilation can take seconds).
+pub fn load_blocking(engine: &Arc<PluginEngine>, spec: PluginSpec) -> Result<Plugin, LoadError> {
+    let started = Instant::now();
+    let bytes = std::fs::read(&spec.path).map_err(|source| LoadError::Read {
+        name: spec.name.clone(),
+        path: spec.path.clone(),
+        source,
+    })?;
+    load_bytes(engine, spec, &bytes, started)
+}
+
+/// Loads a plugin version from bytes already read from `spec.path`.
+pub fn load_bytes(
+    engine: &Arc<PluginEngine>,
+    spec: PluginSpec,
+    bytes: &[u8],
+    started: Instant,
+) -> Result<Plugin, LoadError> {
+    let PluginSpec {
+        name,
+        kind,
+        path,
+        config,
+        limits,
+        strategy,
+        pool_size,
+        quarantine,
+    } = spec;
+    let config_json = serde_json::to_string(&config).map_err(|e| LoadError::Config {
+        name: name.clone(),
+        detail: e.to_string(),
+    })?;
+    let hash = ContentHash::of(bytes);
+    let read = started.elapsed();
+
+    let compile_started = Instant::now();
+    let (component, cache) = engine
+        .cache
+        .get_or_compile(&engine.engine, hash, bytes)
+        .map_err(|e| LoadError::Compile {
+            name: name.clone(),
+            path: path.clone(),
+            detail: format!("{e:#}"),
+        })?;
+    let compile = compile_started.elapsed();
+
+    let link_started = Instant::now();
+    world::check(&engine.engine, &component, kind).map_err(|detail| LoadError::World {
+        name: name.clone(),
+        path: path.clone(),
+        detail,
+    })?;
+    let pre = WorldPre::new(engine, &component, kind).map_err(|e| LoadError::Link {
+        name: name.clone(),
+        path: path.clone(),
+        kind,
+        detail: format!("{e:#}"),
+    })?;
+    let link = link_started.elapsed();
+
+    let plugin = Plugin {
+        name: name.as_str().into(),
+        kind,
+        path,
+        hash,
+        limits,
+        strategy,
+        config_json,
+        report: LoadReport {
+            cache,
+            read,
+            compile,
+            link,
+            self_test: Default::default(),
+        },
+        engine: engine.clone(),
+        pre,
+        pool: WarmPool::new(pool_size),
+        quarantine: Quarantine::new(quarantine),
+    };
+    let test_started = Instant::now();
+    self_test(&plugin).map_err(|source| LoadError::SelfTest {
+        name: name.clone(),
+        source,
+    })?;
+    let mut plugin = plugin;
+    plugin.report.self_test = test_started.elapsed();
+    Ok(plugin)
+}
+
+/// Instantiates the plugin (running `init` with its configuration) and calls it once on a
+/// sample request. A guest `err(...)` result is a legitimate answer and passes; a trap, a
+/// limit, a refused configuration or a malformed result fails.
+fn self_test(plugin: &Plugin) -> Result<(), CallError> {
+    let request = &samples::requests()[0];
+    let outcome = match plugin.kind {
+        PluginKind::Classifier => plugin.classify(request).map(drop),
+        PluginKind::Policy => plugin.route(request, &samples::signals(), &samples::models()).map(drop),
+        PluginKind::Gate => plugin.check(request, &samples::candidate(request)).map(drop),
+    };
+    match outcome {
+        Ok(()) | Err(CallError::Guest { .. }) => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+

@@ -1,0 +1,248 @@
+//! A loaded plugin version and the three ways to call it.
+//!
+//! Every call takes an instance (warm from the pool, or new), arms its per-call budget, calls
+//! the export and checks what came back. A trap or a limit discards the instance and becomes
+//! a typed [`CallError`]; the proxy never sees a panic or a poisoned instance.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::{Store, Trap};
+
+use super::PluginKind;
+use super::bindings::types::{Candidate, ModelInfo, Plan, Request, Signal, Verdict};
+use super::cache::{CacheOutcome, ContentHash};
+use super::engine::PluginEngine;
+use super::error::CallError;
+use super::instance::{Exports, Instance, InstanceStrategy, PluginName, WarmPool, WorldPre};
+use super::limits::Limits;
+use super::output;
+use super::quarantine::Quarantine;
+use super::store::{self, HostState};
+
+/// How long each phase of a load took, and whether compilation was skipped.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LoadReport {
+    pub cache: CacheOutcome,
+    /// Reading the file and hashing it.
+    pub read: Duration,
+    /// Compiling, or fetching from the cache.
+    pub compile: Duration,
+    /// Linking and pre-instantiating.
+    pub link: Duration,
+    /// Instantiating, `init` and the self-test call.
+    pub self_test: Duration,
+}
+
+/// One loaded, validated plugin version, ready to serve.
+pub struct Plugin {
+    pub(crate) name: PluginName,
+    pub(crate) kind: PluginKind,
+    pub(crate) path: PathBuf,
+    pub(crate) hash: ContentHash,
+    pub(crate) limits: Limits,
+    pub(crate) strategy: InstanceStrategy,
+    pub(crate) config_json: String,
+    pub(crate) report: LoadReport,
+    pub(crate) engine: Arc<PluginEngine>,
+    pub(crate) pre: WorldPre,
+    pub(crate) pool: WarmPool,
+    pub(crate) quarantine: Quarantine,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("path", &self.path)
+            .field("hash", &self.hash.to_string())
+            .field("strategy", &self.strategy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Plugin {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub fn kind(&self) -> PluginKind {
+        self.kind
+    }
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+    pub fn hash(&self) -> ContentHash {
+        self.hash
+    }
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+    pub fn strategy(&self) -> InstanceStrategy {
+        self.strategy
+    }
+    pub fn load_report(&self) -> &LoadReport {
+        &self.report
+    }
+    /// Idle warm instances right now.
+    pub fn idle_instances(&self) -> usize {
+        self.pool.idle()
+    }
+    /// Whether calls are currently being refused after repeated failures.
+    pub fn is_quarantined(&self) -> bool {
+        self.quarantine.is_active()
+    }
+
+    /// Runs a classifier on one request.
+    pub fn classify(&self, request: &Request) -> Result<Vec<Signal>, CallError> {
+        let signals = self.call(|store, exports| match exports {
+            Exports::Classifier(c) => c.call_classify(store, request),
+            _ => unreachable_world(),
+        })?;
+        output::check_signals(&self.name, signals)
+    }
+
+    /// Runs a policy on one request.
+    pub fn route(&self, request: &Request, signals: &[Signal], models: &[ModelInfo]) -> Result<Plan, CallError> {
+        let plan = self.call(|store, exports| match exports {
+            Exports::Policy(p) => p.call_route(store, request, signals, models),
+            _ => unreachable_world(),
+        })?;
+        output::check_plan(&self.name, plan)
+    }
+
+    /// Runs a gate on one candidate answer.
+    pub fn check(&self, request: &Request, candidate: &Candidate) -> Result<Verdict, CallError> {
+        let verdict = self.call(|store, exports| match exports {
+            Exports::Gate(g) => g.call_check(store, request, candidate),
+            _ => unreachable_world(),
+        })?;
+        output::check_verdict(&self.name, verdict)
+    }
+
+    /// Takes an instance, runs `f` on it under the per-call limits, and puts it back if it is
+    /// still sound. Also feeds the quarantine.
+    fn call<R>(
+        &self,
+        f: impl FnOnce(&mut Store<HostState>, &Exports) -> wasmtime::Result<Result<R, String>>,
+    ) -> Result<R, CallError> {
+        if !self.quarantine.admit() {
+            return Err(CallError::Quarantined {
+                plugin: self.name.to_string(),
+            });
+        }
+        let result = self.call_unguarded(f);
+        match &result {
+            Ok(_) => self.quarantine.record_success(),
+            Err(error) => {
+                if self.quarantine.record_failure() {
+                    tracing::error!(plugin = %self.name, "plugin quarantined after repeated failures; last: {error}");
+                }
+            }
+        }
+        result
+    }
+
+    fn call_unguarded<R>(
+        &self,
+        f: impl FnOnce(&mut Store<HostState>, &Exports) -> wasmtime::Result<Result<R, String>>,
+    ) -> Result<R, CallError> {
+        let mut instance = match self.strategy {
+            InstanceStrategy::Warm => match self.pool.take() {
+                Some(mut warm) => {
+                    store::arm(&self.engine, &mut warm.store, &self.limits);
+                    warm
+                }
+                None => self.new_instance()?,
+            },
+            InstanceStrategy::Fresh => self.new_instance()?,
+        };
+        instance.uses += 1;
+        let outcome = f(&mut instance.store, &instance.exports);
+        self.report_dropped_logs(&mut instance.store);
+        match outcome {
+            Ok(Ok(value)) => {
+                self.recycle(instance);
+                Ok(value)
+            }
+            Ok(Err(message)) => {
+                self.recycle(instance);
+                Err(CallError::Guest {
+                    plugin: self.name.to_string(),
+                    message: store::truncate(&message, output::MAX_TEXT_BYTES).to_string(),
+                })
+            }
+            Err(trap) => Err(self.trap_error(trap, instance.store.data())),
+        }
+    }
+
+    /// A new instance, armed for the call about to be made, with `init` already run.
+    pub(crate) fn new_instance(&self) -> Result<Instance, CallError> {
+        let mut store = store::new_store(&self.engine, self.name.clone(), &self.limits);
+        store::arm(&self.engine, &mut store, &self.limits);
+        match self.pre.instantiate(&mut store, &self.config_json) {
+            Ok(Ok(exports)) => Ok(Instance {
+                store,
+                exports,
+                uses: 0,
+            }),
+            Ok(Err(message)) => Err(CallError::Init {
+                plugin: self.name.to_string(),
+                message: store::truncate(&message, output::MAX_TEXT_BYTES).to_string(),
+            }),
+            Err(error) => {
+                if error.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some() {
+                    return Err(CallError::Instantiate {
+                        plugin: self.name.to_string(),
+                        detail: format!("too many live plugin instances: {error}"),
+                    });
+                }
+                Err(self.trap_error(error, store.data()))
+            }
+        }
+    }
+
+    fn recycle(&self, instance: Instance) {
+        if self.strategy == InstanceStrategy::Warm {
+            self.pool.give_back(instance);
+        }
+    }
+
+    fn report_dropped_logs(&self, store: &mut Store<HostState>) {
+        let state = store.data_mut();
+        if state.log_lines_dropped > 0 {
+            tracing::warn!(plugin = %self.name, dropped = state.log_lines_dropped, "plugin log lines dropped (rate limit)");
+            state.log_lines_dropped = 0;
+        }
+    }
+
+    /// Names the limit that stopped a call, or describes the trap.
+    fn trap_error(&self, error: wasmtime::Error, state: &HostState) -> CallError {
+        let plugin = self.name.to_string();
+        if state.limiter.hit_cap {
+            return CallError::Memory {
+                plugin,
+                cap_bytes: self.limits.memory_bytes,
+            };
+        }
+        match error.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => CallError::Deadline {
+                plugin,
+                deadline: self.limits.deadline,
+            },
+            Some(Trap::StackOverflow) => CallError::Stack { plugin },
+            Some(Trap::OutOfFuel) => CallError::Fuel { plugin },
+            _ => CallError::Trap {
+                plugin,
+                detail: store::truncate(&format!("{error:?}"), 2048).to_string(),
+            },
+        }
+    }
+}
+
+/// A plugin's exports always match its kind: `WorldPre::new` built them from it. Reaching
+/// the other arm would be a host bug, reported as a trap rather than a panic.
+fn unreachable_world<R>() -> wasmtime::Result<R> {
+    Err(wasmtime::Error::msg("host bug: export called on a plugin of another kind"))
+}

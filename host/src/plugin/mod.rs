@@ -1,0 +1,85 @@
+//! The plugin runtime: wasmtime, narrowed to the one calling style Switchyard uses.
+//!
+//! - [`PluginEngine`]: one engine (component model, pooling allocator, epoch ticker), its
+//!   linker (the host's `log` and a WASI that grants nothing) and the compiled-artifact cache.
+//! - [`load`]: file → compiled component → world check → `InstancePre` → self-test.
+//! - [`Plugin`]: a loaded version; `classify`, `route` and `check` run one call each under the
+//!   plugin's [`Limits`], in a warm pooled instance or a fresh one ([`InstanceStrategy`]).
+//! - [`CallError`]: every way a call can fail, naming the plugin and the limit.
+
+mod bindings;
+mod cache;
+mod engine;
+mod error;
+mod instance;
+mod limits;
+mod load;
+mod loaded;
+mod output;
+mod quarantine;
+pub mod samples;
+mod store;
+mod wasi;
+mod world;
+
+pub use bindings::types;
+pub use bindings::types::{Candidate, Message, ModelInfo, Plan, Request, Signal, Verdict};
+pub use cache::{CacheOutcome, ContentHash};
+pub use engine::{EngineError, EngineSettings, PluginEngine};
+pub use error::{CallError, LimitKind};
+pub use instance::InstanceStrategy;
+pub use limits::Limits;
+pub use load::{LoadError, PluginSpec, load, load_blocking, load_bytes};
+pub use loaded::{LoadReport, Plugin};
+pub use output::{MAX_PLAN_STEPS, MAX_SIGNALS, MAX_TEXT_BYTES};
+pub use quarantine::QuarantinePolicy;
+pub use store::{LOG_LINE_MAX_BYTES, LOG_LINES_PER_CALL};
+pub use wasi::FIXED_WALL_CLOCK;
+
+/// The three plugin worlds of `wit/switchyard.wit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PluginKind {
+    Classifier,
+    Policy,
+    Gate,
+}
+
+impl PluginKind {
+    pub const ALL: [PluginKind; 3] = [PluginKind::Classifier, PluginKind::Policy, PluginKind::Gate];
+
+    /// The exports the kind's world requires.
+    pub fn exports(self) -> &'static [&'static str] {
+        match self {
+            PluginKind::Classifier => &["init", "classify"],
+            PluginKind::Policy => &["init", "route"],
+            PluginKind::Gate => &["init", "check"],
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PluginKind::Classifier => "classifier",
+            PluginKind::Policy => "policy",
+            PluginKind::Gate => "gate",
+        }
+    }
+}
+
+impl std::fmt::Display for PluginKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for PluginKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "classifier" => Ok(PluginKind::Classifier),
+            "policy" => Ok(PluginKind::Policy),
+            "gate" => Ok(PluginKind::Gate),
+            other => Err(format!("`{other}` is not a plugin kind (expected classifier, policy or gate)")),
+        }
+    }
+}

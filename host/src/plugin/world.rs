@@ -1,0 +1,54 @@
+//! Checks that a component implements the world its configuration names, before wasmtime's
+//! own type-check, so the error says what is missing in the plugin author's terms.
+
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+use super::PluginKind;
+
+/// Import namespaces a plugin may use: the host interface (and the shared types) and WASI,
+/// which the host links with a context that grants nothing.
+const ALLOWED_IMPORT_PREFIXES: &[&str] = &["switchyard:plugin/", "wasi:"];
+
+/// Describes how `component` fails to fit `kind`'s world, or `Ok` when the names fit (the
+/// types are checked by linking).
+pub(crate) fn check(engine: &Engine, component: &Component, kind: PluginKind) -> Result<(), String> {
+    let ty = component.component_type();
+    let exports: Vec<String> = ty.exports(engine).map(|(name, _)| name.to_string()).collect();
+    let missing: Vec<&str> = kind
+        .exports()
+        .iter()
+        .copied()
+        .filter(|want| !exports.iter().any(|have| have == want))
+        .collect();
+    if !missing.is_empty() {
+        let looks_like = PluginKind::ALL
+            .iter()
+            .find(|other| **other != kind && other.exports().iter().all(|e| exports.contains(&e.to_string())))
+            .map(|other| format!("; it looks like a {other} (it exports `{}`)", other.exports().join("`, `")))
+            .unwrap_or_default();
+        return Err(format!(
+            "it does not implement the `{kind}` world: missing export{} `{}` (it exports: {}){looks_like}",
+            if missing.len() == 1 { "" } else { "s" },
+            missing.join("`, `"),
+            if exports.is_empty() {
+                "nothing".to_string()
+            } else {
+                format!("`{}`", exports.join("`, `"))
+            },
+        ));
+    }
+    let foreign: Vec<String> = ty
+        .imports(engine)
+        .map(|(name, _)| name.to_string())
+        .filter(|name| !ALLOWED_IMPORT_PREFIXES.iter().any(|p| name.starts_with(p)))
+        .collect();
+    if !foreign.is_empty() {
+        return Err(format!(
+            "it imports `{}`, which Switchyard does not offer (a plugin may import only \
+             `switchyard:plugin/host` and WASI 0.2, which grants nothing)",
+            foreign.join("`, `")
+        ));
+    }
+    Ok(())
+}
