@@ -5,4 +5,5 @@
 //! [`route`] classifies, plans and cascades, [`provider`] calls upstreams, and [`plugin`] runs
 //! the classifiers, policies and gates.
 
+pub mod cli;
 pub mod plugin;
