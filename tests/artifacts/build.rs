@@ -15,7 +15,7 @@ use std::process::Command;
 /// (const name, crate name as it appears in the .wasm file name, what it is).
 const GUESTS: &[(&str, &str, &str)] = &[
     ("COMPLEXITY", "complexity", "classifier `complexity`: complexity.* signals"),
-    // ("CASCADE", "cascade", "policy `cascade`: cheapest-first plan by tier and price"),   // not yet written
+    ("CASCADE", "cascade", "policy `cascade`: cheapest-first plan by tier and price"),
     // ("STATIC_ROUTES", "static_routes", "policy `static-routes`: routing table from metadata to plans"),   // not yet written
     // ("SANITY", "sanity", "gate `sanity`: escalates empty, truncated, refused or degenerate answers"),   // not yet written
     // ("JSON_GATE", "json_gate", "gate `json-gate`: escalates answers that are not the JSON asked for"),   // not yet written
