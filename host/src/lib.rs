@@ -7,3 +7,5 @@
 
 pub mod cli;
 pub mod plugin;
+pub mod route;
+pub mod telemetry;
