@@ -5,4 +5,7 @@
 //! [`route`] classifies, plans and cascades, [`provider`] calls upstreams, and [`plugin`] runs
 //! the classifiers, policies and gates.
 
+pub mod config;
 pub mod plugin;
+pub mod provider;
+pub mod sim;
