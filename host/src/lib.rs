@@ -6,6 +6,7 @@
 //! the classifiers, policies and gates.
 
 pub mod cli;
+pub mod config;
 pub mod plugin;
 pub mod route;
 pub mod telemetry;

@@ -1,0 +1,128 @@
+//! The process-wide sections: `[server]`, `[runtime]`, `[telemetry]` and `[admin]`.
+//! Every field has a default, so a config file only needs providers, models and routes.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// `[server]`: the HTTP surface clients talk to.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Largest request body accepted; larger ones get 413. Default 4 MiB.
+    pub body_limit_bytes: u64,
+    /// Total deadline for one request, all plan steps included. Default 120 000 ms.
+    /// A route's `deadline_ms` overrides it.
+    pub request_timeout_ms: u64,
+    /// How long a client may take to send its request headers (slowloris guard).
+    /// Default 10 000 ms.
+    pub header_read_timeout_ms: u64,
+    /// Requests served at once; more wait. Default 1024.
+    pub max_concurrent_requests: u32,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            body_limit_bytes: 4 * 1024 * 1024,
+            request_timeout_ms: 120_000,
+            header_read_timeout_ms: 10_000,
+            max_concurrent_requests: 1024,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// `request_timeout_ms` as a duration.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+    /// `header_read_timeout_ms` as a duration.
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.header_read_timeout_ms)
+    }
+}
+
+/// `[runtime]`: the WebAssembly engine shared by all plugins.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RuntimeConfig {
+    /// Where compiled plugin artifacts are cached, relative to the config file's directory.
+    /// Default `.switchyard-cache`. After loading, this holds the absolute path.
+    pub cache_dir: PathBuf,
+    /// Enable fuel metering (deterministic instruction budgets). Off by default: epochs
+    /// already bound wall time and fuel costs ~10-20% of guest speed.
+    pub fuel: bool,
+    /// Epoch ticker period; plugin deadlines are rounded up to it. Default 1 ms.
+    pub epoch_tick_ms: u64,
+    /// Memory reserved for all plugin instances together, in MiB. Default 1024.
+    pub max_memory_mb: u64,
+    /// Most plugin instances alive at once (pooling allocator slots). Default 1000.
+    pub max_instances: u32,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            cache_dir: PathBuf::from(".switchyard-cache"),
+            fuel: false,
+            epoch_tick_ms: 1,
+            max_memory_mb: 1024,
+            max_instances: 1000,
+        }
+    }
+}
+
+/// Where decision records go.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum DecisionLog {
+    /// One JSON line per request on stdout (the default: containers collect it).
+    #[default]
+    Stdout,
+    /// Not written at all (metrics still count).
+    Off,
+    /// Appended to this file; relative paths are resolved against the config's directory.
+    File(PathBuf),
+}
+
+impl<'de> Deserialize<'de> for DecisionLog {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Ok(match s.as_str() {
+            "stdout" => DecisionLog::Stdout,
+            "off" => DecisionLog::Off,
+            _ => DecisionLog::File(PathBuf::from(s)),
+        })
+    }
+}
+
+/// Format of the human-facing log (not the decision log, which is always JSON lines).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[telemetry]`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelemetryConfig {
+    /// `"stdout"` (default), `"off"`, or a file path.
+    pub decision_log: DecisionLog,
+    /// `"text"` (default) or `"json"`.
+    pub log_format: LogFormat,
+}
+
+/// `[admin]`: the admin API.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Name of the environment variable holding the admin bearer token. Without it the
+    /// admin API is disabled: an unauthenticated reload endpoint is a remote-code switch.
+    pub token_env: Option<String>,
+}
