@@ -16,7 +16,7 @@ use std::process::Command;
 const GUESTS: &[(&str, &str, &str)] = &[
     ("COMPLEXITY", "complexity", "classifier `complexity`: complexity.* signals"),
     ("CASCADE", "cascade", "policy `cascade`: cheapest-first plan by tier and price"),
-    // ("STATIC_ROUTES", "static_routes", "policy `static-routes`: routing table from metadata to plans"),   // not yet written
+    ("STATIC_ROUTES", "static_routes", "policy `static-routes`: routing table from metadata to plans"),
     // ("SANITY", "sanity", "gate `sanity`: escalates empty, truncated, refused or degenerate answers"),   // not yet written
     // ("JSON_GATE", "json_gate", "gate `json-gate`: escalates answers that are not the JSON asked for"),   // not yet written
     ("HOSTILE", "hostile", "classifier `hostile`: misbehaves as its config's `mode` says (sandbox tests)"),
