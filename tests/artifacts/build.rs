@@ -18,7 +18,7 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("CASCADE", "cascade", "policy `cascade`: cheapest-first plan by tier and price"),
     ("STATIC_ROUTES", "static_routes", "policy `static-routes`: routing table from metadata to plans"),
     ("SANITY", "sanity", "gate `sanity`: escalates empty, truncated, refused or degenerate answers"),
-    // ("JSON_GATE", "json_gate", "gate `json-gate`: escalates answers that are not the JSON asked for"),   // not yet written
+    ("JSON_GATE", "json_gate", "gate `json-gate`: escalates answers that are not the JSON asked for"),
     ("HOSTILE", "hostile", "classifier `hostile`: misbehaves as its config's `mode` says (sandbox tests)"),
     ("BAD_POLICY", "bad_policy", "policy `bad-policy`: bad or echoing plans as its config's `mode` says"),
 ];

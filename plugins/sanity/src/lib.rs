@@ -151,7 +151,7 @@ pub fn check(config: &Config, answer: &Candidate) -> Verdict {
             format!("answer too short ({chars} < {} characters)", config.min_chars)
         });
     }
-    if config.escalate_finish_reasons.iter().any(|r| *r == answer.finish_reason) {
+    if config.escalate_finish_reasons.contains(&answer.finish_reason) {
         return Verdict::Escalate(format!("finish reason `{}`", answer.finish_reason));
     }
     let head: String = content.chars().take(config.refusal_window_chars).collect();
