@@ -1,0 +1,200 @@
+//! One chat call: attempts, retries with exponential backoff, and the per-attempt deadline.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, header};
+use http_body_util::{BodyExt, Full};
+use serde_json::{Map, Value};
+use tokio::time::Instant;
+
+use super::client::error_chain;
+use super::completion::Completion;
+use super::error::{ProviderError, error_message};
+use super::stream::CompletionStream;
+use super::{Provider, UpstreamCall, UpstreamReply};
+
+/// Largest non-streamed answer accepted (a runaway upstream must not exhaust memory).
+const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+/// Largest error body read for its message.
+const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+
+impl Provider {
+    /// Sends `call` upstream, retrying 429, 5xx and connect errors up to `max_retries`
+    /// times (waiting `retry_backoff_ms * 2^n`, or the upstream's `retry-after` when it
+    /// fits), never past `call.deadline`. A stream is returned as soon as its headers
+    /// arrive; nothing is retried after that.
+    pub async fn chat(&self, call: UpstreamCall<'_>) -> Result<UpstreamReply, ProviderError> {
+        let mut body = call.body;
+        body.insert(
+            "model".into(),
+            Value::String(call.upstream_model.to_string()),
+        );
+        body.insert("stream".into(), Value::Bool(call.stream));
+        let bytes = Bytes::from(
+            serde_json::to_vec(&body).map_err(|e| ProviderError::Protocol(e.to_string()))?,
+        );
+        let mut retry = 0u32;
+        loop {
+            let now = Instant::now();
+            if now >= call.deadline {
+                return Err(ProviderError::Timeout(Duration::ZERO));
+            }
+            let attempt_deadline = call.deadline.min(now + self.timeout);
+            let error = match self
+                .attempt(bytes.clone(), call.stream, attempt_deadline, &body)
+                .await
+            {
+                Ok(reply) => return Ok(reply),
+                Err(e) => e,
+            };
+            if !error.is_retryable() || retry >= self.max_retries {
+                return Err(error);
+            }
+            let wait = match &error {
+                ProviderError::Status {
+                    retry_after: Some(after),
+                    ..
+                } => *after,
+                _ => self.backoff.saturating_mul(1u32 << retry.min(16)),
+            };
+            if Instant::now() + wait >= call.deadline {
+                return Err(error);
+            }
+            tracing::debug!(provider = %self.name, retry = retry + 1, wait_ms = wait.as_millis() as u64,
+                error = %error, "retrying upstream call");
+            tokio::time::sleep(wait).await;
+            retry += 1;
+        }
+    }
+
+    async fn attempt(
+        &self,
+        bytes: Bytes,
+        stream: bool,
+        deadline: Instant,
+        request: &Map<String, Value>,
+    ) -> Result<UpstreamReply, ProviderError> {
+        let budget = deadline.saturating_duration_since(Instant::now());
+        let accept = if stream {
+            "text/event-stream"
+        } else {
+            "application/json"
+        };
+        let mut req = Request::post(&self.url)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ACCEPT, accept)
+            .body(Full::new(bytes))
+            .map_err(|e| ProviderError::Protocol(e.to_string()))?;
+        for (name, value) in &self.headers {
+            req.headers_mut().insert(name.clone(), value.clone());
+        }
+        if let Some(auth) = &self.authorization {
+            req.headers_mut()
+                .insert(header::AUTHORIZATION, auth.clone());
+        }
+        let response = match tokio::time::timeout_at(deadline, self.client.request(req)).await {
+            Err(_) => return Err(ProviderError::Timeout(budget)),
+            Ok(Err(e)) => return Err(ProviderError::Connect(error_chain(&e))),
+            Ok(Ok(r)) => r,
+        };
+        let status = response.status();
+        if !status.is_success() {
+            let retry_after = retry_after(response.headers().get(header::RETRY_AFTER));
+            let body = read_limited(response.into_body(), deadline, MAX_ERROR_BODY_BYTES)
+                .await
+                .unwrap_or_default();
+            return Err(ProviderError::Status {
+                status: status.as_u16(),
+                message: error_message(&body),
+                retry_after,
+            });
+        }
+        if stream {
+            let content_type = response.headers().get(header::CONTENT_TYPE);
+            if content_type.is_some_and(|v| v.as_bytes().starts_with(b"application/json")) {
+                return Err(ProviderError::Protocol(
+                    "asked for a stream but the upstream answered with plain JSON".into(),
+                ));
+            }
+            let body = response.into_body();
+            return Ok(UpstreamReply::Stream(CompletionStream::new(
+                body,
+                deadline,
+                budget,
+                request.clone(),
+            )));
+        }
+        let body = match read_limited(response.into_body(), deadline, MAX_BODY_BYTES).await {
+            Ok(body) => body,
+            Err(ReadError::Timeout) => return Err(ProviderError::Timeout(budget)),
+            Err(ReadError::TooLarge) => {
+                return Err(ProviderError::Protocol(format!(
+                    "response larger than {MAX_BODY_BYTES} bytes"
+                )));
+            }
+            Err(ReadError::Body(e)) => return Err(ProviderError::Connect(e)),
+        };
+        Completion::from_body(&body, request).map(UpstreamReply::Complete)
+    }
+}
+
+enum ReadError {
+    Timeout,
+    TooLarge,
+    Body(String),
+}
+
+/// Reads a whole body, up to `limit` bytes, before `deadline`.
+async fn read_limited(
+    mut body: hyper::body::Incoming,
+    deadline: Instant,
+    limit: usize,
+) -> Result<Vec<u8>, ReadError> {
+    let mut out = Vec::new();
+    loop {
+        match tokio::time::timeout_at(deadline, body.frame()).await {
+            Err(_) => return Err(ReadError::Timeout),
+            Ok(None) => return Ok(out),
+            Ok(Some(Err(e))) => return Err(ReadError::Body(error_chain(&e))),
+            Ok(Some(Ok(frame))) => {
+                if let Ok(data) = frame.into_data() {
+                    if out.len() + data.len() > limit {
+                        return Err(ReadError::TooLarge);
+                    }
+                    out.extend_from_slice(&data);
+                }
+            }
+        }
+    }
+}
+
+/// `retry-after` in seconds (integer or decimal). The HTTP-date form is ignored: LLM APIs
+/// send seconds, and a wrong clock would turn a date into a huge wait.
+pub(crate) fn retry_after(value: Option<&HeaderValue>) -> Option<Duration> {
+    let seconds: f64 = value?.to_str().ok()?.trim().parse().ok()?;
+    (seconds.is_finite() && seconds >= 0.0 && seconds < 86_400.0)
+        .then(|| Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_parses_seconds_only() {
+        let h = |s: &str| HeaderValue::from_str(s).ok();
+        assert_eq!(retry_after(h("1").as_ref()), Some(Duration::from_secs(1)));
+        assert_eq!(
+            retry_after(h("0.5").as_ref()),
+            Some(Duration::from_millis(500))
+        );
+        assert_eq!(
+            retry_after(h("Wed, 21 Oct 2015 07:28:00 GMT").as_ref()),
+            None
+        );
+        assert_eq!(retry_after(h("-1").as_ref()), None);
+        assert_eq!(retry_after(h("nan").as_ref()), None);
+        assert_eq!(retry_after(None), None);
+    }
+}

@@ -1,0 +1,227 @@
+//! Passive health per model: what recent real calls say about it, plus its circuit
+//! breaker. Policies see the result in the model table (`healthy`, `p50-ms`) and route
+//! around trouble; the pipeline asks [`HealthBook::allow`] before each attempt.
+//!
+//! Only real traffic is measured (no synthetic probes), so an idle model keeps its last
+//! known state; the breaker's half-open probe is what brings a broken model back.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use super::breaker::Breaker;
+pub use super::breaker::BreakerState;
+
+/// Tuning of the health book.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HealthOptions {
+    /// Attempts remembered per model for the error rate and p50. Default 100.
+    pub window: usize,
+    /// Consecutive failures that open the breaker (0 = never). Default 5.
+    pub failure_threshold: u32,
+    /// How long an open breaker refuses calls. Default 10 s.
+    pub open_for: Duration,
+}
+
+impl Default for HealthOptions {
+    fn default() -> Self {
+        HealthOptions {
+            window: 100,
+            failure_threshold: 5,
+            open_for: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A model's health, as shown to policies.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ModelHealth {
+    /// False while the breaker refuses calls.
+    pub healthy: bool,
+    /// Median latency of the recent successful attempts, in ms (0 when none).
+    pub p50_ms: u32,
+    /// Share of failed attempts in the window, 0.0 to 1.0.
+    pub error_rate: f64,
+}
+
+#[derive(Debug)]
+struct ModelState {
+    /// (ok, latency ms), newest last.
+    window: VecDeque<(bool, u32)>,
+    breaker: Breaker,
+}
+
+/// Health of every model, keyed by model id. Cheap to share: clone the `Arc` around it.
+#[derive(Debug, Default)]
+pub struct HealthBook {
+    options: HealthOptions,
+    models: RwLock<HashMap<String, Arc<Mutex<ModelState>>>>,
+}
+
+impl HealthBook {
+    /// An empty book.
+    pub fn new(options: HealthOptions) -> Self {
+        HealthBook {
+            options,
+            models: RwLock::default(),
+        }
+    }
+
+    fn state(&self, model: &str) -> Arc<Mutex<ModelState>> {
+        if let Ok(models) = self.models.read()
+            && let Some(s) = models.get(model)
+        {
+            return s.clone();
+        }
+        let mut models = self.models.write().unwrap_or_else(|p| p.into_inner());
+        models
+            .entry(model.to_string())
+            .or_insert_with(|| {
+                Arc::new(Mutex::new(ModelState {
+                    window: VecDeque::new(),
+                    breaker: Breaker::new(self.options.failure_threshold, self.options.open_for),
+                }))
+            })
+            .clone()
+    }
+
+    fn with<R>(&self, model: &str, f: impl FnOnce(&mut ModelState) -> R) -> R {
+        let state = self.state(model);
+        let mut guard = state.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    }
+
+    /// Records one attempt's outcome and latency.
+    pub fn record(&self, model: &str, ok: bool, latency: Duration) {
+        self.record_at(model, ok, latency, Instant::now());
+    }
+
+    /// [`HealthBook::record`] at a given instant (tests).
+    pub fn record_at(&self, model: &str, ok: bool, latency: Duration, now: Instant) {
+        let window = self.options.window.max(1);
+        let ms = u32::try_from(latency.as_millis()).unwrap_or(u32::MAX);
+        self.with(model, |s| {
+            if s.window.len() >= window {
+                s.window.pop_front();
+            }
+            s.window.push_back((ok, ms));
+            s.breaker.record(ok, now);
+        });
+    }
+
+    /// Whether a call to `model` may go out now. When the breaker is half-open, the first
+    /// caller gets `true` (the probe) and must [`HealthBook::record`] its outcome.
+    pub fn allow(&self, model: &str) -> bool {
+        self.allow_at(model, Instant::now())
+    }
+
+    /// [`HealthBook::allow`] at a given instant (tests).
+    pub fn allow_at(&self, model: &str, now: Instant) -> bool {
+        self.with(model, |s| s.breaker.allow(now))
+    }
+
+    /// The breaker's state for `model`.
+    pub fn breaker_state(&self, model: &str) -> BreakerState {
+        self.with(model, |s| s.breaker.state())
+    }
+
+    /// `model`'s health now. A model never called is healthy with no latency data.
+    pub fn snapshot(&self, model: &str) -> ModelHealth {
+        self.snapshot_at(model, Instant::now())
+    }
+
+    /// [`HealthBook::snapshot`] at a given instant (tests).
+    pub fn snapshot_at(&self, model: &str, now: Instant) -> ModelHealth {
+        self.with(model, |s| {
+            let total = s.window.len();
+            let failures = s.window.iter().filter(|(ok, _)| !ok).count();
+            let mut ok_latencies: Vec<u32> = s
+                .window
+                .iter()
+                .filter(|(ok, _)| *ok)
+                .map(|(_, ms)| *ms)
+                .collect();
+            ok_latencies.sort_unstable();
+            ModelHealth {
+                // An elapsed open breaker counts as healthy, or no policy would ever send
+                // the probe that can close it.
+                healthy: s.breaker.would_allow(now),
+                p50_ms: ok_latencies
+                    .get(ok_latencies.len() / 2)
+                    .copied()
+                    .unwrap_or(0),
+                error_rate: if total == 0 {
+                    0.0
+                } else {
+                    failures as f64 / total as f64
+                },
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_error_rate_and_p50() {
+        let book = HealthBook::new(HealthOptions {
+            window: 4,
+            ..HealthOptions::default()
+        });
+        let ms = Duration::from_millis;
+        assert_eq!(
+            book.snapshot("m"),
+            ModelHealth {
+                healthy: true,
+                p50_ms: 0,
+                error_rate: 0.0
+            }
+        );
+        for (ok, l) in [(false, 1), (true, 30), (true, 10), (true, 20), (false, 5)] {
+            book.record("m", ok, ms(l));
+        }
+        let h = book.snapshot("m");
+        assert_eq!(h.p50_ms, 20);
+        assert!((h.error_rate - 0.25).abs() < 1e-9);
+        assert!(h.healthy);
+    }
+
+    #[test]
+    fn breaker_marks_unhealthy_then_probes() {
+        let book = HealthBook::new(HealthOptions::default());
+        let t0 = Instant::now();
+        for _ in 0..5 {
+            book.record_at("m", false, Duration::ZERO, t0);
+        }
+        assert!(!book.snapshot_at("m", t0).healthy);
+        assert!(!book.allow_at("m", t0));
+        let later = t0 + Duration::from_secs(10);
+        assert!(book.snapshot_at("m", later).healthy);
+        assert!(book.allow_at("m", later));
+        assert!(!book.allow_at("m", later));
+        book.record_at("m", true, Duration::from_millis(3), later);
+        assert_eq!(book.breaker_state("m"), BreakerState::Closed);
+        assert!(book.allow_at("other", t0), "models are independent");
+    }
+
+    #[test]
+    fn shared_across_threads() {
+        let book = Arc::new(HealthBook::new(HealthOptions::default()));
+        let handles: Vec<_> = (0..4)
+            .map(|i| {
+                let book = book.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..100 {
+                        book.record(&format!("m{}", i % 2), true, Duration::from_millis(1));
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        assert_eq!(book.snapshot("m0").p50_ms, 1);
+    }
+}

@@ -1,0 +1,1 @@
+//! Integration tests of the provider against the simulator over loopback.
