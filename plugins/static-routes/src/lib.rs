@@ -42,7 +42,8 @@ use switchyard_plugin_sdk::{ModelInfo, Plan, Policy, Request, Signal};
 #[derive(Deserialize, Debug, Clone, PartialEq, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// The table, tried in order (default empty).
+    /// The table, tried in order (default empty; `rules`, `default` or `allow_plan_hint` must
+    /// be given, an empty table is a configuration error).
     pub rules: Vec<Rule>,
     /// The plan when no rule matches (default none: no match is an error).
     pub default: Option<Vec<String>>,
@@ -78,6 +79,9 @@ pub fn parse_config(json: &str) -> Result<Config, String> {
         if rule.when.keys().any(|k| k.is_empty()) {
             return Err(format!("config key `rules[{i}].when`: keys must not be empty"));
         }
+    }
+    if config.rules.is_empty() && config.default.is_none() && !config.allow_plan_hint {
+        return Err("config: a static routing table needs `rules`, a `default` plan, or both".into());
     }
     if config.default.as_ref().is_some_and(Vec::is_empty) {
         return Err("config key `default`: expected at least one model id (or leave it out)".into());
@@ -263,7 +267,7 @@ mod tests {
 
     #[test]
     fn config_is_validated() {
-        assert_eq!(parse_config("{}").unwrap(), Config::default());
+        assert!(parse_config("{}").unwrap_err().contains("needs `rules`, a `default` plan, or both"));
         assert_eq!(
             parse_config(r#"{"rules": [{"when": {}, "plan": []}]}"#).unwrap_err(),
             "config key `rules[0].plan`: expected at least one model id"

@@ -19,9 +19,9 @@
 //! | `init-fail`        | `init` returns `Err("bad config")`                                    |
 //!
 //! `wasi-probe` signals: `probe.wall_clock_secs` (SystemTime since the epoch, -1 on error),
-//! `probe.monotonic_nanos` (Instant elapsed across a small loop), `probe.random` (a
-//! `RandomState` hash of a constant, as f64: equal across instances when the host's
-//! randomness is fixed), `probe.env_count` (environment variables), `probe.file_read`
+//! `probe.monotonic_nanos` (Instant elapsed across a small loop), `probe.random` (the
+//! instance's first `RandomState` hash of a constant, as f64: the same on every call of an
+//! instance, and equal across instances when the host's randomness is fixed), `probe.env_count` (environment variables), `probe.file_read`
 //! (1 if `/etc/passwd` could be read), `probe.dir_list` (1 if `/` could be listed),
 //! `probe.tcp` (1 if `127.0.0.1:80` accepted a connection), `probe.stdout` (1 once a
 //! `println!` returned).
@@ -186,9 +186,14 @@ fn probe() -> Vec<Signal> {
     let start = std::time::Instant::now();
     busy(10_000);
     let mono = start.elapsed().as_nanos() as f64;
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(42);
-    let random = hasher.finish() as f64;
+    // std derives each RandomState from per-thread keys it draws once and then increments,
+    // so only the instance's first one reflects WASI's randomness: keep that one.
+    static FIRST_RANDOM: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let random = *FIRST_RANDOM.get_or_init(|| {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u64(42);
+        hasher.finish()
+    }) as f64;
     let env_count = std::env::vars().count() as f64;
     let file_read = std::fs::read_to_string("/etc/passwd").is_ok();
     let dir_list = std::fs::read_dir("/").is_ok();
