@@ -8,5 +8,7 @@
 pub mod cli;
 pub mod config;
 pub mod plugin;
+pub mod provider;
 pub mod route;
+pub mod server;
 pub mod telemetry;

@@ -20,6 +20,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Serve the OpenAI-compatible API with the routes of a config file.
+    Serve {
+        /// The TOML configuration.
+        #[arg(long, short, default_value = "switchyard.toml")]
+        config: PathBuf,
+        /// Listen here instead of the config's `listen`.
+        #[arg(long)]
+        listen: Option<String>,
+    },
     /// Work with plugin components.
     Plugin {
         #[command(subcommand)]
@@ -67,6 +76,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Serve { config, listen } => runtime()?.block_on(serve(config, listen)),
         Command::Plugin {
             command:
                 PluginCommand::Check {
@@ -98,6 +108,41 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+async fn serve(config_path: PathBuf, listen: Option<String>) -> anyhow::Result<()> {
+    let config = switchyard::config::Config::load(&config_path)?;
+    let addr = match listen {
+        Some(addr) => addr.parse().with_context(|| format!("--listen {addr}: expected HOST:PORT"))?,
+        None => config.listen_addr,
+    };
+    let started = std::time::Instant::now();
+    let app = switchyard::server::App::start(config).await?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let snapshot = app.snapshot();
+    tracing::info!(
+        address = %listener.local_addr()?,
+        routes = snapshot.routes.len(),
+        models = snapshot.models.len(),
+        plugins = snapshot.plugins.len(),
+        "switchyard is serving (loaded in {:.0} ms)",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down: finishing requests in flight");
+    };
+    switchyard::server::serve(listener, app, shutdown, Duration::from_secs(30)).await?;
+    Ok(())
 }
 
 fn init_tracing() {

@@ -54,7 +54,8 @@ pub async fn run(
             break;
         }
         let nothing_tried = recorder.record.attempts.iter().all(|a| a.status.is_none());
-        if !recorder.app.health().allow(model_id) && !(last && nothing_tried) {
+        let open_circuit = !recorder.app.health().allow(model_id);
+        if open_circuit && !(last && nothing_tried) {
             recorder.record.attempts.push(skipped(step, &entry, AttemptOutcome::UpstreamError, "circuit open: the model failed repeatedly"));
             continue;
         }

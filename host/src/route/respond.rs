@@ -3,11 +3,11 @@
 
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use http::{HeaderValue, Response, StatusCode, header};
 use serde_json::Value;
 
-use super::cascade::{Plan, account};
+use super::cascade::Plan;
 use super::decision::{Attempt, AttemptOutcome};
 use super::recorder::Recorder;
 use super::request::ChatBody;
@@ -129,7 +129,6 @@ pub fn passthrough(
         recorder.record.attempts.push(attempt);
         recorder.finish(200, Some(model_id), error);
     });
-    let _ = account; // accounting for streamed answers happens in the task above
     with_headers(Response::new(response_body), "text/event-stream; charset=utf-8", &t)
 }
 
@@ -159,6 +158,3 @@ pub fn error(recorder: Recorder, error: ApiError, _snapshot: &Snapshot) -> Respo
     t.apply(response.headers_mut());
     response
 }
-
-#[allow(dead_code)]
-fn _bytes(_: Bytes) {}
