@@ -1,4 +1,4 @@
-//! The Rust SDK for [Switchyard] routing plugins.
+//! The Rust SDK for Switchyard routing plugins.
 //!
 //! A Switchyard plugin is a WebAssembly component (target `wasm32-wasip2`) that implements one
 //! world of `wit/switchyard.wit`:
@@ -114,8 +114,6 @@
 //! Plugins are pure functions of their inputs and config (no clock, randomness, files or
 //! network; the host's WASI grants nothing), run under a deadline and a memory cap, and may be
 //! reused for many calls: never let one request influence another's answer.
-//!
-//! [Switchyard]: https://github.com/switchyard
 #![warn(missing_docs)]
 
 // The generated bindings name types by paths that must resolve both in this crate and in the

@@ -26,8 +26,11 @@
 //! `probe.tcp` (1 if `127.0.0.1:80` accepted a connection), `probe.stdout` (1 once a
 //! `println!` returned).
 //!
-//! Config keys: `mode` (string, default `ok`) and `spin_iterations` (integer, default
-//! 50 000 000: the busy loop of `slow-sometimes`).
+//! Config keys: `mode` (string, default `ok`), `spin_iterations` (integer, default
+//! 50 000 000: the busy loop of `slow-sometimes`) and `trigger` (optional string: when set,
+//! the mode's behaviour happens only on requests whose user text contains it, and other
+//! requests get `hostile.ok`; this lets a hostile plugin pass the host's load-time self-test
+//! and misbehave later, as a real one would).
 
 use serde::Deserialize;
 use std::hint::black_box;
@@ -58,11 +61,13 @@ pub struct Config {
     pub mode: String,
     /// Iterations of the `slow-sometimes` busy loop.
     pub spin_iterations: u64,
+    /// Misbehave only on requests whose user text contains this.
+    pub trigger: Option<String>,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { mode: "ok".into(), spin_iterations: 50_000_000 }
+        Config { mode: "ok".into(), spin_iterations: 50_000_000, trigger: None }
     }
 }
 
@@ -90,8 +95,13 @@ impl Classifier for Hostile {
         Ok(())
     }
 
-    fn classify(_req: Request) -> Result<Vec<Signal>, String> {
+    fn classify(req: Request) -> Result<Vec<Signal>, String> {
         let config = CONFIG.get()?;
+        if let Some(trigger) = &config.trigger
+            && !switchyard_plugin_sdk::text::user_text(&req.messages).contains(trigger.as_str())
+        {
+            return Ok(ok());
+        }
         let call = CALLS.fetch_add(1, Ordering::Relaxed);
         run(&config, call)
     }
