@@ -138,7 +138,9 @@ impl Plugin {
         }
         let result = self.call_unguarded(f);
         match &result {
-            Ok(_) => self.quarantine.record_success(),
+            // A guest returning `err(...)` is the plugin working as written (a policy may
+            // have no plan for some requests); only faults count towards quarantine.
+            Ok(_) | Err(CallError::Guest { .. }) => self.quarantine.record_success(),
             Err(error) => {
                 if self.quarantine.record_failure() {
                     tracing::error!(plugin = %self.name, "plugin quarantined after repeated failures; last: {error}");
@@ -236,6 +238,10 @@ impl Plugin {
                 deadline: self.limits.deadline,
             },
             Some(Trap::StackOverflow) => CallError::Stack { plugin },
+            // Guests compiled from C, C++ or Rust keep their own "shadow" stack in linear
+            // memory; runaway recursion overflows it into an out-of-bounds access before the
+            // engine's stack limit is reached. The backtrace tells the two apart.
+            Some(Trap::MemoryOutOfBounds) if looks_like_runaway_recursion(&error) => CallError::Stack { plugin },
             Some(Trap::OutOfFuel) => CallError::Fuel { plugin },
             _ => CallError::Trap {
                 plugin,
@@ -243,6 +249,16 @@ impl Plugin {
             },
         }
     }
+}
+
+/// Whether a trap's backtrace looks like runaway recursion: wasmtime keeps the innermost
+/// 20 frames, and when every one of them is the same function the guest was recursing.
+fn looks_like_runaway_recursion(error: &wasmtime::Error) -> bool {
+    let Some(trace) = error.downcast_ref::<wasmtime::WasmBacktrace>() else {
+        return false;
+    };
+    let frames = trace.frames();
+    frames.len() >= 20 && frames.iter().all(|f| f.func_index() == frames[0].func_index())
 }
 
 /// A plugin's exports always match its kind: `WorldPre::new` built them from it. Reaching

@@ -1,0 +1,1 @@
+//! Proxy fixtures (filled in with the proxy tests).

@@ -1,0 +1,198 @@
+//! Hostile guests, built from source, against the real runtime: every limit is enforced,
+//! named in a typed error, and the next call is served normally.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use switchyard::plugin::{self, CallError, InstanceStrategy, LimitKind, LoadError, PluginKind};
+use switchyard_tests::{engine, guests, spec, user_request};
+
+/// Loads the hostile classifier misbehaving in `mode` only on requests that say "attack",
+/// so it passes its self-test like a real trojan would.
+fn hostile(mode: &str, strategy: InstanceStrategy) -> plugin::Plugin {
+    hostile_with_deadline(mode, strategy, Duration::from_millis(10))
+}
+
+/// As [`hostile`], with another deadline: growing 64 MiB or building 100 000 signals takes
+/// longer than the default 10 ms, and these tests are about the other limits.
+fn hostile_with_deadline(mode: &str, strategy: InstanceStrategy, deadline: Duration) -> plugin::Plugin {
+    let mut spec = spec("hostile", PluginKind::Classifier, guests::HOSTILE, json!({"mode": mode, "trigger": "attack"}));
+    spec.strategy = strategy;
+    spec.limits.deadline = deadline;
+    plugin::load_blocking(&engine(), spec).expect("hostile guest loads")
+}
+
+fn assert_recovers(plugin: &plugin::Plugin) {
+    for _ in 0..3 {
+        let signals = plugin.classify(&user_request("hello")).expect("next call is served normally");
+        assert_eq!(signals[0].name, "hostile.ok");
+    }
+}
+
+#[test]
+fn an_infinite_loop_is_stopped_at_about_the_deadline() {
+    for strategy in [InstanceStrategy::Warm, InstanceStrategy::Fresh] {
+        let plugin = hostile("spin", strategy);
+        let started = Instant::now();
+        let error = plugin.classify(&user_request("attack")).unwrap_err();
+        let took = started.elapsed();
+        assert!(matches!(error, CallError::Deadline { .. }), "{error}");
+        assert_eq!(error.limit(), Some(LimitKind::Deadline));
+        assert!(error.to_string().contains("hostile"), "the error names the plugin: {error}");
+        assert!(took >= Duration::from_millis(9), "stopped too early: {took:?}");
+        assert!(took < Duration::from_millis(200), "stopped too late: {took:?}");
+        assert_recovers(&plugin);
+    }
+}
+
+#[test]
+fn memory_growth_hits_the_cap() {
+    let plugin = hostile_with_deadline("hog", InstanceStrategy::Warm, Duration::from_secs(5));
+    let error = plugin.classify(&user_request("attack")).unwrap_err();
+    assert!(matches!(error, CallError::Memory { cap_bytes, .. } if cap_bytes == 64 << 20), "{error}");
+    assert_recovers(&plugin);
+}
+
+#[test]
+fn deep_recursion_exhausts_the_stack() {
+    let plugin = hostile("recurse", InstanceStrategy::Warm);
+    let error = plugin.classify(&user_request("attack")).unwrap_err();
+    assert!(matches!(error, CallError::Stack { .. }), "{error}");
+    assert_recovers(&plugin);
+}
+
+#[test]
+fn a_panic_traps_and_the_instance_is_replaced() {
+    let plugin = hostile("panic", InstanceStrategy::Warm);
+    let error = plugin.classify(&user_request("attack")).unwrap_err();
+    assert!(matches!(error, CallError::Trap { .. }), "{error}");
+    assert!(error.to_string().contains("hostile"));
+    assert_recovers(&plugin);
+}
+
+#[test]
+fn huge_outputs_are_refused() {
+    let plugin = hostile_with_deadline("huge-output", InstanceStrategy::Warm, Duration::from_secs(5));
+    let error = plugin.classify(&user_request("attack")).unwrap_err();
+    assert!(matches!(error, CallError::BadOutput { .. }), "{error}");
+    assert_recovers(&plugin);
+}
+
+#[test]
+fn a_log_flood_is_rate_limited_not_fatal() {
+    let plugin = hostile("log-flood", InstanceStrategy::Warm);
+    let started = Instant::now();
+    // 100 000 log calls, all but a handful dropped host-side: well within the deadline
+    // would be ideal, but the guest-side formatting alone may not be; either way the host
+    // survives and the call is bounded.
+    let result = plugin.classify(&user_request("attack"));
+    assert!(started.elapsed() < Duration::from_millis(500));
+    if let Err(error) = &result {
+        assert!(matches!(error, CallError::Deadline { .. }), "{error}");
+    }
+    assert_recovers(&plugin);
+}
+
+#[test]
+fn wasi_grants_nothing_and_time_and_randomness_are_fixed() {
+    let plugin = hostile("wasi-probe", InstanceStrategy::Fresh);
+    let read = |signals: &[switchyard::plugin::Signal], name: &str| {
+        signals.iter().find(|s| s.name == name).unwrap_or_else(|| panic!("no {name}")).value
+    };
+    let first = plugin.classify(&user_request("attack")).unwrap();
+    let second = plugin.classify(&user_request("attack")).unwrap();
+    assert_eq!(read(&first, "probe.wall_clock_secs"), plugin::FIXED_WALL_CLOCK.as_secs_f64());
+    assert_eq!(read(&first, "probe.monotonic_nanos"), 0.0);
+    assert_eq!(read(&first, "probe.env_count"), 0.0);
+    assert_eq!(read(&first, "probe.file_read"), 0.0);
+    assert_eq!(read(&first, "probe.dir_list"), 0.0);
+    assert_eq!(read(&first, "probe.tcp"), 0.0);
+    assert_eq!(read(&first, "probe.random"), read(&second, "probe.random"), "randomness is deterministic");
+}
+
+#[test]
+fn a_warm_instance_that_trapped_is_discarded() {
+    let mut spec = spec("flaky", PluginKind::Classifier, guests::HOSTILE, json!({"mode": "trap-every-other"}));
+    spec.pool_size = 1;
+    let plugin = plugin::load_blocking(&engine(), spec).unwrap();
+    // The self-test used call 0 of the pooled instance; call 1 panics, which discards it; the
+    // replacement starts again at call 0, so it answers.
+    assert!(matches!(plugin.classify(&user_request("x")), Err(CallError::Trap { .. })));
+    assert!(plugin.classify(&user_request("x")).is_ok());
+}
+
+#[test]
+fn a_plugin_that_keeps_failing_is_quarantined() {
+    let mut spec = spec("panicky", PluginKind::Classifier, guests::HOSTILE, json!({"mode": "panic", "trigger": "attack"}));
+    spec.quarantine.after_failures = 3;
+    spec.quarantine.retry_after = Duration::from_millis(200);
+    let plugin = plugin::load_blocking(&engine(), spec).unwrap();
+    for _ in 0..3 {
+        assert!(matches!(plugin.classify(&user_request("attack")), Err(CallError::Trap { .. })));
+    }
+    assert!(plugin.is_quarantined());
+    assert!(matches!(plugin.classify(&user_request("hello")), Err(CallError::Quarantined { .. })));
+    std::thread::sleep(Duration::from_millis(250));
+    // After the retry interval one probe is let through; it succeeds and lifts the quarantine.
+    assert!(plugin.classify(&user_request("hello")).is_ok());
+    assert!(!plugin.is_quarantined());
+}
+
+#[test]
+fn load_time_failures_are_reported_precisely() {
+    let engine = engine();
+    // Self-test: a plugin that misbehaves on every request never serves.
+    let err = plugin::load_blocking(&engine, spec("spinner", PluginKind::Classifier, guests::HOSTILE, json!({"mode": "spin"})))
+        .unwrap_err();
+    assert!(matches!(&err, LoadError::SelfTest { source: CallError::Deadline { .. }, .. }), "{err}");
+
+    // Config refused by init.
+    let err = plugin::load_blocking(&engine, spec("bad", PluginKind::Classifier, guests::HOSTILE, json!({"mode": "nope"})))
+        .unwrap_err();
+    assert!(err.to_string().contains("unknown mode"), "{err}");
+
+    // Wrong world: a classifier configured as a policy.
+    let err = plugin::load_blocking(&engine, spec("wrong", PluginKind::Policy, guests::HOSTILE, json!({}))).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("missing export `route`") && text.contains("looks like a classifier"), "{text}");
+
+    // Not wasm at all.
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.wasm");
+    std::fs::write(&junk, b"definitely not wasm").unwrap();
+    let err = plugin::load_blocking(&engine, spec("junk", PluginKind::Gate, junk.to_str().unwrap(), json!({}))).unwrap_err();
+    assert!(matches!(err, LoadError::Compile { .. }), "{err}");
+    assert!(err.to_string().contains("junk.wasm"));
+
+    // Truncated component.
+    let bytes = std::fs::read(guests::HOSTILE).unwrap();
+    let cut = dir.path().join("cut.wasm");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let err = plugin::load_blocking(&engine, spec("cut", PluginKind::Classifier, cut.to_str().unwrap(), json!({}))).unwrap_err();
+    assert!(matches!(err, LoadError::Compile { .. }), "{err}");
+
+    // Missing file.
+    let err = plugin::load_blocking(&engine, spec("gone", PluginKind::Gate, "/nonexistent/x.wasm", json!({}))).unwrap_err();
+    assert!(matches!(err, LoadError::Read { .. }) && err.to_string().contains("/nonexistent/x.wasm"), "{err}");
+}
+
+#[test]
+fn the_disk_cache_skips_compilation() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = || plugin::EngineSettings {
+        cache_dir: Some(dir.path().to_path_buf()),
+        ..Default::default()
+    };
+    let load = |engine| plugin::load_blocking(&engine, spec("c", PluginKind::Classifier, guests::HOSTILE, json!({}))).unwrap();
+    let cold = load(plugin::PluginEngine::new(settings()).unwrap());
+    assert_eq!(cold.load_report().cache, plugin::CacheOutcome::Compiled);
+    // A new engine (a restarted process) finds the artifact on disk.
+    let warm = load(plugin::PluginEngine::new(settings()).unwrap());
+    assert_eq!(warm.load_report().cache, plugin::CacheOutcome::Disk);
+    assert!(warm.load_report().compile < cold.load_report().compile);
+    assert!(warm.classify(&user_request("hi")).is_ok());
+    // The same engine again: memory.
+    let engine = plugin::PluginEngine::new(settings()).unwrap();
+    let _ = load(engine.clone());
+    assert_eq!(load(engine).load_report().cache, plugin::CacheOutcome::Memory);
+}
