@@ -173,7 +173,8 @@ async fn read_limited(
 /// send seconds, and a wrong clock would turn a date into a huge wait.
 pub(crate) fn retry_after(value: Option<&HeaderValue>) -> Option<Duration> {
     let seconds: f64 = value?.to_str().ok()?.trim().parse().ok()?;
-    (0.0..86_400.0).contains(&seconds)
+    (0.0..86_400.0)
+        .contains(&seconds)
         .then(|| Duration::from_secs_f64(seconds))
 }
 
