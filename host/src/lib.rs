@@ -5,7 +5,11 @@
 //! [`route`] classifies, plans and cascades, [`provider`] calls upstreams, and [`plugin`] runs
 //! the classifiers, policies and gates.
 
+pub mod cli;
 pub mod config;
 pub mod plugin;
 pub mod provider;
+pub mod route;
+pub mod server;
 pub mod sim;
+pub mod telemetry;

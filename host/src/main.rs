@@ -1,1 +1,152 @@
-fn main(){}
+//! The `switchyard` binary: argument parsing and wiring. Everything it runs lives in the
+//! library; this is the one place `anyhow` is used.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+use switchyard::cli::plugin_check::{self, CheckOptions};
+use switchyard::plugin::{Limits, PluginKind};
+
+#[derive(Parser)]
+#[command(name = "switchyard", version, about = "An OpenAI-compatible LLM router with WebAssembly routing plugins")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the OpenAI-compatible API with the routes of a config file.
+    Serve {
+        /// The TOML configuration.
+        #[arg(long, short, default_value = "switchyard.toml")]
+        config: PathBuf,
+        /// Listen here instead of the config's `listen`.
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Work with plugin components.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Load a plugin as the proxy would, run it on sample requests, print outputs and timings.
+    Check {
+        /// The component file (.wasm).
+        file: PathBuf,
+        /// The world to check against (classifier, policy, gate); detected when omitted.
+        #[arg(long)]
+        kind: Option<PluginKind>,
+        /// The plugin's configuration as a JSON object.
+        #[arg(long, default_value = "{}")]
+        config: String,
+        /// Per-call deadline in milliseconds.
+        #[arg(long, default_value_t = 10)]
+        deadline_ms: u64,
+        /// Memory cap per instance in MiB.
+        #[arg(long, default_value_t = 64)]
+        memory_mb: u64,
+        /// Calls timed per instance strategy.
+        #[arg(long, default_value_t = 1000)]
+        iterations: usize,
+        /// Keep compiled artifacts here between runs.
+        #[arg(long)]
+        cache_dir: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    init_tracing();
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { config, listen } => runtime()?.block_on(serve(config, listen)),
+        Command::Plugin {
+            command:
+                PluginCommand::Check {
+                    file,
+                    kind,
+                    config,
+                    deadline_ms,
+                    memory_mb,
+                    iterations,
+                    cache_dir,
+                },
+        } => {
+            let config: serde_json::Value =
+                serde_json::from_str(&config).context("--config must be a JSON object")?;
+            anyhow::ensure!(config.is_object(), "--config must be a JSON object, got {config}");
+            let report = plugin_check::run(&CheckOptions {
+                path: file,
+                kind,
+                config,
+                limits: Limits {
+                    deadline: Duration::from_millis(deadline_ms),
+                    memory_bytes: memory_mb << 20,
+                    fuel: None,
+                },
+                iterations,
+                cache_dir,
+            })?;
+            print!("{report}");
+            Ok(())
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+async fn serve(config_path: PathBuf, listen: Option<String>) -> anyhow::Result<()> {
+    let config = switchyard::config::Config::load(&config_path)?;
+    let addr = match listen {
+        Some(addr) => addr.parse().with_context(|| format!("--listen {addr}: expected HOST:PORT"))?,
+        None => config.listen_addr,
+    };
+    let started = std::time::Instant::now();
+    let app = switchyard::server::App::start(config).await?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let snapshot = app.snapshot();
+    tracing::info!(
+        address = %listener.local_addr()?,
+        routes = snapshot.routes.len(),
+        models = snapshot.models.len(),
+        plugins = snapshot.plugins.len(),
+        "switchyard is serving (loaded in {:.0} ms)",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down: finishing requests in flight");
+    };
+    switchyard::server::serve(listener, app, shutdown, Duration::from_secs(30)).await?;
+    Ok(())
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("SWITCHYARD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}

@@ -94,6 +94,12 @@ impl PluginEngine {
         (deadline.as_nanos().div_ceil(tick) as u64).max(1)
     }
 
+    /// Drops compiled components from the in-memory cache except those in `keep` (the ones a
+    /// live snapshot uses), so memory does not grow with every reload.
+    pub fn retain_compiled(&self, keep: &[super::ContentHash]) {
+        self.cache.retain(keep);
+    }
+
     /// The underlying wasmtime engine.
     pub fn wasmtime(&self) -> &Engine {
         &self.engine
@@ -154,4 +160,17 @@ fn spawn_epoch_ticker(engine: Engine, tick: Duration, stop: Arc<AtomicBool>) -> 
             }
         })
         .map(drop)
+}
+
+impl PluginEngine {
+    /// Compiles (or fetches from the cache) `bytes` and says which plugin world its exports
+    /// fit, without linking or running it. Blocking.
+    pub fn detect_kind(&self, bytes: &[u8]) -> Result<Option<super::PluginKind>, String> {
+        let hash = super::ContentHash::of(bytes);
+        let (component, _) = self
+            .cache
+            .get_or_compile(&self.engine, hash, bytes)
+            .map_err(|e| format!("{e:#}"))?;
+        Ok(super::world::detect_kind(&self.engine, &component))
+    }
 }

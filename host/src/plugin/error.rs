@@ -65,11 +65,4 @@ impl CallError {
             CallError::Quarantined { .. } => "quarantined",
         }
     }
-
-    /// Whether the instance that produced this error may be reused. A guest that returned
-    /// `err(...)` or a result the host refused is still in a sound state; one that trapped or
-    /// was interrupted is not.
-    pub(crate) fn instance_survives(&self) -> bool {
-        matches!(self, CallError::Guest { .. } | CallError::BadOutput { .. })
-    }
 }

@@ -89,6 +89,10 @@ impl Plugin {
     pub fn idle_instances(&self) -> usize {
         self.pool.idle()
     }
+    /// Failed calls since this version was loaded.
+    pub fn failures(&self) -> u64 {
+        self.quarantine.total_failures()
+    }
     /// Whether calls are currently being refused after repeated failures.
     pub fn is_quarantined(&self) -> bool {
         self.quarantine.is_active()

@@ -1,6 +1,7 @@
 //! What a plugin instance's `Store` holds, and the host side of the `host` interface.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use wasmtime::component::ResourceTable;
 use wasmtime::Store;
@@ -21,6 +22,8 @@ pub const LOG_LINE_MAX_BYTES: usize = 1024;
 pub struct HostState {
     pub(crate) plugin: Arc<str>,
     wasi: WasiCtx,
+    /// Position of the instance's deterministic random sequence; rewound before each call.
+    random_position: Arc<AtomicU64>,
     table: ResourceTable,
     pub(crate) limiter: MemoryLimiter,
     pub(crate) log_lines_left: u32,
@@ -29,9 +32,11 @@ pub struct HostState {
 
 impl HostState {
     fn new(plugin: Arc<str>, limits: &Limits) -> Self {
+        let (wasi, random_position) = wasi::deny_all();
         HostState {
             plugin,
-            wasi: wasi::deny_all(),
+            wasi,
+            random_position,
             table: ResourceTable::new(),
             limiter: MemoryLimiter {
                 cap_bytes: limits.memory_bytes,
@@ -100,4 +105,5 @@ pub(crate) fn arm(engine: &PluginEngine, store: &mut Store<HostState>, limits: &
     let state = store.data_mut();
     state.log_lines_left = LOG_LINES_PER_CALL;
     state.limiter.hit_cap = false;
+    state.random_position.store(0, Ordering::Relaxed);
 }

@@ -10,6 +10,8 @@
 //! replay it and what makes a stranger's plugin safe to run.
 
 use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder};
@@ -42,10 +44,24 @@ impl HostMonotonicClock for FixedMonotonicClock {
     }
 }
 
-/// A deterministic generator (splitmix64 from a fixed seed) for `wasi:random`. Every new
-/// instance starts the same sequence, so a plugin that "randomises" still answers the same
-/// request the same way.
-struct FixedSequence(u64);
+/// A deterministic generator (splitmix64 from a fixed seed) for `wasi:random`. Its state is
+/// shared with the host, which rewinds it before every call: every call of every instance
+/// (warm or fresh) sees the same sequence, so a plugin that "randomises" still answers the
+/// same request the same way.
+struct FixedSequence {
+    state: Arc<AtomicU64>,
+    seed: u64,
+}
+
+impl FixedSequence {
+    fn next(&mut self) -> u64 {
+        let base = self.state.fetch_add(1, Ordering::Relaxed);
+        let mut z = self.seed.wrapping_add(base.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
 
 impl rand_core::TryRng for FixedSequence {
     type Error = Infallible;
@@ -55,11 +71,7 @@ impl rand_core::TryRng for FixedSequence {
     }
 
     fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        Ok(z ^ (z >> 31))
+        Ok(self.next())
     }
 
     fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
@@ -74,17 +86,26 @@ impl rand_core::TryRng for FixedSequence {
 /// The seed of every instance's generator. Fixed on purpose; see [`FixedSequence`].
 const RANDOM_SEED: u64 = 0x5157_17C4_A11D_0001;
 
-/// Builds the grant-nothing WASI context for one instance.
-pub(crate) fn deny_all() -> WasiCtx {
-    WasiCtxBuilder::new()
+/// Builds the grant-nothing WASI context for one instance. The returned counter is the
+/// position of its random sequences: store 0 in it to rewind them.
+pub(crate) fn deny_all() -> (WasiCtx, Arc<AtomicU64>) {
+    let position = Arc::new(AtomicU64::new(0));
+    let ctx = WasiCtxBuilder::new()
         .wall_clock(FixedWallClock)
         .monotonic_clock(FixedMonotonicClock)
-        .secure_random(FixedSequence(RANDOM_SEED))
-        .insecure_random(FixedSequence(RANDOM_SEED ^ 1))
+        .secure_random(FixedSequence {
+            state: position.clone(),
+            seed: RANDOM_SEED,
+        })
+        .insecure_random(FixedSequence {
+            state: position.clone(),
+            seed: RANDOM_SEED ^ 1,
+        })
         .insecure_random_seed(u128::from(RANDOM_SEED))
         .allow_tcp(false)
         .allow_udp(false)
         .allow_ip_name_lookup(false)
         .socket_addr_check(|_, _| Box::pin(async { false }))
-        .build()
+        .build();
+    (ctx, position)
 }

@@ -52,3 +52,16 @@ pub(crate) fn check(engine: &Engine, component: &Component, kind: PluginKind) ->
     }
     Ok(())
 }
+
+/// The kind whose world `component`'s exports fit, if exactly one does.
+pub(crate) fn detect_kind(engine: &Engine, component: &Component) -> Option<PluginKind> {
+    let ty = component.component_type();
+    let exports: Vec<String> = ty.exports(engine).map(|(name, _)| name.to_string()).collect();
+    let mut fits = PluginKind::ALL
+        .into_iter()
+        .filter(|kind| kind.exports().iter().all(|e| exports.iter().any(|have| have == e)));
+    match (fits.next(), fits.next()) {
+        (Some(kind), None) => Some(kind),
+        _ => None,
+    }
+}

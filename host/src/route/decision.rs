@@ -1,0 +1,156 @@
+//! The decision record: one per request, the product's memory of what it did and why.
+//!
+//! Written as one JSON line to the decision log, summarised in metrics, and read by the
+//! dashboard, `switchyard eval` and anyone debugging a surprising answer.
+
+use serde::Serialize;
+
+use crate::plugin::Signal;
+
+/// Everything decided and observed while serving one request.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct DecisionRecord {
+    /// The request id (also returned to the client as the completion id's suffix).
+    pub id: String,
+    /// Unix time in milliseconds when the request arrived.
+    pub ts_ms: u64,
+    /// The snapshot (config + plugins) version that served the request.
+    pub snapshot: u64,
+    /// The name the client asked for.
+    pub requested_model: String,
+    /// The route alias, when the request named one; `None` for a concrete model.
+    pub route: Option<String>,
+    pub stream: bool,
+    pub classifiers: Vec<PluginRun>,
+    pub policy: Option<PluginRun>,
+    pub plan: PlanRecord,
+    pub attempts: Vec<Attempt>,
+    pub outcome: Outcome,
+    /// Sum of the cost of every attempt, in US dollars.
+    pub cost_usd: f64,
+    /// Wall time from the request's arrival to its last byte, in milliseconds.
+    pub latency_ms: f64,
+}
+
+/// One plugin call and what it produced.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct PluginRun {
+    pub plugin: String,
+    pub micros: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub signals: Vec<Signal>,
+    /// For a policy: the plan's steps and reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The failure, when the call failed; the fail mode that was applied says what followed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fail_mode: Option<String>,
+}
+
+/// Where the plan came from.
+#[derive(Debug, Clone, Copy, Serialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanSource {
+    /// The route's policy returned it.
+    #[default]
+    Policy,
+    /// The route has no policy, or the policy failed: the route's `default_plan`.
+    Default,
+    /// The client named a concrete model.
+    Direct,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct PlanRecord {
+    pub steps: Vec<String>,
+    pub reason: String,
+    pub source: PlanSource,
+}
+
+/// How one attempt ended.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptOutcome {
+    /// Its answer was returned to the client.
+    #[default]
+    Returned,
+    /// A gate escalated: the next step was tried.
+    Escalated,
+    /// A gate rejected it.
+    Rejected,
+    /// The upstream failed (connect, timeout, 5xx, 429, bad body): a fallback.
+    UpstreamError,
+    /// The request's total deadline ran out during this attempt.
+    DeadlineExceeded,
+    /// The stream broke after bytes had reached the client.
+    StreamBroken,
+}
+
+/// One step of the plan as it was tried.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Attempt {
+    pub step: usize,
+    pub model: String,
+    pub provider: String,
+    pub upstream_model: String,
+    pub outcome: AttemptOutcome,
+    /// Upstream HTTP status, when one was received.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Whether the answer was held back for the gates before the client saw it.
+    pub buffered: bool,
+    pub gates: Vec<GateRun>,
+    pub input_tokens: u32,
+    pub output_tokens: u32,
+    /// Token counts were estimated because the upstream did not report usage.
+    pub tokens_estimated: bool,
+    pub cost_usd: f64,
+    pub latency_ms: f64,
+}
+
+/// One gate's verdict on one attempt.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct GateRun {
+    pub plugin: String,
+    pub micros: u64,
+    /// `accept`, `escalate` or `reject`; for a failed gate, the verdict its fail mode chose.
+    pub verdict: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// How the request ended.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Outcome {
+    /// `ok` or `error`.
+    pub status: String,
+    /// The HTTP status returned to the client.
+    pub http_status: u16,
+    /// The model whose answer was returned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl DecisionRecord {
+    /// Escalations (gate verdicts that moved on) in this request.
+    pub fn escalations(&self) -> usize {
+        self.attempts.iter().filter(|a| a.outcome == AttemptOutcome::Escalated).count()
+    }
+
+    /// Fallbacks (upstream failures that moved on) in this request.
+    pub fn fallbacks(&self) -> usize {
+        self.attempts.iter().filter(|a| a.outcome == AttemptOutcome::UpstreamError).count()
+    }
+}

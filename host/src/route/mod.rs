@@ -1,0 +1,10 @@
+//! The request's journey: classify → plan → cascade with gates → decision record.
+
+pub mod cascade;
+pub mod decision;
+pub mod gates;
+pub mod pipeline;
+pub mod recorder;
+pub mod request;
+pub mod respond;
+pub mod snapshot;

@@ -1,0 +1,67 @@
+//! Carries a request's decision record through the pipeline and finishes it exactly once:
+//! outcome, total cost and latency filled in, metrics updated, the line queued for the log.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::OwnedSemaphorePermit;
+
+use super::decision::{DecisionRecord, Outcome};
+use crate::server::App;
+
+/// A request id unique within this process and unlikely to repeat across restarts: the
+/// process start time and a counter.
+pub fn new_request_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    static EPOCH: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let epoch = *EPOCH.get_or_init(|| {
+        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0) ^ u64::from(std::process::id())
+    });
+    format!("{epoch:x}-{:x}", COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// The record of one request in progress, and the admission slot it holds until it ends.
+pub struct Recorder {
+    pub app: Arc<App>,
+    pub started: Instant,
+    pub record: DecisionRecord,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Recorder {
+    pub fn new(app: Arc<App>, started: Instant, record: DecisionRecord, permit: OwnedSemaphorePermit) -> Self {
+        Recorder {
+            app,
+            started,
+            record,
+            _permit: permit,
+        }
+    }
+
+    /// Cost of every attempt so far.
+    pub fn cost_so_far(&self) -> f64 {
+        self.record.attempts.iter().map(|a| a.cost_usd).sum()
+    }
+
+    /// Completes the record and hands it to metrics and the decision log.
+    pub fn finish(mut self, http_status: u16, model: Option<String>, error: Option<String>) {
+        let record = &mut self.record;
+        record.outcome = Outcome {
+            status: if error.is_none() && http_status < 400 { "ok" } else { "error" }.to_string(),
+            http_status,
+            model,
+            error,
+        };
+        record.cost_usd = record.attempts.iter().map(|a| a.cost_usd).sum();
+        record.latency_ms = self.started.elapsed().as_secs_f64() * 1000.0;
+        let record = std::mem::take(&mut self.record);
+        self.app.metrics().observe_decision(&record);
+        self.app.decisions().write(record);
+    }
+}
+
+/// Milliseconds since the Unix epoch, for the record's timestamp.
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}

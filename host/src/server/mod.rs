@@ -1,0 +1,14 @@
+//! The HTTP surface: OpenAI's `/v1/chat/completions` and `/v1/models`, plus `/healthz` and
+//! `/metrics`. hyper 1 over tokio, HTTP/1.1 with keep-alive.
+
+pub mod app;
+pub mod body;
+pub mod chat;
+pub mod error;
+pub mod headers;
+pub mod listen;
+pub mod models;
+pub mod router;
+
+pub use app::App;
+pub use listen::serve;

@@ -1,0 +1,293 @@
+//! Prometheus metrics, served as text at `GET /metrics`.
+//!
+//! Built on `prometheus-client`, the Prometheus project's own Rust client: it follows the
+//! naming conventions (counters end in `_total`, units are suffixes, base units are seconds)
+//! and encodes the text format for us.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::{Registry, Unit};
+use std::sync::atomic::AtomicU64;
+
+use crate::route::decision::{AttemptOutcome, DecisionRecord};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    model: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteModel {
+    route: String,
+    model: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabel {
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PluginLabels {
+    plugin: String,
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PluginFailureLabels {
+    plugin: String,
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ModelLabel {
+    model: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TokenLabels {
+    model: String,
+    direction: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReloadLabels {
+    result: String,
+}
+
+fn latency_histogram() -> Histogram {
+    // 50 µs .. ~50 s: covers plugin calls and upstream calls alike.
+    Histogram::new(exponential_buckets(0.000_05, 2.0, 20))
+}
+
+/// Every metric Switchyard exports.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    request_duration: Family<RouteLabel, Histogram, fn() -> Histogram>,
+    escalations: Family<RouteModel, Counter>,
+    fallbacks: Family<RouteModel, Counter>,
+    plugin_duration: Family<PluginLabels, Histogram, fn() -> Histogram>,
+    plugin_failures: Family<PluginFailureLabels, Counter>,
+    upstream_duration: Family<ModelLabel, Histogram, fn() -> Histogram>,
+    tokens: Family<TokenLabels, Counter>,
+    cost: Family<RouteModel, Counter<f64, AtomicU64>>,
+    reloads: Family<ReloadLabels, Counter>,
+    in_flight: Gauge,
+    rejected_overload: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("switchyard");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register("requests", "Chat-completion requests by route, answering model and outcome", requests.clone());
+        let request_duration = Family::<RouteLabel, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        registry.register_with_unit(
+            "request_duration",
+            "Time from request arrival to the last byte of the answer",
+            Unit::Seconds,
+            request_duration.clone(),
+        );
+        let escalations = Family::<RouteModel, Counter>::default();
+        registry.register("escalations", "Gate verdicts that moved a request past a model", escalations.clone());
+        let fallbacks = Family::<RouteModel, Counter>::default();
+        registry.register("fallbacks", "Upstream failures that moved a request past a model", fallbacks.clone());
+        let plugin_duration = Family::<PluginLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        registry.register_with_unit("plugin_call_duration", "Time spent in one plugin call", Unit::Seconds, plugin_duration.clone());
+        let plugin_failures = Family::<PluginFailureLabels, Counter>::default();
+        registry.register("plugin_failures", "Plugin calls that failed, by plugin and reason", plugin_failures.clone());
+        let upstream_duration = Family::<ModelLabel, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        registry.register_with_unit(
+            "upstream_request_duration",
+            "Time of one upstream attempt, to the complete answer",
+            Unit::Seconds,
+            upstream_duration.clone(),
+        );
+        let tokens = Family::<TokenLabels, Counter>::default();
+        registry.register("tokens", "Tokens by model and direction (input, output)", tokens.clone());
+        let cost = Family::<RouteModel, Counter<f64, AtomicU64>>::default();
+        registry.register("cost_usd", "Estimated spend in US dollars by route and model", cost.clone());
+        let reloads = Family::<ReloadLabels, Counter>::default();
+        registry.register("reloads", "Snapshot reloads by result", reloads.clone());
+        let in_flight = Gauge::default();
+        registry.register("requests_in_flight", "Requests being served now", in_flight.clone());
+        let rejected_overload = Counter::default();
+        registry.register("overload_rejections", "Requests refused because too many were in flight", rejected_overload.clone());
+        Metrics {
+            registry,
+            requests,
+            request_duration,
+            escalations,
+            fallbacks,
+            plugin_duration,
+            plugin_failures,
+            upstream_duration,
+            tokens,
+            cost,
+            reloads,
+            in_flight,
+            rejected_overload,
+        }
+    }
+
+    /// Summarises one finished request.
+    pub fn observe_decision(&self, record: &DecisionRecord) {
+        let route = record.route.clone().unwrap_or_else(|| "-".to_string());
+        let model = record.outcome.model.clone().unwrap_or_else(|| "-".to_string());
+        self.requests
+            .get_or_create(&RequestLabels {
+                route: route.clone(),
+                model,
+                outcome: record.outcome.status.clone(),
+            })
+            .inc();
+        self.request_duration
+            .get_or_create(&RouteLabel { route: route.clone() })
+            .observe(record.latency_ms / 1000.0);
+        for attempt in &record.attempts {
+            let labels = RouteModel {
+                route: route.clone(),
+                model: attempt.model.clone(),
+            };
+            match attempt.outcome {
+                AttemptOutcome::Escalated => {
+                    self.escalations.get_or_create(&labels).inc();
+                }
+                AttemptOutcome::UpstreamError | AttemptOutcome::DeadlineExceeded => {
+                    self.fallbacks.get_or_create(&labels).inc();
+                }
+                _ => {}
+            }
+            if attempt.status.is_some() {
+                self.upstream_duration
+                    .get_or_create(&ModelLabel {
+                        model: attempt.model.clone(),
+                    })
+                    .observe(attempt.latency_ms / 1000.0);
+            }
+            for (direction, count) in [("input", attempt.input_tokens), ("output", attempt.output_tokens)] {
+                if count > 0 {
+                    self.tokens
+                        .get_or_create(&TokenLabels {
+                            model: attempt.model.clone(),
+                            direction: direction.to_string(),
+                        })
+                        .inc_by(u64::from(count));
+                }
+            }
+            if attempt.cost_usd > 0.0 {
+                self.cost.get_or_create(&labels).inc_by(attempt.cost_usd);
+            }
+        }
+    }
+
+    /// Records one plugin call's time and, if it failed, why.
+    pub fn observe_plugin(&self, plugin: &str, kind: &str, seconds: f64, failure: Option<&str>) {
+        self.plugin_duration
+            .get_or_create(&PluginLabels {
+                plugin: plugin.to_string(),
+                kind: kind.to_string(),
+            })
+            .observe(seconds);
+        if let Some(reason) = failure {
+            self.plugin_failures
+                .get_or_create(&PluginFailureLabels {
+                    plugin: plugin.to_string(),
+                    reason: reason.to_string(),
+                })
+                .inc();
+        }
+    }
+
+    pub fn observe_reload(&self, ok: bool) {
+        self.reloads
+            .get_or_create(&ReloadLabels {
+                result: if ok { "ok" } else { "error" }.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn in_flight(&self) -> &Gauge {
+        &self.in_flight
+    }
+
+    pub fn observe_overload(&self) {
+        self.rejected_overload.inc();
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Encoding into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::route::decision::{Attempt, Outcome};
+
+    #[test]
+    fn a_cascaded_request_shows_up_in_every_family() {
+        let metrics = Metrics::new();
+        let record = DecisionRecord {
+            route: Some("auto".into()),
+            outcome: Outcome {
+                status: "ok".into(),
+                http_status: 200,
+                model: Some("large".into()),
+                error: None,
+            },
+            attempts: vec![
+                Attempt {
+                    model: "small".into(),
+                    outcome: AttemptOutcome::Escalated,
+                    status: Some(200),
+                    input_tokens: 10,
+                    output_tokens: 5,
+                    cost_usd: 0.001,
+                    ..Default::default()
+                },
+                Attempt {
+                    model: "large".into(),
+                    outcome: AttemptOutcome::Returned,
+                    status: Some(200),
+                    input_tokens: 10,
+                    output_tokens: 7,
+                    cost_usd: 0.01,
+                    ..Default::default()
+                },
+            ],
+            latency_ms: 12.0,
+            ..Default::default()
+        };
+        metrics.observe_decision(&record);
+        metrics.observe_plugin("complexity", "classifier", 0.000_002, Some("deadline"));
+        let text = metrics.encode();
+        for needle in [
+            r#"switchyard_requests_total{route="auto",model="large",outcome="ok"} 1"#,
+            r#"switchyard_escalations_total{route="auto",model="small"} 1"#,
+            r#"switchyard_tokens_total{model="large",direction="output"} 7"#,
+            r#"switchyard_plugin_failures_total{plugin="complexity",reason="deadline"} 1"#,
+            "switchyard_request_duration_seconds_bucket",
+            "switchyard_plugin_call_duration_seconds_count",
+            "switchyard_cost_usd_total",
+        ] {
+            assert!(text.contains(needle), "missing {needle} in\n{text}");
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! The feature scans behind each signal. Each returns a value in 0..=1.
+
+/// Whether `needle` occurs in `hay` as a whole word: not preceded or followed by a letter,
+/// digit or `_` where the needle itself starts or ends with one.
+pub fn has_word(hay: &str, needle: &str) -> bool {
+    count_word(hay, needle, 1) > 0
+}
+
+/// How many whole-word occurrences of `needle` are in `hay`, stopping at `limit`.
+fn count_word(hay: &str, needle: &str, limit: usize) -> usize {
+    let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    let starts_word = needle.chars().next().is_some_and(is_word);
+    let ends_word = needle.chars().last().is_some_and(is_word);
+    let mut count = 0;
+    for (i, _) in hay.match_indices(needle) {
+        let before_ok = !starts_word || hay[..i].chars().next_back().is_none_or(|c| !is_word(c));
+        let after_ok = !ends_word || hay[i + needle.len()..].chars().next().is_none_or(|c| !is_word(c));
+        if before_ok && after_ok {
+            count += 1;
+            if count >= limit {
+                break;
+            }
+        }
+    }
+    count
+}
+
+/// How many of `words` occur (each counted once).
+fn distinct_hits(lower: &str, words: &[&str]) -> usize {
+    words.iter().filter(|w| has_word(lower, w)).count()
+}
+
+/// Keywords, idioms and names of programming languages and tools (lowercase). Words that
+/// are common in prose too (`class`, `return`, `let`, `from`, `where`) are left out.
+const CODE_WORDS: &[&str] = &[
+    "fn",
+    "def",
+    "#include",
+    "const",
+    "struct",
+    "impl",
+    "public static",
+    "void",
+    "async",
+    "await",
+    "lambda",
+    "=>",
+    "->",
+    "::",
+    "println!",
+    "console.log",
+    "printf",
+    "nullptr",
+    "self.",
+    "this.",
+    "compiler",
+    "regex",
+    "segfault",
+    "dockerfile",
+    "kubectl",
+    "git",
+    "npm",
+    "pip install",
+    "sql",
+    "api",
+    "refactor",
+    "debug",
+    "python",
+    "javascript",
+    "typescript",
+    "rust",
+    "java",
+    "c++",
+    "golang",
+    "html",
+    "css",
+    "bash",
+    "function(",
+];
+
+/// Markers of stack traces and compiler/runtime errors (lowercase).
+const TRACE_MARKERS: &[&str] = &[
+    "traceback (most recent call last)",
+    "panicked at",
+    "error[e",
+    "exception in thread",
+    "stack trace",
+    "segmentation fault",
+    "nullpointerexception",
+    "undefined is not a function",
+    "syntaxerror",
+    "typeerror",
+    "at line",
+];
+
+/// `complexity.code`.
+pub fn code(text: &str, lower: &str) -> f64 {
+    let mut score = 0.0;
+    if text.contains("```") || text.lines().filter(|l| l.starts_with("    ") && !l.trim().is_empty()).count() >= 3 {
+        score += 0.5;
+    } else if text.matches('`').count() >= 2 {
+        score += 0.1;
+    }
+    if TRACE_MARKERS.iter().any(|m| lower.contains(m)) || lower.contains("\n    at ") {
+        score += 0.4;
+    }
+    score += (0.1 * distinct_hits(lower, CODE_WORDS) as f64).min(0.5);
+
+    // Code is dense in brackets and operators; prose is not (about 1% in English).
+    let mut visible = 0usize;
+    let mut symbols = 0usize;
+    for c in text.chars().filter(|c| !c.is_whitespace()) {
+        visible += 1;
+        if "{}[]();=<>&|".contains(c) {
+            symbols += 1;
+        }
+    }
+    if visible >= 20 {
+        let density = symbols as f64 / visible as f64;
+        score += ((density - 0.03) / 0.07).clamp(0.0, 1.0) * 0.3;
+    }
+    score.min(1.0)
+}
+
+/// Words of mathematics (lowercase, whole words).
+const MATH_WORDS: &[&str] = &[
+    "equation",
+    "integral",
+    "derivative",
+    "differentiate",
+    "integrate",
+    "matrix",
+    "matrices",
+    "eigenvalue",
+    "polynomial",
+    "theorem",
+    "lemma",
+    "proof",
+    "probability",
+    "variance",
+    "logarithm",
+    "sqrt",
+    "limit",
+    "modulo",
+    "prime",
+    "factorial",
+    "vector",
+    "calculus",
+    "algebra",
+    "geometry",
+    "triangle",
+    "hypotenuse",
+    "solve for",
+    "sum of",
+    "product of",
+    "expected value",
+    "combinatorics",
+    "permutations",
+    "percent",
+];
+
+/// LaTeX and math notation.
+const LATEX: &[&str] = &[
+    "\\frac", "\\sum", "\\int", "\\sqrt", "\\lim", "\\alpha", "\\cdot", "$$", "\\(", "\\[", "∑", "∫", "√", "≤", "≥",
+    "≠", "π",
+];
+
+/// `complexity.math`.
+pub fn math(text: &str, lower: &str) -> f64 {
+    let ops = arithmetic(text);
+    let mut score = 0.5 * (ops as f64 / 3.0).min(1.0);
+    if LATEX.iter().any(|m| text.contains(m)) {
+        score += 0.4;
+    }
+    score += 0.2 * distinct_hits(lower, MATH_WORDS) as f64;
+    score.min(1.0)
+}
+
+/// Counts operators with a number on one side and a number, a one-letter variable or a
+/// bracket on the other (`2+2`, `3x - 1`, `x = 5`, `(a+b)^2`), skipping prose hyphens such as
+/// `step-by-step` and dates' dashes... mostly: `2024-01-05` counts, harmlessly.
+fn arithmetic(text: &str) -> usize {
+    let chars: Vec<char> = text.chars().collect();
+    let mut count = 0;
+    for (i, &c) in chars.iter().enumerate() {
+        if !"+-*/^=×÷<>".contains(c) {
+            continue;
+        }
+        let prev = chars[..i].iter().rev().find(|c| **c != ' ').copied();
+        let next = chars[i + 1..].iter().find(|c| **c != ' ').copied();
+        let (Some(prev), Some(next)) = (prev, next) else { continue };
+        let numeric = |c: char| c.is_ascii_digit();
+        let operand = |c: char, at: usize, dir: isize| {
+            numeric(c) || c == '(' || c == ')' || (c.is_ascii_alphabetic() && single_letter(&chars, at, dir))
+        };
+        let prev_at = i - 1 - chars[..i].iter().rev().take_while(|c| **c == ' ').count();
+        let next_at = i + 1 + chars[i + 1..].iter().take_while(|c| **c == ' ').count();
+        if (numeric(prev) || numeric(next)) && operand(prev, prev_at, -1) && operand(next, next_at, 1) {
+            count += 1;
+        }
+    }
+    count
+}
+
+/// Whether the letter at `at` is a lone variable (`x`, or `3x`): the letter beyond it, away
+/// from the operator, is not another letter.
+fn single_letter(chars: &[char], at: usize, dir: isize) -> bool {
+    let beyond = at as isize + dir;
+    if beyond < 0 || beyond as usize >= chars.len() {
+        return true;
+    }
+    !chars[beyond as usize].is_alphabetic()
+}
+
+/// Multi-step reasoning markers (lowercase). "first … then" is checked separately.
+const REASONING: &[&str] = &[
+    "step by step",
+    "step-by-step",
+    "prove",
+    "proof",
+    "explain why",
+    "why does",
+    "why is",
+    "why do",
+    "compare",
+    "comparison",
+    "contrast",
+    "trade-off",
+    "tradeoff",
+    "trade-offs",
+    "pros and cons",
+    "analyze",
+    "analyse",
+    "derive",
+    "justify",
+    "evaluate",
+    "reason about",
+    "implications",
+    "what if",
+    "design a",
+    "plan for",
+    "in detail",
+    "think through",
+    "walk me through",
+];
+
+/// `complexity.reasoning`.
+pub fn reasoning(lower: &str) -> f64 {
+    let mut hits = distinct_hits(lower, REASONING);
+    if let Some(first) = lower.find("first")
+        && lower[first..].contains("then")
+    {
+        hits += 1;
+    }
+    (0.3 * hits as f64).min(1.0)
+}
+
+/// `complexity.questions`: `(number of questions − 1) / 3`; a run of `??` counts once.
+pub fn questions(text: &str) -> f64 {
+    let mut count = 0usize;
+    let mut prev = ' ';
+    for c in text.chars() {
+        if c == '?' && prev != '?' {
+            count += 1;
+        }
+        prev = c;
+    }
+    (count.saturating_sub(1) as f64 / 3.0).min(1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_respect_boundaries() {
+        assert!(has_word("let x = 1", "let"));
+        assert!(!has_word("outlet", "let"));
+        assert!(!has_word("letter", "let"));
+        assert!(has_word("a::b", "::"));
+        assert_eq!(count_word("fn fn fn", "fn", 2), 2);
+    }
+
+    #[test]
+    fn arithmetic_counts_operators_not_hyphens() {
+        assert_eq!(arithmetic("step-by-step, well-known"), 0);
+        assert_eq!(arithmetic("2+2"), 1);
+        assert_eq!(arithmetic("3x - 1 = 11"), 2);
+        assert_eq!(arithmetic("x = 5"), 1);
+        assert_eq!(arithmetic("a = b"), 0);
+        assert_eq!(arithmetic("is = a"), 0);
+    }
+
+    #[test]
+    fn questions_count() {
+        assert_eq!(questions("Why?"), 0.0);
+        assert_eq!(questions("What?? How? Where? When?"), 1.0);
+        assert!((questions("A? B?") - 1.0 / 3.0).abs() < 1e-9);
+    }
+}
