@@ -10,9 +10,7 @@ use super::*;
 use crate::config::ProviderConfig;
 use crate::sim::{SimOptions, spawn};
 
-async fn provider(
-    tweak: impl FnOnce(&mut ProviderConfig),
-) -> (Provider, tokio::task::JoinHandle<std::io::Result<()>>) {
+async fn provider(tweak: impl FnOnce(&mut ProviderConfig)) -> (Provider, tokio::task::JoinHandle<std::io::Result<()>>) {
     let (addr, task) = spawn(SimOptions { latency_scale: 0.0 }).await.unwrap();
     let mut cfg = ProviderConfig::new(format!("http://{addr}/v1/"));
     cfg.retry_backoff_ms = 1;
@@ -28,19 +26,9 @@ fn body(text: &str) -> Map<String, Value> {
         .unwrap_or_default()
 }
 
-async fn call(
-    p: &Provider,
-    model: &str,
-    stream: bool,
-    within: Duration,
-) -> Result<UpstreamReply, ProviderError> {
-    p.chat(UpstreamCall {
-        body: body("Say hi"),
-        upstream_model: model,
-        stream,
-        deadline: Instant::now() + within,
-    })
-    .await
+async fn call(p: &Provider, model: &str, stream: bool, within: Duration) -> Result<UpstreamReply, ProviderError> {
+    p.chat(UpstreamCall { body: body("Say hi"), upstream_model: model, stream, deadline: Instant::now() + within })
+        .await
 }
 
 async fn complete(p: &Provider, model: &str) -> Result<Completion, ProviderError> {
@@ -68,10 +56,7 @@ async fn complete_and_streamed_answers_agree() {
     let (s, chunks) = streamed(&p, "sim-small").await.unwrap();
     assert_eq!(s.content, c.content);
     assert_eq!(s.finish_reason, "stop");
-    assert!(
-        s.usage.estimated,
-        "no include_usage was asked, so usage is estimated"
-    );
+    assert!(s.usage.estimated, "no include_usage was asked, so usage is estimated");
     assert_eq!(s.usage.completion_tokens, c.usage.completion_tokens);
     assert!(chunks.len() >= 2);
     task.abort();
@@ -102,14 +87,8 @@ async fn status_errors_are_reported_after_retries() {
     let (p, task) = provider(|c| c.max_retries = 2).await;
     let start = Instant::now();
     let err = complete(&p, "fail-503").await.unwrap_err();
-    assert!(
-        matches!(err, ProviderError::Status { status: 503, .. }),
-        "{err}"
-    );
-    assert!(
-        start.elapsed() >= Duration::from_millis(3),
-        "backoff 1 ms then 2 ms"
-    );
+    assert!(matches!(err, ProviderError::Status { status: 503, .. }), "{err}");
+    assert!(start.elapsed() >= Duration::from_millis(3), "backoff 1 ms then 2 ms");
     assert!(err.to_string().contains("simulated upstream failure"));
     let err = complete(&p, "no-such-model").await.unwrap_err();
     assert_eq!(err.kind_label(), "upstream_4xx");
@@ -120,9 +99,7 @@ async fn status_errors_are_reported_after_retries() {
 async fn retry_after_that_does_not_fit_the_deadline_gives_up() {
     let (p, task) = provider(|c| c.max_retries = 3).await;
     let start = Instant::now();
-    let err = call(&p, "fail-429", false, Duration::from_millis(500))
-        .await
-        .unwrap_err();
+    let err = call(&p, "fail-429", false, Duration::from_millis(500)).await.unwrap_err();
     assert_eq!(
         err,
         ProviderError::Status {
@@ -142,39 +119,18 @@ async fn faults_map_to_the_right_errors() {
         c.timeout_ms = 150;
     })
     .await;
-    assert!(matches!(
-        complete(&p, "hang").await,
-        Err(ProviderError::Timeout(_))
-    ));
-    assert!(matches!(
-        complete(&p, "reset").await,
-        Err(ProviderError::Connect(_))
-    ));
-    assert!(matches!(
-        complete(&p, "bad-json").await,
-        Err(ProviderError::Protocol(_))
-    ));
-    assert!(matches!(
-        complete(&p, "no-choices").await,
-        Err(ProviderError::Protocol(_))
-    ));
+    assert!(matches!(complete(&p, "hang").await, Err(ProviderError::Timeout(_))));
+    assert!(matches!(complete(&p, "reset").await, Err(ProviderError::Connect(_))));
+    assert!(matches!(complete(&p, "bad-json").await, Err(ProviderError::Protocol(_))));
+    assert!(matches!(complete(&p, "no-choices").await, Err(ProviderError::Protocol(_))));
     let cut = streamed(&p, "cut-stream").await;
     assert!(matches!(cut, Err(ProviderError::StreamCut(_))), "{cut:?}");
-    assert!(matches!(
-        streamed(&p, "bad-json").await,
-        Err(ProviderError::Protocol(_))
-    ));
-    assert!(matches!(
-        call(&p, "sim-small", false, Duration::ZERO).await,
-        Err(ProviderError::Timeout(_))
-    ));
+    assert!(matches!(streamed(&p, "bad-json").await, Err(ProviderError::Protocol(_))));
+    assert!(matches!(call(&p, "sim-small", false, Duration::ZERO).await, Err(ProviderError::Timeout(_))));
     let start = Instant::now();
     let slow = call(&p, "slow-2000", false, Duration::from_millis(80)).await;
     assert!(matches!(slow, Err(ProviderError::Timeout(_))));
-    assert!(
-        start.elapsed() < Duration::from_millis(500),
-        "the request deadline caps the attempt"
-    );
+    assert!(start.elapsed() < Duration::from_millis(500), "the request deadline caps the attempt");
     task.abort();
 }
 
@@ -186,9 +142,7 @@ async fn connect_errors_never_show_the_key() {
     let cfg = ProviderConfig::new(format!("http://{addr}/v1"));
     let key = Secret::new("sk-super-secret");
     let p = Provider::new("down", &cfg, Some(&key)).unwrap();
-    let err = call(&p, "m", false, Duration::from_secs(2))
-        .await
-        .unwrap_err();
+    let err = call(&p, "m", false, Duration::from_secs(2)).await.unwrap_err();
     assert!(matches!(err, ProviderError::Connect(_)), "{err}");
     assert!(!format!("{err} {err:?} {p:?}").contains("sk-super-secret"));
 }
@@ -208,19 +162,10 @@ input_price = 0
 output_price = 0
 "#;
     let cfg =
-        crate::config::Config::from_str_with_env(text, std::path::Path::new("t.toml"), &|_| {
-            Some("k".into())
-        })
-        .unwrap();
+        crate::config::Config::from_str_with_env(text, std::path::Path::new("t.toml"), &|_| Some("k".into())).unwrap();
     let providers = Providers::from_config(&cfg).unwrap();
     assert_eq!(providers.iter().count(), 2);
     let (p, upstream) = providers.for_model(&cfg, "small").unwrap();
     assert_eq!((p.name(), upstream), ("sim", "sim-small"));
-    assert!(
-        providers
-            .get("openai")
-            .unwrap()
-            .url()
-            .starts_with("https://")
-    );
+    assert!(providers.get("openai").unwrap().url().starts_with("https://"));
 }

@@ -62,8 +62,7 @@ pub fn prompt_text(body: &Map<String, Value>) -> String {
 /// Whether the request asks for JSON (response_format, or the prompt says so).
 pub fn wants_json(body: &Map<String, Value>, text: &str) -> bool {
     let format = body.pointer_get("response_format", "type");
-    matches!(format.as_deref(), Some("json_object") | Some("json_schema"))
-        || text.to_ascii_lowercase().contains("json")
+    matches!(format.as_deref(), Some("json_object") | Some("json_schema")) || text.to_ascii_lowercase().contains("json")
 }
 
 trait PointerGet {
@@ -104,9 +103,9 @@ pub fn is_hard(text: &str, json: bool) -> bool {
 }
 
 const WORDS: &[&str] = &[
-    "the", "answer", "is", "simple", "because", "each", "part", "follows", "from", "what", "you",
-    "asked", "and", "in", "short", "this", "works", "well", "for", "most", "cases", "clearly",
-    "here", "we", "see", "that", "it", "holds", "so", "a", "good", "result",
+    "the", "answer", "is", "simple", "because", "each", "part", "follows", "from", "what", "you", "asked", "and", "in",
+    "short", "this", "works", "well", "for", "most", "cases", "clearly", "here", "we", "see", "that", "it", "holds",
+    "so", "a", "good", "result",
 ];
 
 /// `n` words picked deterministically from `seed`, as sentences.
@@ -114,9 +113,7 @@ fn prose(seed: u64, n: usize) -> String {
     let mut s = seed;
     let mut out = String::new();
     for i in 0..n {
-        s = s
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
+        s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
         let word = WORDS[(s >> 33) as usize % WORDS.len()];
         if i > 0 {
             out.push(' ');
@@ -127,10 +124,7 @@ fn prose(seed: u64, n: usize) -> String {
         }
     }
     let mut chars = out.chars();
-    chars
-        .next()
-        .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
-        .unwrap_or(out)
+    chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or(out)
 }
 
 /// Generates `model`'s answer to `body`.
@@ -140,21 +134,15 @@ pub fn answer(model: &str, quality: Quality, body: &Map<String, Value>) -> Answe
     let json = wants_json(body, &text);
     let hard = is_hard(&text, json);
     let words = 12 + (seed % 40) as usize;
-    let topic: String = text
-        .split_whitespace()
-        .take(6)
-        .collect::<Vec<_>>()
-        .join(" ");
+    let topic: String = text.split_whitespace().take(6).collect::<Vec<_>>().join(" ");
     let (mut content, mut finish_reason, good) = match (quality, hard) {
         (Quality::Large, _) | (Quality::Small, false) if json => {
             let v = json!({"answer": prose(seed, words), "topic": topic, "confidence": 0.9});
             (v.to_string(), "stop", true)
         }
-        (Quality::Large, _) | (Quality::Small, false) => (
-            format!("About \"{topic}\": {}", prose(seed, words)),
-            "stop",
-            true,
-        ),
+        (Quality::Large, _) | (Quality::Small, false) => {
+            (format!("About \"{topic}\": {}", prose(seed, words)), "stop", true)
+        }
         (Quality::Small, true) => match (seed >> 8) % 4 {
             0 => {
                 let full = prose(seed, words + 40);
@@ -166,18 +154,10 @@ pub fn answer(model: &str, quality: Quality, body: &Map<String, Value>) -> Answe
                 let phrase = format!("{} ", prose(seed, 3).trim_end_matches('.'));
                 (phrase.repeat(24).trim_end().to_string(), "stop", false)
             }
-            _ => (
-                format!("Well, {} (no JSON here, sorry)", prose(seed, words)),
-                "stop",
-                false,
-            ),
+            _ => (format!("Well, {} (no JSON here, sorry)", prose(seed, words)), "stop", false),
         },
     };
-    if let Some(max) = body
-        .get("max_tokens")
-        .or(body.get("max_completion_tokens"))
-        .and_then(Value::as_u64)
-    {
+    if let Some(max) = body.get("max_tokens").or(body.get("max_completion_tokens")).and_then(Value::as_u64) {
         let max_chars = usize::try_from(max.saturating_mul(4)).unwrap_or(usize::MAX);
         if content.chars().count() > max_chars {
             content = content.chars().take(max_chars).collect();
@@ -188,21 +168,10 @@ pub fn answer(model: &str, quality: Quality, body: &Map<String, Value>) -> Answe
     let logprobs = (0..completion_tokens)
         .map(|i| {
             let jitter = (hash(&[&seed.to_string(), &i.to_string()]) % 100) as f64 / 1000.0;
-            if good {
-                -0.05 - jitter
-            } else {
-                -1.5 - 10.0 * jitter
-            }
+            if good { -0.05 - jitter } else { -1.5 - 10.0 * jitter }
         })
         .collect();
-    Answer {
-        content,
-        finish_reason,
-        prompt_tokens: estimate_prompt_tokens(body),
-        completion_tokens,
-        logprobs,
-        seed,
-    }
+    Answer { content, finish_reason, prompt_tokens: estimate_prompt_tokens(body), completion_tokens, logprobs, seed }
 }
 
 #[cfg(test)]
@@ -219,23 +188,9 @@ mod tests {
 
     #[test]
     fn deterministic_and_prompt_dependent() {
-        let a = answer(
-            "sim-small",
-            Quality::Small,
-            &ask("What is the capital of France?"),
-        );
-        assert_eq!(
-            a,
-            answer(
-                "sim-small",
-                Quality::Small,
-                &ask("What is the capital of France?")
-            )
-        );
-        assert_ne!(
-            a.content,
-            answer("sim-small", Quality::Small, &ask("Name a color.")).content
-        );
+        let a = answer("sim-small", Quality::Small, &ask("What is the capital of France?"));
+        assert_eq!(a, answer("sim-small", Quality::Small, &ask("What is the capital of France?")));
+        assert_ne!(a.content, answer("sim-small", Quality::Small, &ask("Name a color.")).content);
         assert_eq!(a.finish_reason, "stop");
         assert!(a.logprobs.iter().all(|l| *l > -0.5));
     }
@@ -266,10 +221,8 @@ mod tests {
 
     #[test]
     fn json_requests() {
-        let req = body(
-            json!({"messages": [{"role": "user", "content": "List three fruits"}],
-                              "response_format": {"type": "json_object"}}),
-        );
+        let req = body(json!({"messages": [{"role": "user", "content": "List three fruits"}],
+                              "response_format": {"type": "json_object"}}));
         let large = answer("sim-large", Quality::Large, &req);
         assert!(serde_json::from_str::<Value>(&large.content).is_ok());
         let small = answer("sim-small", Quality::Small, &req);
@@ -288,11 +241,7 @@ mod tests {
     fn empty_and_odd_bodies_do_not_panic() {
         let a = answer("sim-small", Quality::Small, &Map::new());
         assert!(!a.content.is_empty());
-        let a = answer(
-            "sim-small",
-            Quality::Small,
-            &body(json!({"messages": "nope", "max_tokens": -1})),
-        );
+        let a = answer("sim-small", Quality::Small, &body(json!({"messages": "nope", "max_tokens": -1})));
         assert!(a.completion_tokens > 0);
     }
 }

@@ -92,11 +92,7 @@ pub fn flaky_fails(n: u64) -> bool {
 /// multiplied by `scale` (tests use 0).
 pub fn latency(quality: Quality, completion_tokens: u32, scale: f64) -> Duration {
     let ms = 20.0 + 0.5 * f64::from(completion_tokens);
-    let ms = if quality == Quality::Large {
-        ms * 3.0
-    } else {
-        ms
-    };
+    let ms = if quality == Quality::Large { ms * 3.0 } else { ms };
     let scaled = ms * scale;
     if scaled.is_finite() && scaled > 0.0 {
         Duration::from_secs_f64((scaled / 1000.0).min(3600.0))

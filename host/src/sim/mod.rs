@@ -65,9 +65,7 @@ pub async fn serve(listener: tokio::net::TcpListener, options: SimOptions) -> st
             });
             // Errors here are the simulated faults (reset, cut-stream) or clients going
             // away; neither is the simulator's problem.
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
         });
     }
 }
@@ -76,10 +74,7 @@ pub async fn serve(listener: tokio::net::TcpListener, options: SimOptions) -> st
 /// the address and the task (abort it to stop). The usual way to use it in tests.
 pub async fn spawn(
     options: SimOptions,
-) -> std::io::Result<(
-    std::net::SocketAddr,
-    tokio::task::JoinHandle<std::io::Result<()>>,
-)> {
+) -> std::io::Result<(std::net::SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>)> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
     let addr = listener.local_addr()?;
     Ok((addr, tokio::spawn(serve(listener, options))))

@@ -33,61 +33,34 @@ pub(crate) async fn handle(req: Request<Incoming>, options: SimOptions) -> Optio
     match (req.method(), path.as_str()) {
         (&Method::GET, "/v1/models") => Some(json_response(StatusCode::OK, &wire::models(LISTED))),
         (&Method::POST, "/v1/chat/completions") => chat(req, options).await,
-        (_, "/v1/models" | "/v1/chat/completions") => {
-            Some(error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"))
-        }
-        _ => Some(error(
-            StatusCode::NOT_FOUND,
-            &format!("no route for {path}"),
-        )),
+        (_, "/v1/models" | "/v1/chat/completions") => Some(error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")),
+        _ => Some(error(StatusCode::NOT_FOUND, &format!("no route for {path}"))),
     }
 }
 
 async fn chat(req: Request<Incoming>, options: SimOptions) -> Option<Response<Body>> {
-    let raw = match Limited::new(req.into_body(), MAX_REQUEST_BYTES)
-        .collect()
-        .await
-    {
+    let raw = match Limited::new(req.into_body(), MAX_REQUEST_BYTES).collect().await {
         Ok(body) => body.to_bytes(),
         Err(_) => {
-            return Some(error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "request body unreadable or too large",
-            ));
+            return Some(error(StatusCode::PAYLOAD_TOO_LARGE, "request body unreadable or too large"));
         }
     };
     let body: Map<String, Value> = match serde_json::from_slice(&raw) {
         Ok(body) => body,
         Err(e) => {
-            return Some(error(
-                StatusCode::BAD_REQUEST,
-                &format!("invalid JSON body: {e}"),
-            ));
+            return Some(error(StatusCode::BAD_REQUEST, &format!("invalid JSON body: {e}")));
         }
     };
-    let Some(model) = body
-        .get("model")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-    else {
+    let Some(model) = body.get("model").and_then(Value::as_str).map(str::to_string) else {
         return Some(error(StatusCode::BAD_REQUEST, "missing \"model\""));
     };
     if !body.get("messages").is_some_and(Value::is_array) {
-        return Some(error(
-            StatusCode::BAD_REQUEST,
-            "\"messages\" must be an array",
-        ));
+        return Some(error(StatusCode::BAD_REQUEST, "\"messages\" must be an array"));
     }
     let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
-    let include_usage = body
-        .get("stream_options")
-        .and_then(|o| o.get("include_usage"))
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    let logprobs = body
-        .get("logprobs")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    let include_usage =
+        body.get("stream_options").and_then(|o| o.get("include_usage")).and_then(Value::as_bool).unwrap_or(false);
+    let logprobs = body.get("logprobs").and_then(Value::as_bool).unwrap_or(false);
     let Some(behavior) = behavior(&model) else {
         let message = format!("The model `{model}` does not exist");
         let body = wire::error(&message, "invalid_request_error", Some("model_not_found"));
@@ -102,12 +75,8 @@ async fn chat(req: Request<Incoming>, options: SimOptions) -> Option<Response<Bo
         }
         Behavior::Status(code) => return Some(error(status(code), "simulated upstream failure")),
         Behavior::RateLimited => {
-            let mut r = error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Rate limit reached (simulated)",
-            );
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, http::HeaderValue::from_static("1"));
+            let mut r = error(StatusCode::TOO_MANY_REQUESTS, "Rate limit reached (simulated)");
+            r.headers_mut().insert(header::RETRY_AFTER, http::HeaderValue::from_static("1"));
             return Some(r);
         }
         Behavior::Hang => {
@@ -117,10 +86,7 @@ async fn chat(req: Request<Incoming>, options: SimOptions) -> Option<Response<Bo
         Behavior::Reset => return None,
         Behavior::Slow(ms) => small(Duration::from_millis(ms)),
         Behavior::Flaky(n) if flaky_fails(n) => {
-            return Some(error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "simulated flaky failure",
-            ));
+            return Some(error(StatusCode::SERVICE_UNAVAILABLE, "simulated flaky failure"));
         }
         Behavior::Flaky(_) => {
             let a = answer(&model, Quality::Small, &body);
@@ -150,13 +116,7 @@ enum Reply {
 }
 
 impl Reply {
-    async fn render(
-        self,
-        model: &str,
-        stream: bool,
-        include_usage: bool,
-        logprobs: bool,
-    ) -> Response<Body> {
+    async fn render(self, model: &str, stream: bool, include_usage: bool, logprobs: bool) -> Response<Body> {
         match (self, stream) {
             (Reply::Answer(a, delay), false) => {
                 tokio::time::sleep(delay).await;
@@ -174,19 +134,15 @@ impl Reply {
                 let frames = wire::chunks(model, &a, false)
                     .iter()
                     // Content chunks only: the cut must come before the finish reason.
-                    .filter(|c| {
-                        c.pointer("/choices/0/finish_reason")
-                            .is_some_and(Value::is_null)
-                    })
+                    .filter(|c| c.pointer("/choices/0/finish_reason").is_some_and(Value::is_null))
                     .take(2)
                     .map(sse::event)
                     .collect();
                 sse_response(frames, Duration::ZERO, true)
             }
-            (Reply::BadJson, false) => raw_response(
-                "application/json",
-                Bytes::from_static(b"{\"id\": \"x\", \"choices\": ["),
-            ),
+            (Reply::BadJson, false) => {
+                raw_response("application/json", Bytes::from_static(b"{\"id\": \"x\", \"choices\": ["))
+            }
             (Reply::BadJson, true) => raw_response(
                 "text/event-stream",
                 Bytes::from_static(b"data: {\"id\": \"x\", \"choi\n\ndata: [DONE]\n\n"),
@@ -215,10 +171,7 @@ fn full(bytes: Bytes) -> Body {
 
 fn raw_response(content_type: &'static str, bytes: Bytes) -> Response<Body> {
     let mut r = Response::new(full(bytes));
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        http::HeaderValue::from_static(content_type),
-    );
+    r.headers_mut().insert(header::CONTENT_TYPE, http::HeaderValue::from_static(content_type));
     r
 }
 
@@ -229,11 +182,7 @@ fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
 }
 
 fn error(status: StatusCode, message: &str) -> Response<Body> {
-    let kind = if status.is_server_error() {
-        "server_error"
-    } else {
-        "invalid_request_error"
-    };
+    let kind = if status.is_server_error() { "server_error" } else { "invalid_request_error" };
     json_response(status, &wire::error(message, kind, None))
 }
 
@@ -241,36 +190,26 @@ fn error(status: StatusCode, message: &str) -> Response<Body> {
 /// makes hyper drop the connection mid-stream.
 fn sse_response(frames: Vec<Bytes>, gap: Duration, cut: bool) -> Response<Body> {
     let state = (frames.into_iter(), cut, false);
-    let stream =
-        futures_util::stream::unfold(state, move |(mut frames, cut, first_sent)| async move {
-            match frames.next() {
-                Some(frame) => {
-                    if first_sent && !gap.is_zero() {
-                        tokio::time::sleep(gap).await;
-                    }
-                    Some((Ok::<_, BoxError>(Frame::data(frame)), (frames, cut, true)))
+    let stream = futures_util::stream::unfold(state, move |(mut frames, cut, first_sent)| async move {
+        match frames.next() {
+            Some(frame) => {
+                if first_sent && !gap.is_zero() {
+                    tokio::time::sleep(gap).await;
                 }
-                None if cut => {
-                    // Let hyper flush the head and chunks first: an error in the same poll
-                    // would abort the connection before the client saw a response at all.
-                    tokio::time::sleep(Duration::from_millis(30)).await;
-                    Some((
-                        Err(BoxError::from("simulated stream cut")),
-                        (frames, false, true),
-                    ))
-                }
-                None => None,
+                Some((Ok::<_, BoxError>(Frame::data(frame)), (frames, cut, true)))
             }
-        });
+            None if cut => {
+                // Let hyper flush the head and chunks first: an error in the same poll
+                // would abort the connection before the client saw a response at all.
+                tokio::time::sleep(Duration::from_millis(30)).await;
+                Some((Err(BoxError::from("simulated stream cut")), (frames, false, true)))
+            }
+            None => None,
+        }
+    });
     let mut r = Response::new(BodyExt::boxed(StreamBody::new(stream)));
     let headers = r.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        http::HeaderValue::from_static("text/event-stream"),
-    );
-    headers.insert(
-        header::CACHE_CONTROL,
-        http::HeaderValue::from_static("no-cache"),
-    );
+    headers.insert(header::CONTENT_TYPE, http::HeaderValue::from_static("text/event-stream"));
+    headers.insert(header::CACHE_CONTROL, http::HeaderValue::from_static("no-cache"));
     r
 }

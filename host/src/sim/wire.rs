@@ -128,27 +128,14 @@ mod tests {
         let body = json!({"messages": [{"role": "user", "content": "hello there"}]});
         let a = answer("sim-small", Quality::Small, body.as_object().unwrap());
         let chunks = chunks("sim-small", &a, true);
-        let text: String = chunks
-            .iter()
-            .filter_map(|c| {
-                c.pointer("/choices/0/delta/content")
-                    .and_then(Value::as_str)
-            })
-            .collect();
+        let text: String =
+            chunks.iter().filter_map(|c| c.pointer("/choices/0/delta/content").and_then(Value::as_str)).collect();
         assert_eq!(text, a.content);
         assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
         let last = &chunks[chunks.len() - 2];
         assert_eq!(last["choices"][0]["finish_reason"], a.finish_reason);
-        assert_eq!(
-            chunks[chunks.len() - 1]["usage"]["completion_tokens"],
-            a.completion_tokens
-        );
+        assert_eq!(chunks[chunks.len() - 1]["usage"]["completion_tokens"], a.completion_tokens);
         let c = completion("sim-small", &a, true);
-        assert_eq!(
-            c["choices"][0]["logprobs"]["content"]
-                .as_array()
-                .map(Vec::len),
-            Some(a.logprobs.len())
-        );
+        assert_eq!(c["choices"][0]["logprobs"]["content"].as_array().map(Vec::len), Some(a.logprobs.len()));
     }
 }
