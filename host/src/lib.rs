@@ -11,4 +11,5 @@ pub mod plugin;
 pub mod provider;
 pub mod route;
 pub mod server;
+pub mod sim;
 pub mod telemetry;

@@ -59,14 +59,7 @@ impl Problems {
 
     /// Turns the collected problems into an error, or `Ok` if there were none.
     pub(crate) fn into_result(self, file: &str) -> Result<(), ConfigError> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(ConfigError::Invalid {
-                file: file.to_string(),
-                problems: self.0,
-            })
-        }
+        if self.0.is_empty() { Ok(()) } else { Err(ConfigError::Invalid { file: file.to_string(), problems: self.0 }) }
     }
 }
 

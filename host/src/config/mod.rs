@@ -46,9 +46,7 @@ pub use plugin::{FailMode, InstanceMode, PluginConfig, PluginKind};
 pub use provider::{ProviderConfig, ProviderKind};
 pub use route::{OnReject, RouteConfig};
 pub use secret::{Secret, Secrets};
-pub use sections::{
-    AdminConfig, DecisionLog, LogFormat, RuntimeConfig, ServerConfig, TelemetryConfig,
-};
+pub use sections::{AdminConfig, DecisionLog, LogFormat, RuntimeConfig, ServerConfig, TelemetryConfig};
 
 /// A loaded, validated config.
 #[derive(Debug, Clone, Deserialize)]
@@ -106,10 +104,8 @@ impl Config {
     /// Reads, parses and validates the config file at `path`, resolving relative paths
     /// against its directory and secrets from the process environment.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            file: path.display().to_string(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { file: path.display().to_string(), source })?;
         Config::from_str(&text, path)
     }
 
@@ -127,10 +123,8 @@ impl Config {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
         let file = path.display().to_string();
-        let mut cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            file: file.clone(),
-            message: e.to_string().trim_end().to_string(),
-        })?;
+        let mut cfg: Config = toml::from_str(text)
+            .map_err(|e| ConfigError::Parse { file: file.clone(), message: e.to_string().trim_end().to_string() })?;
         let base = match path.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
             _ => PathBuf::from("."),
@@ -151,10 +145,7 @@ impl Config {
 
     /// Absolute paths of every plugin's component file, by plugin name.
     pub fn plugin_paths(&self) -> BTreeMap<&str, &Path> {
-        self.plugins
-            .iter()
-            .map(|(name, p)| (name.as_str(), p.resolved_path.as_path()))
-            .collect()
+        self.plugins.iter().map(|(name, p)| (name.as_str(), p.resolved_path.as_path())).collect()
     }
 
     /// The total deadline for a request on `route`: its `deadline_ms`, or the server's.

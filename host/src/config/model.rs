@@ -42,9 +42,7 @@ impl ModelConfig {
 /// Checks one price; returns what is wrong with it.
 pub(crate) fn check_price(price: f64) -> Result<(), String> {
     if !price.is_finite() {
-        Err(format!(
-            "expected a finite number of USD per million tokens, got {price}"
-        ))
+        Err(format!("expected a finite number of USD per million tokens, got {price}"))
     } else if price < 0.0 {
         Err(format!("expected a price >= 0, got {price}"))
     } else {

@@ -149,8 +149,7 @@ fn default_quarantine_retry_ms() -> u64 {
 impl PluginConfig {
     /// The fail mode in force: the configured one or the kind's default.
     pub fn effective_fail_mode(&self) -> FailMode {
-        self.fail_mode
-            .unwrap_or_else(|| self.kind.default_fail_mode())
+        self.fail_mode.unwrap_or_else(|| self.kind.default_fail_mode())
     }
     /// `deadline_ms` as a duration.
     pub fn deadline(&self) -> Duration {
@@ -173,18 +172,14 @@ mod tests {
     #[test]
     fn default_fail_modes_are_allowed() {
         for kind in [PluginKind::Classifier, PluginKind::Policy, PluginKind::Gate] {
-            assert!(
-                kind.allowed_fail_modes()
-                    .contains(&kind.default_fail_mode())
-            );
+            assert!(kind.allowed_fail_modes().contains(&kind.default_fail_mode()));
         }
     }
 
     #[test]
     fn config_json_round_trips_tables() {
         let p: PluginConfig =
-            toml::from_str("kind = \"gate\"\npath = \"g.wasm\"\nconfig = { min = 0.5, x = [1] }")
-                .unwrap();
+            toml::from_str("kind = \"gate\"\npath = \"g.wasm\"\nconfig = { min = 0.5, x = [1] }").unwrap();
         assert_eq!(p.config_json(), r#"{"min":0.5,"x":[1]}"#);
         assert_eq!(p.effective_fail_mode(), FailMode::Escalate);
     }

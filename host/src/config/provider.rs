@@ -93,9 +93,7 @@ impl ProviderConfig {
 
 /// Checks that `url` is an absolute http(s) URL with a host; returns what is wrong if not.
 pub(crate) fn check_base_url(url: &str) -> Result<(), String> {
-    let uri: http::Uri = url
-        .parse()
-        .map_err(|e| format!("expected an http:// or https:// URL, got {url:?} ({e})"))?;
+    let uri: http::Uri = url.parse().map_err(|e| format!("expected an http:// or https:// URL, got {url:?} ({e})"))?;
     match uri.scheme_str() {
         Some("http") | Some("https") => {}
         _ => return Err(format!("expected an http:// or https:// URL, got {url:?}")),
@@ -104,9 +102,7 @@ pub(crate) fn check_base_url(url: &str) -> Result<(), String> {
         return Err(format!("expected a URL with a host, got {url:?}"));
     }
     if uri.query().is_some() {
-        return Err(format!(
-            "expected a URL without a query string, got {url:?}"
-        ));
+        return Err(format!("expected a URL without a query string, got {url:?}"));
     }
     Ok(())
 }

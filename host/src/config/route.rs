@@ -74,49 +74,21 @@ pub(crate) fn check(
         if !models.contains_key(model) {
             problems.push(
                 format!("{at}.default_plan[{i}]"),
-                format!(
-                    "unknown model {model:?}; expected one of the [models.*] ids{}",
-                    list(models.keys())
-                ),
+                format!("unknown model {model:?}; expected one of the [models.*] ids{}", list(models.keys())),
             );
         }
         if !seen.insert(model) {
-            problems.push(
-                format!("{at}.default_plan[{i}]"),
-                format!("model {model:?} is listed twice"),
-            );
+            problems.push(format!("{at}.default_plan[{i}]"), format!("model {model:?} is listed twice"));
         }
     }
-    check_slot_list(
-        &at,
-        "classifiers",
-        &route.classifiers,
-        PluginKind::Classifier,
-        plugins,
-        problems,
-    );
-    check_slot_list(
-        &at,
-        "gates",
-        &route.gates,
-        PluginKind::Gate,
-        plugins,
-        problems,
-    );
+    check_slot_list(&at, "classifiers", &route.classifiers, PluginKind::Classifier, plugins, problems);
+    check_slot_list(&at, "gates", &route.gates, PluginKind::Gate, plugins, problems);
     if let Some(policy) = &route.policy {
-        check_slot(
-            &format!("{at}.policy"),
-            policy,
-            PluginKind::Policy,
-            plugins,
-            problems,
-        );
+        check_slot(&format!("{at}.policy"), policy, PluginKind::Policy, plugins, problems);
     }
     if route.deadline_ms == Some(0) {
-        problems.push(
-            format!("{at}.deadline_ms"),
-            "expected a deadline > 0 ms (omit it to use server.request_timeout_ms)",
-        );
+        problems
+            .push(format!("{at}.deadline_ms"), "expected a deadline > 0 ms (omit it to use server.request_timeout_ms)");
     }
 }
 
@@ -148,19 +120,10 @@ fn check_slot(
     match plugins.get(name) {
         None => problems.push(
             here,
-            format!(
-                "unknown plugin {name:?}; expected one of the [plugins.*] names{}",
-                list(plugins.keys())
-            ),
+            format!("unknown plugin {name:?}; expected one of the [plugins.*] names{}", list(plugins.keys())),
         ),
-        Some(p) if p.kind != kind => problems.push(
-            here,
-            format!(
-                "plugin {name:?} is a {}, but this slot needs a {}",
-                p.kind.as_str(),
-                kind.as_str()
-            ),
-        ),
+        Some(p) if p.kind != kind => problems
+            .push(here, format!("plugin {name:?} is a {}, but this slot needs a {}", p.kind.as_str(), kind.as_str())),
         Some(_) => {}
     }
 }
@@ -168,9 +131,5 @@ fn check_slot(
 /// `" (a, b)"`, or `" (none are defined)"`: tells the operator what the valid names are.
 fn list<'a>(names: impl Iterator<Item = &'a String>) -> String {
     let names: Vec<&str> = names.map(String::as_str).collect();
-    if names.is_empty() {
-        " (none are defined)".to_string()
-    } else {
-        format!(" ({})", names.join(", "))
-    }
+    if names.is_empty() { " (none are defined)".to_string() } else { format!(" ({})", names.join(", ")) }
 }

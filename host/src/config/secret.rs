@@ -50,23 +50,13 @@ impl Secrets {
 }
 
 /// Reads `var` through `env`; returns the secret or what is wrong (for a problem line).
-pub(crate) fn read_env(
-    env: &dyn Fn(&str) -> Option<String>,
-    var: &str,
-    who: &str,
-) -> Result<Secret, String> {
+pub(crate) fn read_env(env: &dyn Fn(&str) -> Option<String>, var: &str, who: &str) -> Result<Secret, String> {
     if var.is_empty() || var.contains('=') || var.contains('\0') {
-        return Err(format!(
-            "expected the name of an environment variable, got {var:?}"
-        ));
+        return Err(format!("expected the name of an environment variable, got {var:?}"));
     }
     match env(var) {
-        None => Err(format!(
-            "environment variable {var} is not set ({who} needs it); set it or remove the key"
-        )),
-        Some(v) if v.trim().is_empty() => Err(format!(
-            "environment variable {var} is set but empty ({who} needs it)"
-        )),
+        None => Err(format!("environment variable {var} is not set ({who} needs it); set it or remove the key")),
+        Some(v) if v.trim().is_empty() => Err(format!("environment variable {var} is set but empty ({who} needs it)")),
         Some(v) => Ok(Secret::new(v.trim().to_string())),
     }
 }
@@ -83,10 +73,7 @@ mod tests {
         let mut all = Secrets::default();
         all.provider_keys.insert("openai".into(), s);
         assert!(!format!("{all:?}").contains("sk-very"));
-        assert_eq!(
-            all.provider_key("openai").map(Secret::expose),
-            Some("sk-very-secret")
-        );
+        assert_eq!(all.provider_key("openai").map(Secret::expose), Some("sk-very-secret"));
     }
 
     #[test]

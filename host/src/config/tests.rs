@@ -79,14 +79,8 @@ fn a_complete_config_loads_with_defaults_and_resolved_paths() {
     assert_eq!(cfg.plugins["judge"].effective_fail_mode(), FailMode::Accept);
     assert_eq!(cfg.plugin_paths().len(), 3);
     assert_eq!(cfg.runtime.cache_dir, dir.path().join(".switchyard-cache"));
-    assert_eq!(
-        cfg.telemetry.decision_log,
-        DecisionLog::File(dir.path().join("logs/decisions.jsonl"))
-    );
-    assert_eq!(
-        cfg.secrets().provider_key("sim").unwrap().expose(),
-        "sk-test-123"
-    );
+    assert_eq!(cfg.telemetry.decision_log, DecisionLog::File(dir.path().join("logs/decisions.jsonl")));
+    assert_eq!(cfg.secrets().provider_key("sim").unwrap().expose(), "sk-test-123");
     assert!(!format!("{cfg:?}").contains("sk-test-123"));
     assert_eq!(cfg.request_deadline("auto"), Duration::from_millis(5000));
     assert_eq!(cfg.request_deadline("other"), Duration::from_millis(30000));
@@ -101,27 +95,16 @@ fn an_empty_file_is_a_valid_do_nothing_config() {
 
 #[test]
 fn unknown_keys_are_errors_that_name_file_and_key() {
-    let err = Config::from_str_with_env(
-        "[server]\nbody_limit = 5\n",
-        Path::new("switchyard.toml"),
-        &env,
-    )
-    .unwrap_err();
+    let err = Config::from_str_with_env("[server]\nbody_limit = 5\n", Path::new("switchyard.toml"), &env).unwrap_err();
     let msg = err.to_string();
     assert!(msg.starts_with("switchyard.toml: "), "{msg}");
-    assert!(
-        msg.contains("body_limit") && msg.contains("line 2"),
-        "{msg}"
-    );
+    assert!(msg.contains("body_limit") && msg.contains("line 2"), "{msg}");
 }
 
 #[test]
 fn load_reports_unreadable_files() {
     let err = Config::load(Path::new("/definitely/not/here.toml")).unwrap_err();
-    assert!(
-        err.to_string()
-            .starts_with("/definitely/not/here.toml: cannot read")
-    );
+    assert!(err.to_string().starts_with("/definitely/not/here.toml: cannot read"));
 }
 
 #[test]
@@ -158,8 +141,7 @@ gates = ["ghost"]
 default_plan = ["a", "zzz", "a"]
 deadline_ms = 0
 "#;
-    let err =
-        Config::from_str_with_env(text, &dir.path().join("switchyard.toml"), &env).unwrap_err();
+    let err = Config::from_str_with_env(text, &dir.path().join("switchyard.toml"), &env).unwrap_err();
     let problems = err.problems();
     let expect = [
         "listen: expected an IP address and port",
@@ -185,16 +167,9 @@ deadline_ms = 0
         "routes.auto.deadline_ms: expected a deadline > 0",
     ];
     for e in expect {
-        assert!(
-            problems.iter().any(|p| p.starts_with(e)),
-            "missing {e:?} in\n{err}"
-        );
+        assert!(problems.iter().any(|p| p.starts_with(e)), "missing {e:?} in\n{err}");
     }
-    assert!(
-        problems
-            .iter()
-            .any(|p| p.contains(&dir.path().join("missing.wasm").display().to_string()))
-    );
+    assert!(problems.iter().any(|p| p.contains(&dir.path().join("missing.wasm").display().to_string())));
     assert_eq!(problems.len(), expect.len(), "{err}");
     let text = err.to_string();
     assert_eq!(text.lines().count(), expect.len());
@@ -206,8 +181,5 @@ deadline_ms = 0
 fn odd_names_are_quoted_in_key_paths() {
     let text = "[models.\"gpt-4o.mini\"]\nprovider = \"x\"\ninput_price = 1\noutput_price = 1\n";
     let err = Config::from_str_with_env(text, Path::new("c.toml"), &env).unwrap_err();
-    assert!(
-        err.to_string().contains("models.\"gpt-4o.mini\".provider"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("models.\"gpt-4o.mini\".provider"), "{err}");
 }

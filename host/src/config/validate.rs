@@ -15,34 +15,17 @@ use super::sections::DecisionLog;
 
 /// A key as it would be written in a TOML path: bare when possible, quoted otherwise.
 pub(crate) fn key(name: &str) -> String {
-    let bare = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if bare {
-        name.to_string()
-    } else {
-        format!("{name:?}")
-    }
+    let bare = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if bare { name.to_string() } else { format!("{name:?}") }
 }
 
 /// Validates `cfg` in place: fills in resolved fields (paths, listen address, upstream
 /// names, secrets) and records every problem found.
-pub(crate) fn check(
-    cfg: &mut Config,
-    base: &Path,
-    env: &dyn Fn(&str) -> Option<String>,
-    problems: &mut Problems,
-) {
+pub(crate) fn check(cfg: &mut Config, base: &Path, env: &dyn Fn(&str) -> Option<String>, problems: &mut Problems) {
     match cfg.listen.parse::<SocketAddr>() {
         Ok(addr) => cfg.listen_addr = addr,
-        Err(_) => problems.push(
-            "listen",
-            format!(
-                "expected an IP address and port like \"127.0.0.1:8080\", got {:?}",
-                cfg.listen
-            ),
-        ),
+        Err(_) => problems
+            .push("listen", format!("expected an IP address and port like \"127.0.0.1:8080\", got {:?}", cfg.listen)),
     }
     check_sections(cfg, base, problems);
     cfg.secrets = Secrets::default();
@@ -68,61 +51,24 @@ fn nonzero(problems: &mut Problems, at: impl std::fmt::Display, value: u64, what
 
 fn check_sections(cfg: &mut Config, base: &Path, problems: &mut Problems) {
     let s = &cfg.server;
-    nonzero(
-        problems,
-        "server.body_limit_bytes",
-        s.body_limit_bytes,
-        "a limit",
-    );
-    nonzero(
-        problems,
-        "server.request_timeout_ms",
-        s.request_timeout_ms,
-        "a timeout",
-    );
-    nonzero(
-        problems,
-        "server.header_read_timeout_ms",
-        s.header_read_timeout_ms,
-        "a timeout",
-    );
-    nonzero(
-        problems,
-        "server.max_concurrent_requests",
-        s.max_concurrent_requests.into(),
-        "a limit",
-    );
+    nonzero(problems, "server.body_limit_bytes", s.body_limit_bytes, "a limit");
+    nonzero(problems, "server.request_timeout_ms", s.request_timeout_ms, "a timeout");
+    nonzero(problems, "server.header_read_timeout_ms", s.header_read_timeout_ms, "a timeout");
+    nonzero(problems, "server.max_concurrent_requests", s.max_concurrent_requests.into(), "a limit");
     let r = &cfg.runtime;
     nonzero(problems, "runtime.epoch_tick_ms", r.epoch_tick_ms, "a tick");
-    nonzero(
-        problems,
-        "runtime.max_memory_mb",
-        r.max_memory_mb,
-        "a limit",
-    );
-    nonzero(
-        problems,
-        "runtime.max_instances",
-        r.max_instances.into(),
-        "a limit",
-    );
+    nonzero(problems, "runtime.max_memory_mb", r.max_memory_mb, "a limit");
+    nonzero(problems, "runtime.max_instances", r.max_instances.into(), "a limit");
     cfg.runtime.cache_dir = absolute(base, &cfg.runtime.cache_dir);
     if let DecisionLog::File(path) = &cfg.telemetry.decision_log {
         if path.as_os_str().is_empty() {
-            problems.push(
-                "telemetry.decision_log",
-                "expected \"stdout\", \"off\" or a file path, got \"\"",
-            );
+            problems.push("telemetry.decision_log", "expected \"stdout\", \"off\" or a file path, got \"\"");
         }
         cfg.telemetry.decision_log = DecisionLog::File(absolute(base, path));
     }
 }
 
-fn check_providers(
-    cfg: &mut Config,
-    env: &dyn Fn(&str) -> Option<String>,
-    problems: &mut Problems,
-) {
+fn check_providers(cfg: &mut Config, env: &dyn Fn(&str) -> Option<String>, problems: &mut Problems) {
     for (name, p) in &cfg.providers {
         let at = format!("providers.{}", key(name));
         if let Err(e) = check_base_url(&p.base_url) {
@@ -135,27 +81,14 @@ fn check_providers(
                  variable and name it with api_key_env = \"VAR_NAME\"",
             );
         }
-        nonzero(
-            problems,
-            format!("{at}.timeout_ms"),
-            p.timeout_ms,
-            "a timeout",
-        );
-        nonzero(
-            problems,
-            format!("{at}.connect_timeout_ms"),
-            p.connect_timeout_ms,
-            "a timeout",
-        );
+        nonzero(problems, format!("{at}.timeout_ms"), p.timeout_ms, "a timeout");
+        nonzero(problems, format!("{at}.connect_timeout_ms"), p.connect_timeout_ms, "a timeout");
         for (h, v) in &p.headers {
             let here = format!("{at}.headers.{}", key(h));
             if http::HeaderName::from_bytes(h.as_bytes()).is_err() {
                 problems.push(&here, format!("{h:?} is not a valid HTTP header name"));
             } else if h.eq_ignore_ascii_case("authorization") {
-                problems.push(
-                    &here,
-                    "credentials do not belong in the config file; use api_key_env",
-                );
+                problems.push(&here, "credentials do not belong in the config file; use api_key_env");
             }
             if http::HeaderValue::from_str(v).is_err() {
                 problems.push(&here, "expected a header value of visible ASCII characters");
@@ -179,40 +112,23 @@ fn check_models(cfg: &mut Config, problems: &mut Problems) {
             let known: Vec<&str> = cfg.providers.keys().map(String::as_str).collect();
             problems.push(
                 format!("{at}.provider"),
-                format!(
-                    "unknown provider {:?}; expected one of [{}]",
-                    m.provider,
-                    known.join(", ")
-                ),
+                format!("unknown provider {:?}; expected one of [{}]", m.provider, known.join(", ")),
             );
         }
-        for (field, price) in [
-            ("input_price", m.input_price),
-            ("output_price", m.output_price),
-        ] {
+        for (field, price) in [("input_price", m.input_price), ("output_price", m.output_price)] {
             if let Err(e) = check_price(price) {
                 problems.push(format!("{at}.{field}"), e);
             }
         }
-        nonzero(
-            problems,
-            format!("{at}.context_window"),
-            m.context_window.into(),
-            "a window",
-        );
+        nonzero(problems, format!("{at}.context_window"), m.context_window.into(), "a window");
         let mut seen = BTreeSet::new();
         for (i, tag) in m.tags.iter().enumerate() {
             if !seen.insert(tag) {
-                problems.push(
-                    format!("{at}.tags[{i}]"),
-                    format!("tag {tag:?} is listed twice"),
-                );
+                problems.push(format!("{at}.tags[{i}]"), format!("tag {tag:?} is listed twice"));
             }
         }
         match &m.upstream {
-            Some(u) if u.is_empty() => {
-                problems.push(format!("{at}.upstream"), "expected a model name, got \"\"")
-            }
+            Some(u) if u.is_empty() => problems.push(format!("{at}.upstream"), "expected a model name, got \"\""),
             Some(_) => {}
             None => m.upstream = Some(id.clone()),
         }
@@ -225,20 +141,12 @@ fn check_plugins(cfg: &mut Config, base: &Path, problems: &mut Problems) {
         let at = format!("plugins.{}", key(name));
         p.resolved_path = absolute(base, &p.path);
         if !p.resolved_path.is_file() {
-            problems.push(
-                format!("{at}.path"),
-                format!("no plugin file at {}", p.resolved_path.display()),
-            );
+            problems.push(format!("{at}.path"), format!("no plugin file at {}", p.resolved_path.display()));
         }
         if let Some(mode) = p.fail_mode
             && !p.kind.allowed_fail_modes().contains(&mode)
         {
-            let allowed: Vec<&str> = p
-                .kind
-                .allowed_fail_modes()
-                .iter()
-                .map(|m| m.as_str())
-                .collect();
+            let allowed: Vec<&str> = p.kind.allowed_fail_modes().iter().map(|m| m.as_str()).collect();
             problems.push(
                 format!("{at}.fail_mode"),
                 format!(
@@ -250,33 +158,16 @@ fn check_plugins(cfg: &mut Config, base: &Path, problems: &mut Problems) {
             );
         }
         if p.fuel.is_some() && !fuel_enabled {
-            problems.push(
-                format!("{at}.fuel"),
-                "fuel is set but runtime.fuel = false; enable runtime.fuel or remove it",
-            );
+            problems
+                .push(format!("{at}.fuel"), "fuel is set but runtime.fuel = false; enable runtime.fuel or remove it");
         }
         if p.fuel == Some(0) {
             problems.push(format!("{at}.fuel"), "expected fuel > 0, got 0");
         }
-        nonzero(
-            problems,
-            format!("{at}.deadline_ms"),
-            p.deadline_ms,
-            "a deadline",
-        );
+        nonzero(problems, format!("{at}.deadline_ms"), p.deadline_ms, "a deadline");
         nonzero(problems, format!("{at}.memory_mb"), p.memory_mb, "a limit");
-        nonzero(
-            problems,
-            format!("{at}.pool_size"),
-            p.pool_size.into(),
-            "a pool size",
-        );
-        nonzero(
-            problems,
-            format!("{at}.quarantine_retry_ms"),
-            p.quarantine_retry_ms,
-            "a retry delay",
-        );
+        nonzero(problems, format!("{at}.pool_size"), p.pool_size.into(), "a pool size");
+        nonzero(problems, format!("{at}.quarantine_retry_ms"), p.quarantine_retry_ms, "a retry delay");
     }
 }
 

@@ -34,12 +34,7 @@ pub(crate) struct Breaker {
 impl Breaker {
     /// A closed breaker. `threshold` 0 means it never opens.
     pub(crate) fn new(threshold: u32, open_for: Duration) -> Self {
-        Breaker {
-            state: BreakerState::Closed,
-            consecutive_failures: 0,
-            threshold,
-            open_for,
-        }
+        Breaker { state: BreakerState::Closed, consecutive_failures: 0, threshold, open_for }
     }
 
     pub(crate) fn state(&self) -> BreakerState {
@@ -85,9 +80,7 @@ impl Breaker {
         let trip = matches!(self.state, BreakerState::HalfOpen { .. })
             || (self.threshold > 0 && self.consecutive_failures >= self.threshold);
         if trip {
-            self.state = BreakerState::Open {
-                until: now + self.open_for,
-            };
+            self.state = BreakerState::Open { until: now + self.open_for };
         }
     }
 }
@@ -127,10 +120,7 @@ mod tests {
         assert!(!b.allow(t0 + s));
         assert!(b.allow(t0 + 2 * s));
         assert!(!b.allow(t0 + 2 * s));
-        assert!(
-            b.allow(t0 + 3 * s),
-            "a probe that never reported is replaced"
-        );
+        assert!(b.allow(t0 + 3 * s), "a probe that never reported is replaced");
     }
 
     #[test]

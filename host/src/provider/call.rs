@@ -26,14 +26,9 @@ impl Provider {
     /// arrive; nothing is retried after that.
     pub async fn chat(&self, call: UpstreamCall<'_>) -> Result<UpstreamReply, ProviderError> {
         let mut body = call.body;
-        body.insert(
-            "model".into(),
-            Value::String(call.upstream_model.to_string()),
-        );
+        body.insert("model".into(), Value::String(call.upstream_model.to_string()));
         body.insert("stream".into(), Value::Bool(call.stream));
-        let bytes = Bytes::from(
-            serde_json::to_vec(&body).map_err(|e| ProviderError::Protocol(e.to_string()))?,
-        );
+        let bytes = Bytes::from(serde_json::to_vec(&body).map_err(|e| ProviderError::Protocol(e.to_string()))?);
         let mut retry = 0u32;
         loop {
             let now = Instant::now();
@@ -41,10 +36,7 @@ impl Provider {
                 return Err(ProviderError::Timeout(Duration::ZERO));
             }
             let attempt_deadline = call.deadline.min(now + self.timeout);
-            let error = match self
-                .attempt(bytes.clone(), call.stream, attempt_deadline, &body)
-                .await
-            {
+            let error = match self.attempt(bytes.clone(), call.stream, attempt_deadline, &body).await {
                 Ok(reply) => return Ok(reply),
                 Err(e) => e,
             };
@@ -52,10 +44,7 @@ impl Provider {
                 return Err(error);
             }
             let wait = match &error {
-                ProviderError::Status {
-                    retry_after: Some(after),
-                    ..
-                } => *after,
+                ProviderError::Status { retry_after: Some(after), .. } => *after,
                 _ => self.backoff.saturating_mul(1u32 << retry.min(16)),
             };
             if Instant::now() + wait >= call.deadline {
@@ -76,11 +65,7 @@ impl Provider {
         request: &Map<String, Value>,
     ) -> Result<UpstreamReply, ProviderError> {
         let budget = deadline.saturating_duration_since(Instant::now());
-        let accept = if stream {
-            "text/event-stream"
-        } else {
-            "application/json"
-        };
+        let accept = if stream { "text/event-stream" } else { "application/json" };
         let mut req = Request::post(&self.url)
             .header(header::CONTENT_TYPE, "application/json")
             .header(header::ACCEPT, accept)
@@ -90,8 +75,7 @@ impl Provider {
             req.headers_mut().insert(name.clone(), value.clone());
         }
         if let Some(auth) = &self.authorization {
-            req.headers_mut()
-                .insert(header::AUTHORIZATION, auth.clone());
+            req.headers_mut().insert(header::AUTHORIZATION, auth.clone());
         }
         let response = match tokio::time::timeout_at(deadline, self.client.request(req)).await {
             Err(_) => return Err(ProviderError::Timeout(budget)),
@@ -101,14 +85,8 @@ impl Provider {
         let status = response.status();
         if !status.is_success() {
             let retry_after = retry_after(response.headers().get(header::RETRY_AFTER));
-            let body = read_limited(response.into_body(), deadline, MAX_ERROR_BODY_BYTES)
-                .await
-                .unwrap_or_default();
-            return Err(ProviderError::Status {
-                status: status.as_u16(),
-                message: error_message(&body),
-                retry_after,
-            });
+            let body = read_limited(response.into_body(), deadline, MAX_ERROR_BODY_BYTES).await.unwrap_or_default();
+            return Err(ProviderError::Status { status: status.as_u16(), message: error_message(&body), retry_after });
         }
         if stream {
             let content_type = response.headers().get(header::CONTENT_TYPE);
@@ -118,20 +96,13 @@ impl Provider {
                 ));
             }
             let body = response.into_body();
-            return Ok(UpstreamReply::Stream(CompletionStream::new(
-                body,
-                deadline,
-                budget,
-                request.clone(),
-            )));
+            return Ok(UpstreamReply::Stream(CompletionStream::new(body, deadline, budget, request.clone())));
         }
         let body = match read_limited(response.into_body(), deadline, MAX_BODY_BYTES).await {
             Ok(body) => body,
             Err(ReadError::Timeout) => return Err(ProviderError::Timeout(budget)),
             Err(ReadError::TooLarge) => {
-                return Err(ProviderError::Protocol(format!(
-                    "response larger than {MAX_BODY_BYTES} bytes"
-                )));
+                return Err(ProviderError::Protocol(format!("response larger than {MAX_BODY_BYTES} bytes")));
             }
             Err(ReadError::Body(e)) => return Err(ProviderError::Connect(e)),
         };
@@ -146,11 +117,7 @@ enum ReadError {
 }
 
 /// Reads a whole body, up to `limit` bytes, before `deadline`.
-async fn read_limited(
-    mut body: hyper::body::Incoming,
-    deadline: Instant,
-    limit: usize,
-) -> Result<Vec<u8>, ReadError> {
+async fn read_limited(mut body: hyper::body::Incoming, deadline: Instant, limit: usize) -> Result<Vec<u8>, ReadError> {
     let mut out = Vec::new();
     loop {
         match tokio::time::timeout_at(deadline, body.frame()).await {
@@ -173,8 +140,7 @@ async fn read_limited(
 /// send seconds, and a wrong clock would turn a date into a huge wait.
 pub(crate) fn retry_after(value: Option<&HeaderValue>) -> Option<Duration> {
     let seconds: f64 = value?.to_str().ok()?.trim().parse().ok()?;
-    (seconds.is_finite() && seconds >= 0.0 && seconds < 86_400.0)
-        .then(|| Duration::from_secs_f64(seconds))
+    (0.0..86_400.0).contains(&seconds).then(|| Duration::from_secs_f64(seconds))
 }
 
 #[cfg(test)]
@@ -185,14 +151,8 @@ mod tests {
     fn retry_after_parses_seconds_only() {
         let h = |s: &str| HeaderValue::from_str(s).ok();
         assert_eq!(retry_after(h("1").as_ref()), Some(Duration::from_secs(1)));
-        assert_eq!(
-            retry_after(h("0.5").as_ref()),
-            Some(Duration::from_millis(500))
-        );
-        assert_eq!(
-            retry_after(h("Wed, 21 Oct 2015 07:28:00 GMT").as_ref()),
-            None
-        );
+        assert_eq!(retry_after(h("0.5").as_ref()), Some(Duration::from_millis(500)));
+        assert_eq!(retry_after(h("Wed, 21 Oct 2015 07:28:00 GMT").as_ref()), None);
         assert_eq!(retry_after(h("-1").as_ref()), None);
         assert_eq!(retry_after(h("nan").as_ref()), None);
         assert_eq!(retry_after(None), None);

@@ -30,9 +30,7 @@ pub(crate) fn build(connect_timeout: Duration) -> Result<HttpClient, rustls::Err
         .https_or_http()
         .enable_http1()
         .wrap_connector(http);
-    Ok(Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-        .build(https))
+    Ok(Client::builder(TokioExecutor::new()).pool_idle_timeout(POOL_IDLE_TIMEOUT).build(https))
 }
 
 /// An error and its causes, joined with `: ` (hyper's top-level messages alone, like

@@ -43,20 +43,16 @@ pub fn estimate_prompt_tokens(body: &serde_json::Map<String, Value>) -> u32 {
 pub fn message_text(message: &Value) -> String {
     match message.get("content") {
         Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(parts)) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join("\n"),
+        Some(Value::Array(parts)) => {
+            parts.iter().filter_map(|p| p.get("text").and_then(Value::as_str)).collect::<Vec<_>>().join("\n")
+        }
         _ => String::new(),
     }
 }
 
 /// Cost in USD of `usage` at the given prices (USD per million tokens).
 pub fn cost_usd(usage: &Usage, input_price: f64, output_price: f64) -> f64 {
-    (f64::from(usage.prompt_tokens) * input_price
-        + f64::from(usage.completion_tokens) * output_price)
-        / 1_000_000.0
+    (f64::from(usage.prompt_tokens) * input_price + f64::from(usage.completion_tokens) * output_price) / 1_000_000.0
 }
 
 #[cfg(test)]
@@ -75,20 +71,13 @@ mod tests {
             {"role": "user", "content": [{"type": "text", "text": "abcd"}, {"type": "image_url"}]},
             {"role": "assistant", "content": null}
         ]});
-        assert_eq!(
-            estimate_prompt_tokens(body.as_object().unwrap()),
-            4 + 2 + 4 + 1 + 4
-        );
+        assert_eq!(estimate_prompt_tokens(body.as_object().unwrap()), 4 + 2 + 4 + 1 + 4);
         assert_eq!(estimate_prompt_tokens(&serde_json::Map::new()), 0);
     }
 
     #[test]
     fn cost() {
-        let u = Usage {
-            prompt_tokens: 1_000_000,
-            completion_tokens: 500_000,
-            estimated: false,
-        };
+        let u = Usage { prompt_tokens: 1_000_000, completion_tokens: 500_000, estimated: false };
         assert!((cost_usd(&u, 0.15, 0.6) - 0.45).abs() < 1e-12);
         assert_eq!(cost_usd(&Usage::default(), 10.0, 10.0), 0.0);
     }

@@ -57,9 +57,7 @@ impl ProviderError {
         match self {
             ProviderError::Connect(_) => true,
             ProviderError::Status { status, .. } => *status == 429 || *status >= 500,
-            ProviderError::Timeout(_)
-            | ProviderError::Protocol(_)
-            | ProviderError::StreamCut(_) => false,
+            ProviderError::Timeout(_) | ProviderError::Protocol(_) | ProviderError::StreamCut(_) => false,
         }
     }
 }
@@ -104,11 +102,7 @@ mod tests {
 
     #[test]
     fn labels_and_retryability() {
-        let status = |s| ProviderError::Status {
-            status: s,
-            message: String::new(),
-            retry_after: None,
-        };
+        let status = |s| ProviderError::Status { status: s, message: String::new(), retry_after: None };
         assert!(status(429).is_retryable() && status(503).is_retryable());
         assert!(!status(400).is_retryable());
         assert_eq!(status(429).kind_label(), "rate_limited");
@@ -116,18 +110,12 @@ mod tests {
         assert_eq!(status(404).kind_label(), "upstream_4xx");
         assert!(ProviderError::Connect("x".into()).is_retryable());
         assert!(!ProviderError::Timeout(Duration::from_millis(5)).is_retryable());
-        assert_eq!(
-            ProviderError::StreamCut("x".into()).kind_label(),
-            "stream_cut"
-        );
+        assert_eq!(ProviderError::StreamCut("x".into()).kind_label(), "stream_cut");
     }
 
     #[test]
     fn error_messages_are_extracted_and_truncated() {
-        assert_eq!(
-            error_message(br#"{"error":{"message":"slow down","type":"x"}}"#),
-            "slow down"
-        );
+        assert_eq!(error_message(br#"{"error":{"message":"slow down","type":"x"}}"#), "slow down");
         assert_eq!(error_message(b"  plain text\n"), "plain text");
         let long = "é".repeat(1000);
         let cut = truncate(&long);

@@ -25,11 +25,7 @@ pub struct HealthOptions {
 
 impl Default for HealthOptions {
     fn default() -> Self {
-        HealthOptions {
-            window: 100,
-            failure_threshold: 5,
-            open_for: Duration::from_secs(10),
-        }
+        HealthOptions { window: 100, failure_threshold: 5, open_for: Duration::from_secs(10) }
     }
 }
 
@@ -61,10 +57,7 @@ pub struct HealthBook {
 impl HealthBook {
     /// An empty book.
     pub fn new(options: HealthOptions) -> Self {
-        HealthBook {
-            options,
-            models: RwLock::default(),
-        }
+        HealthBook { options, models: RwLock::default() }
     }
 
     fn state(&self, model: &str) -> Arc<Mutex<ModelState>> {
@@ -135,26 +128,14 @@ impl HealthBook {
         self.with(model, |s| {
             let total = s.window.len();
             let failures = s.window.iter().filter(|(ok, _)| !ok).count();
-            let mut ok_latencies: Vec<u32> = s
-                .window
-                .iter()
-                .filter(|(ok, _)| *ok)
-                .map(|(_, ms)| *ms)
-                .collect();
+            let mut ok_latencies: Vec<u32> = s.window.iter().filter(|(ok, _)| *ok).map(|(_, ms)| *ms).collect();
             ok_latencies.sort_unstable();
             ModelHealth {
                 // An elapsed open breaker counts as healthy, or no policy would ever send
                 // the probe that can close it.
                 healthy: s.breaker.would_allow(now),
-                p50_ms: ok_latencies
-                    .get(ok_latencies.len() / 2)
-                    .copied()
-                    .unwrap_or(0),
-                error_rate: if total == 0 {
-                    0.0
-                } else {
-                    failures as f64 / total as f64
-                },
+                p50_ms: ok_latencies.get(ok_latencies.len() / 2).copied().unwrap_or(0),
+                error_rate: if total == 0 { 0.0 } else { failures as f64 / total as f64 },
             }
         })
     }
@@ -166,19 +147,9 @@ mod tests {
 
     #[test]
     fn window_error_rate_and_p50() {
-        let book = HealthBook::new(HealthOptions {
-            window: 4,
-            ..HealthOptions::default()
-        });
+        let book = HealthBook::new(HealthOptions { window: 4, ..HealthOptions::default() });
         let ms = Duration::from_millis;
-        assert_eq!(
-            book.snapshot("m"),
-            ModelHealth {
-                healthy: true,
-                p50_ms: 0,
-                error_rate: 0.0
-            }
-        );
+        assert_eq!(book.snapshot("m"), ModelHealth { healthy: true, p50_ms: 0, error_rate: 0.0 });
         for (ok, l) in [(false, 1), (true, 30), (true, 10), (true, 20), (false, 5)] {
             book.record("m", ok, ms(l));
         }

@@ -83,32 +83,20 @@ impl std::fmt::Debug for Provider {
 
 impl Provider {
     /// A provider named `name` from its config and optional API key.
-    pub fn new(
-        name: &str,
-        cfg: &ProviderConfig,
-        key: Option<&Secret>,
-    ) -> Result<Provider, SetupError> {
-        let fail = |message: String| SetupError {
-            provider: name.to_string(),
-            message,
-        };
-        let client =
-            client::build(cfg.connect_timeout()).map_err(|e| fail(format!("TLS setup: {e}")))?;
+    pub fn new(name: &str, cfg: &ProviderConfig, key: Option<&Secret>) -> Result<Provider, SetupError> {
+        let fail = |message: String| SetupError { provider: name.to_string(), message };
+        let client = client::build(cfg.connect_timeout()).map_err(|e| fail(format!("TLS setup: {e}")))?;
         let mut headers = HeaderMap::new();
         for (k, v) in &cfg.headers {
-            let name = HeaderName::from_bytes(k.as_bytes())
-                .map_err(|_| fail(format!("invalid header name {k:?}")))?;
-            let value = HeaderValue::from_str(v)
-                .map_err(|_| fail(format!("invalid value for header {k:?}")))?;
+            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| fail(format!("invalid header name {k:?}")))?;
+            let value = HeaderValue::from_str(v).map_err(|_| fail(format!("invalid value for header {k:?}")))?;
             headers.insert(name, value);
         }
         let authorization = match key {
             None => None,
             Some(key) => {
                 let mut value = HeaderValue::from_str(&format!("Bearer {}", key.expose()))
-                    .map_err(|_| {
-                        fail("the API key contains characters not allowed in a header".into())
-                    })?;
+                    .map_err(|_| fail("the API key contains characters not allowed in a header".into()))?;
                 value.set_sensitive(true);
                 Some(value)
             }
@@ -159,11 +147,7 @@ impl Providers {
     }
 
     /// The provider serving model `model_id` in `cfg`, with the upstream model name.
-    pub fn for_model<'c>(
-        &self,
-        cfg: &'c Config,
-        model_id: &str,
-    ) -> Option<(&Arc<Provider>, &'c str)> {
+    pub fn for_model<'c>(&self, cfg: &'c Config, model_id: &str) -> Option<(&Arc<Provider>, &'c str)> {
         let model = cfg.models.get(model_id)?;
         Some((self.get(&model.provider)?, model.upstream_name()))
     }

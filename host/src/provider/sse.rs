@@ -94,10 +94,7 @@ impl SseParser {
     fn line(&mut self, line: &[u8], events: &mut Vec<SseEvent>) {
         if line.is_empty() {
             if let Some(data) = self.data.take() {
-                events.push(SseEvent {
-                    event: self.event.take(),
-                    data,
-                });
+                events.push(SseEvent { event: self.event.take(), data });
             }
             self.event = None;
             return;
@@ -148,26 +145,21 @@ mod tests {
     #[test]
     fn parses_lf_and_crlf_and_cr() {
         let mut p = SseParser::new();
-        let ev = p
-            .push(b"data: a\n\ndata: b\r\n\r\ndata: c\r\rdata:d\n\n")
-            .unwrap();
+        let ev = p.push(b"data: a\n\ndata: b\r\n\r\ndata: c\r\rdata:d\n\n").unwrap();
         assert_eq!(data(&ev), ["a", "b", "c", "d"]);
     }
 
     #[test]
     fn events_split_anywhere_across_chunks() {
-        let stream = b"data: {\"x\":1}\r\n\r\n: keep-alive\r\n\r\nevent: e\r\ndata: l1\r\ndata: l2\r\n\r\ndata: [DONE]\r\n\r\n";
+        let stream =
+            b"data: {\"x\":1}\r\n\r\n: keep-alive\r\n\r\nevent: e\r\ndata: l1\r\ndata: l2\r\n\r\ndata: [DONE]\r\n\r\n";
         for split in 0..stream.len() {
             for split2 in split..stream.len() {
                 let mut p = SseParser::new();
                 let mut ev = p.push(&stream[..split]).unwrap();
                 ev.extend(p.push(&stream[split..split2]).unwrap());
                 ev.extend(p.push(&stream[split2..]).unwrap());
-                assert_eq!(
-                    data(&ev),
-                    ["{\"x\":1}", "l1\nl2", "[DONE]"],
-                    "split at {split},{split2}"
-                );
+                assert_eq!(data(&ev), ["{\"x\":1}", "l1\nl2", "[DONE]"], "split at {split},{split2}");
                 assert_eq!(ev[1].event.as_deref(), Some("e"));
                 assert_eq!(p.finish(), None);
             }
@@ -177,9 +169,7 @@ mod tests {
     #[test]
     fn comments_and_unknown_fields_are_ignored() {
         let mut p = SseParser::new();
-        let ev = p
-            .push(b": hello\nid: 7\nretry: 10\nfoo\n\ndata:x\n\n")
-            .unwrap();
+        let ev = p.push(b": hello\nid: 7\nretry: 10\nfoo\n\ndata:x\n\n").unwrap();
         assert_eq!(data(&ev), ["x"]);
     }
 
@@ -208,10 +198,7 @@ mod tests {
         let mut bytes = event(&v).to_vec();
         bytes.extend_from_slice(&done());
         let ev = SseParser::new().push(&bytes).unwrap();
-        assert_eq!(
-            serde_json::from_str::<serde_json::Value>(&ev[0].data).unwrap(),
-            v
-        );
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&ev[0].data).unwrap(), v);
         assert_eq!(ev[1].data, "[DONE]");
     }
 }

@@ -41,9 +41,7 @@ pub struct CompletionStream {
 
 impl std::fmt::Debug for CompletionStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CompletionStream")
-            .field("finished", &self.finished)
-            .finish_non_exhaustive()
+        f.debug_struct("CompletionStream").field("finished", &self.finished).finish_non_exhaustive()
     }
 }
 
@@ -51,12 +49,7 @@ impl CompletionStream {
     /// Wraps a response body. Reading stops with [`ProviderError::Timeout`] at `deadline`
     /// (`timeout` is the attempt's budget, for the message). `request` is the body sent
     /// upstream, for token estimates when the stream carries no usage.
-    pub fn new<B>(
-        body: B,
-        deadline: Instant,
-        timeout: Duration,
-        request: Map<String, Value>,
-    ) -> Self
+    pub fn new<B>(body: B, deadline: Instant, timeout: Duration, request: Map<String, Value>) -> Self
     where
         B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
         B::Error: Into<BoxError>,
@@ -97,9 +90,7 @@ impl CompletionStream {
                 self.finished = true;
                 return match self.acc.finish_reason {
                     Some(_) => Ok(None),
-                    None => Err(ProviderError::StreamCut(
-                        "the stream ended before [DONE]".into(),
-                    )),
+                    None => Err(ProviderError::StreamCut("the stream ended before [DONE]".into())),
                 };
             }
             match tokio::time::timeout_at(self.deadline, self.body.frame()).await {
@@ -111,10 +102,7 @@ impl CompletionStream {
                 Ok(Some(Err(e))) => return Err(ProviderError::StreamCut(truncate(&e.to_string()))),
                 Ok(Some(Ok(frame))) => {
                     if let Ok(data) = frame.into_data() {
-                        let events = self
-                            .parser
-                            .push(&data)
-                            .map_err(|e| ProviderError::Protocol(e.to_string()))?;
+                        let events = self.parser.push(&data).map_err(|e| ProviderError::Protocol(e.to_string()))?;
                         self.pending.extend(events);
                     }
                 }
@@ -130,19 +118,11 @@ impl CompletionStream {
         let chunk: Value = serde_json::from_str(&event.data)
             .map_err(|e| ProviderError::Protocol(format!("stream event is not valid JSON: {e}")))?;
         if let Some(error) = chunk.get("error") {
-            let message = error
-                .get("message")
-                .and_then(Value::as_str)
-                .unwrap_or("unknown error");
-            return Err(ProviderError::Protocol(format!(
-                "upstream error in stream: {}",
-                truncate(message)
-            )));
+            let message = error.get("message").and_then(Value::as_str).unwrap_or("unknown error");
+            return Err(ProviderError::Protocol(format!("upstream error in stream: {}", truncate(message))));
         }
         if !chunk.is_object() {
-            return Err(ProviderError::Protocol(
-                "stream event is not a JSON object".into(),
-            ));
+            return Err(ProviderError::Protocol("stream event is not a JSON object".into()));
         }
         self.acc.add(&chunk);
         Ok(StreamEvent::Chunk(chunk))
@@ -194,10 +174,7 @@ impl Accumulator {
         if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
             self.finish_reason = Some(reason.to_string());
         }
-        if let Some(tokens) = choice
-            .pointer("/logprobs/content")
-            .and_then(Value::as_array)
-        {
+        if let Some(tokens) = choice.pointer("/logprobs/content").and_then(Value::as_array) {
             self.logprobs.extend(tokens.iter().cloned());
         }
     }
@@ -247,49 +224,29 @@ mod tests {
         let body = StreamBody::new(futures_util::stream::iter(frames));
         let deadline = Instant::now() + Duration::from_secs(5);
         let req = json!({"messages": [{"role": "user", "content": "abcdefgh"}]});
-        CompletionStream::new(
-            body,
-            deadline,
-            Duration::from_secs(5),
-            req.as_object().cloned().unwrap_or_default(),
-        )
+        CompletionStream::new(body, deadline, Duration::from_secs(5), req.as_object().cloned().unwrap_or_default())
     }
 
     const CHUNK1: &str = "data: {\"id\":\"c1\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"Hel\"},\"finish_reason\":null}]}\n\n";
     const CHUNK2: &str = "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lo\"},\"finish_reason\":\"stop\"}]}\n\n";
-    const USAGE: &str = "data: {\"id\":\"c1\",\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":2}}\n\n";
+    const USAGE: &str =
+        "data: {\"id\":\"c1\",\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":2}}\n\n";
 
     #[tokio::test]
     async fn collects_content_finish_reason_and_usage() {
-        let s = stream_of(vec![
-            Ok(CHUNK1),
-            Ok(&CHUNK2[..20]),
-            Ok(&CHUNK2[20..]),
-            Ok(USAGE),
-            Ok("data: [DONE]\n\n"),
-        ]);
+        let s = stream_of(vec![Ok(CHUNK1), Ok(&CHUNK2[..20]), Ok(&CHUNK2[20..]), Ok(USAGE), Ok("data: [DONE]\n\n")]);
         let (c, chunks) = s.collect().await.unwrap();
         assert_eq!(chunks.len(), 3);
         assert_eq!(c.content, "Hello");
         assert_eq!(c.finish_reason, "stop");
-        assert_eq!(
-            (
-                c.usage.prompt_tokens,
-                c.usage.completion_tokens,
-                c.usage.estimated
-            ),
-            (7, 2, false)
-        );
+        assert_eq!((c.usage.prompt_tokens, c.usage.completion_tokens, c.usage.estimated), (7, 2, false));
         assert_eq!(c.body["id"], "c1");
         assert_eq!(c.body["choices"][0]["message"]["content"], "Hello");
     }
 
     #[tokio::test]
     async fn estimates_usage_and_tolerates_missing_done_after_finish() {
-        let (c, _) = stream_of(vec![Ok(CHUNK1), Ok(CHUNK2)])
-            .collect()
-            .await
-            .unwrap();
+        let (c, _) = stream_of(vec![Ok(CHUNK1), Ok(CHUNK2)]).collect().await.unwrap();
         assert!(c.usage.estimated);
         assert_eq!(c.usage.completion_tokens, 2);
     }
@@ -298,40 +255,25 @@ mod tests {
     async fn cut_streams_are_errors() {
         let err = stream_of(vec![Ok(CHUNK1)]).collect().await.unwrap_err();
         assert!(matches!(err, ProviderError::StreamCut(_)));
-        let err = stream_of(vec![Ok(CHUNK1), Err("reset")])
-            .collect()
-            .await
-            .unwrap_err();
+        let err = stream_of(vec![Ok(CHUNK1), Err("reset")]).collect().await.unwrap_err();
         assert!(matches!(err, ProviderError::StreamCut(_)));
-        let err = stream_of(vec![Ok("data: {nope\n\n")])
-            .collect()
-            .await
-            .unwrap_err();
+        let err = stream_of(vec![Ok("data: {nope\n\n")]).collect().await.unwrap_err();
         assert!(matches!(err, ProviderError::Protocol(_)));
-        let err = stream_of(vec![Ok(
-            "data: {\"error\":{\"message\":\"overloaded\"}}\n\n",
-        )])
-        .collect()
-        .await
-        .unwrap_err();
+        let err =
+            stream_of(vec![Ok("data: {\"error\":{\"message\":\"overloaded\"}}\n\n")]).collect().await.unwrap_err();
         assert!(err.to_string().contains("overloaded"));
     }
 
     #[tokio::test]
     async fn stops_at_the_deadline() {
-        let body = http_body_util::StreamBody::new(futures_util::stream::pending::<
-            Result<Frame<Bytes>, BoxError>,
-        >());
+        let body = http_body_util::StreamBody::new(futures_util::stream::pending::<Result<Frame<Bytes>, BoxError>>());
         let mut s = CompletionStream::new(
             body,
             Instant::now() + Duration::from_millis(20),
             Duration::from_millis(20),
             Map::new(),
         );
-        assert!(matches!(
-            s.next_event().await,
-            Err(ProviderError::Timeout(_))
-        ));
+        assert!(matches!(s.next_event().await, Err(ProviderError::Timeout(_))));
         assert!(matches!(s.next_event().await, Ok(None)));
     }
 }
