@@ -29,6 +29,15 @@ enum Command {
         #[arg(long)]
         listen: Option<String>,
     },
+    /// Serve the offline upstream simulator (sim-small, sim-large and fault models) for demos
+    /// and tests: OpenAI-compatible, deterministic, no network.
+    Simulate {
+        #[arg(long, default_value = "127.0.0.1:9001")]
+        listen: String,
+        /// Multiplies simulated latencies (0 answers at once).
+        #[arg(long, default_value_t = 1.0)]
+        latency_scale: f64,
+    },
     /// Work with plugin components.
     Plugin {
         #[command(subcommand)]
@@ -77,6 +86,14 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { config, listen } => runtime()?.block_on(serve(config, listen)),
+        Command::Simulate { listen, latency_scale } => runtime()?.block_on(async move {
+            let listener = tokio::net::TcpListener::bind(&listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen}"))?;
+            tracing::info!(address = %listener.local_addr()?, "upstream simulator serving sim-small and sim-large");
+            switchyard::sim::serve(listener, switchyard::sim::SimOptions { latency_scale }).await?;
+            Ok(())
+        }),
         Command::Plugin {
             command:
                 PluginCommand::Check {

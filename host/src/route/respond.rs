@@ -86,7 +86,8 @@ pub fn passthrough(
     // The final cost is known only at the end of the stream; the header carries what is
     // known now (earlier attempts and this prompt). The decision record has the exact sum.
     let prompt_cost = entry.config.input_price * f64::from(request.input_tokens) / 1e6;
-    let t = transparency(&recorder, Some(&entry.id), &plan.reason, recorder.cost_so_far() + prompt_cost, Some("passthrough"));
+    let mut t = transparency(&recorder, Some(&entry.id), &plan.reason, recorder.cost_so_far() + prompt_cost, Some("passthrough"));
+    t.attempts += 1; // this attempt joins the record when the stream ends
     let (sender, response_body) = body::channel(STREAM_BUFFER_CHUNKS);
     let include_usage = body.include_usage;
     let model_id = entry.id.clone();
