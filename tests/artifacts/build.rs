@@ -19,6 +19,8 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("STATIC_ROUTES", "static_routes", "policy `static-routes`: routing table from metadata to plans"),
     ("SANITY", "sanity", "gate `sanity`: escalates empty, truncated, refused or degenerate answers"),
     ("JSON_GATE", "json_gate", "gate `json-gate`: escalates answers that are not the JSON asked for"),
+    ("MATH_CHECK", "math_check", "gate `math-check`: escalates worked math answers that look wrong"),
+    ("DIFFICULTY", "difficulty", "classifier `difficulty`: difficulty.* signals of a question's shape"),
     ("HOSTILE", "hostile", "classifier `hostile`: misbehaves as its config's `mode` says (sandbox tests)"),
     ("BAD_POLICY", "bad_policy", "policy `bad-policy`: bad or echoing plans as its config's `mode` says"),
 ];

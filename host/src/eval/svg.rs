@@ -185,11 +185,13 @@ fn panel(out: &mut String, part: &PartReport, left: f64, top: f64, axis: Axis) {
         let (cx, cy) = (frame.px(*x), frame.py(*y));
         let anchor = if cx > frame.left + frame.width / 2.0 { "end" } else { "start" };
         let dx = if anchor == "end" { -8.0 } else { 8.0 };
+        // Below the point in the lower half, above it in the upper half: off the curves.
+        let dy = if cy > frame.top + frame.height / 2.0 { 18.0 } else { -8.0 };
         let _ = writeln!(
             out,
             r#"<circle cx="{cx:.1}" cy="{cy:.1}" r="5" fill="{MODEL}"/><text x="{:.1}" y="{:.1}" text-anchor="{anchor}" fill="{MODEL}">{} {:.1}%</text>"#,
             cx + dx,
-            cy - 8.0,
+            cy + dy,
             esc(id),
             y * 100.0
         );
