@@ -189,6 +189,19 @@ pub fn load_bytes(
 /// sample request. A guest `err(...)` result is a legitimate answer and passes; a trap, a
 /// limit, a refused configuration or a malformed result fails.
 fn self_test(plugin: &Plugin) -> Result<(), CallError> {
+    // Deadlines are wall time: a machine busy compiling or serving can starve one call. A
+    // plugin that is really too slow misses all three tries.
+    let mut outcome = self_test_once(plugin);
+    for _ in 0..2 {
+        if !matches!(outcome, Err(CallError::Deadline { .. })) {
+            break;
+        }
+        outcome = self_test_once(plugin);
+    }
+    outcome
+}
+
+fn self_test_once(plugin: &Plugin) -> Result<(), CallError> {
     let request = &samples::requests()[0];
     let outcome = match plugin.kind {
         PluginKind::Classifier => plugin.classify(request).map(drop),
