@@ -87,27 +87,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { config, listen } => runtime()?.block_on(serve(config, listen)),
         Command::Simulate { listen, latency_scale } => runtime()?.block_on(async move {
-            let listener = tokio::net::TcpListener::bind(&listen)
-                .await
-                .with_context(|| format!("cannot listen on {listen}"))?;
+            let listener =
+                tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
             tracing::info!(address = %listener.local_addr()?, "upstream simulator serving sim-small and sim-large");
             switchyard::sim::serve(listener, switchyard::sim::SimOptions { latency_scale }).await?;
             Ok(())
         }),
         Command::Plugin {
-            command:
-                PluginCommand::Check {
-                    file,
-                    kind,
-                    config,
-                    deadline_ms,
-                    memory_mb,
-                    iterations,
-                    cache_dir,
-                },
+            command: PluginCommand::Check { file, kind, config, deadline_ms, memory_mb, iterations, cache_dir },
         } => {
-            let config: serde_json::Value =
-                serde_json::from_str(&config).context("--config must be a JSON object")?;
+            let config: serde_json::Value = serde_json::from_str(&config).context("--config must be a JSON object")?;
             anyhow::ensure!(config.is_object(), "--config must be a JSON object, got {config}");
             let report = plugin_check::run(&CheckOptions {
                 path: file,
@@ -128,10 +117,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
 }
 
 async fn serve(config_path: PathBuf, listen: Option<String>) -> anyhow::Result<()> {
@@ -142,9 +128,7 @@ async fn serve(config_path: PathBuf, listen: Option<String>) -> anyhow::Result<(
     };
     let started = std::time::Instant::now();
     let app = switchyard::server::App::start(config).await?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     let snapshot = app.snapshot();
     tracing::info!(
         address = %listener.local_addr()?,

@@ -62,12 +62,7 @@ impl Proxy {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(switchyard::server::serve(listener, app.clone(), std::future::pending(), Duration::from_secs(1)));
-        Proxy {
-            base,
-            app,
-            records,
-            _dir: dir,
-        }
+        Proxy { base, app, records, _dir: dir }
     }
 
     /// The decision record with this request id (waits briefly: streams finish their record
@@ -93,7 +88,8 @@ pub struct Reply {
 
 impl Reply {
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
     pub fn header(&self, name: &str) -> &str {
         self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
@@ -135,11 +131,7 @@ pub async fn send(method: &str, url: &str, body: impl Into<Bytes>) -> Reply {
         .expect("body within 30 s")
         .expect("body")
         .to_bytes();
-    Reply {
-        status: parts.status,
-        headers: parts.headers,
-        body,
-    }
+    Reply { status: parts.status, headers: parts.headers, body }
 }
 
 /// POSTs a chat completion.

@@ -111,12 +111,18 @@ async fn a_cascade_escalates_when_a_gate_fails_and_not_when_it_passes() {
 #[tokio::test]
 async fn json_requests_are_checked_by_the_json_gate() {
     let proxy = cascade_proxy().await;
-    let mut body = ask("auto", "Describe a cat as a JSON object with name, age and hobbies, and explain each field in detail step by step.");
+    let mut body = ask(
+        "auto",
+        "Describe a cat as a JSON object with name, age and hobbies, and explain each field in detail step by step.",
+    );
     body["response_format"] = json!({"type": "json_object"});
     let reply = chat(&proxy, body).await;
     assert_eq!(reply.status, 200);
     let content = reply.json()["choices"][0]["message"]["content"].as_str().unwrap().to_string();
-    assert!(serde_json::from_str::<serde_json::Value>(&content).is_ok(), "the answer returned is valid JSON: {content}");
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&content).is_ok(),
+        "the answer returned is valid JSON: {content}"
+    );
 }
 
 #[tokio::test]
@@ -146,7 +152,9 @@ async fn unknown_fields_pass_through_and_model_is_rewritten() {
     assert_eq!(reply.status, 200, "{:?}", reply.body);
     let content = reply.json()["choices"][0]["message"]["content"].as_str().unwrap().to_string();
     let received: serde_json::Value = serde_json::from_str(&content).unwrap();
-    for field in ["seed", "user", "tool_choice", "logit_bias", "tools", "response_format", "x_vendor_extension", "messages"] {
+    for field in
+        ["seed", "user", "tool_choice", "logit_bias", "tools", "response_format", "x_vendor_extension", "messages"]
+    {
         assert_eq!(received[field], body[field], "field {field} reached the upstream untouched");
     }
     assert_eq!(received["model"], "echo", "model is rewritten to the upstream name");
@@ -191,10 +199,7 @@ async fn assert_falls_back(proxy: &Proxy, stream: bool, expect_error: &str) {
     assert_eq!(reply.header("x-switchyard-model"), "good");
     let record = proxy.record(reply.header("x-switchyard-request-id")).await;
     let first = &record.attempts[0];
-    assert!(
-        matches!(first.outcome, AttemptOutcome::UpstreamError | AttemptOutcome::DeadlineExceeded),
-        "{first:?}"
-    );
+    assert!(matches!(first.outcome, AttemptOutcome::UpstreamError | AttemptOutcome::DeadlineExceeded), "{first:?}");
     let error = first.error.as_deref().unwrap_or_default();
     assert!(error.contains(expect_error), "attempt error {error:?} should mention {expect_error:?}");
     assert_eq!(record.attempts[1].outcome, AttemptOutcome::Returned);
@@ -288,7 +293,10 @@ default_plan = ["a", "b"]
     assert_eq!(reply.status, 502);
     let error = &reply.json()["error"];
     let message = error["message"].as_str().unwrap();
-    assert!(message.contains("a:") && message.contains("b:") && message.contains("500") && message.contains("503"), "{message}");
+    assert!(
+        message.contains("a:") && message.contains("b:") && message.contains("500") && message.contains("503"),
+        "{message}"
+    );
     assert_eq!(error["code"], "no_route_answered");
     let record = proxy.record(reply.header("x-switchyard-request-id")).await;
     assert_eq!(record.outcome.status, "error");
@@ -375,7 +383,11 @@ async fn client_errors_come_back_in_openai_shape() {
         (r#"{"model":"auto","messages":[{"role":"user","content":7}]}"#.into(), 400, Some("messages[0].content")),
         (r#"{"messages":[{"role":"user","content":"x"}]}"#.into(), 400, Some("model")),
         (r#"{"model":"gpt-17","messages":[{"role":"user","content":"x"}]}"#.into(), 404, Some("model")),
-        (format!(r#"{{"model":"auto","messages":[{{"role":"user","content":"{}"}}]}}"#, "x".repeat(5 << 20)), 413, None),
+        (
+            format!(r#"{{"model":"auto","messages":[{{"role":"user","content":"{}"}}]}}"#, "x".repeat(5 << 20)),
+            413,
+            None,
+        ),
     ];
     for (body, status, param) in cases {
         let reply = send("POST", &url, body).await;

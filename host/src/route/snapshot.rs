@@ -8,7 +8,8 @@ use std::time::{Duration, SystemTime};
 
 use crate::config::{self, Config, FailMode, ModelConfig, OnReject};
 use crate::plugin::{
-    self, InstanceStrategy, Limits, LoadError, ModelInfo, Plugin, PluginEngine, PluginKind, PluginSpec, QuarantinePolicy,
+    self, InstanceStrategy, Limits, LoadError, ModelInfo, Plugin, PluginEngine, PluginKind, PluginSpec,
+    QuarantinePolicy,
 };
 use crate::provider::{HealthBook, Provider, Providers, SetupError};
 
@@ -85,20 +86,13 @@ pub fn plugin_spec(name: &str, cfg: &config::PluginConfig) -> PluginSpec {
         kind: plugin_kind(cfg.kind),
         path: cfg.resolved_path.clone(),
         config: serde_json::to_value(&cfg.config).unwrap_or_else(|_| serde_json::json!({})),
-        limits: Limits {
-            deadline: cfg.deadline(),
-            memory_bytes: cfg.memory_mb << 20,
-            fuel: cfg.fuel,
-        },
+        limits: Limits { deadline: cfg.deadline(), memory_bytes: cfg.memory_mb << 20, fuel: cfg.fuel },
         strategy: match cfg.instance {
             config::InstanceMode::Warm => InstanceStrategy::Warm,
             config::InstanceMode::Fresh => InstanceStrategy::Fresh,
         },
         pool_size: cfg.pool_size as usize,
-        quarantine: QuarantinePolicy {
-            after_failures: cfg.quarantine_after,
-            retry_after: cfg.quarantine_retry(),
-        },
+        quarantine: QuarantinePolicy { after_failures: cfg.quarantine_after, retry_after: cfg.quarantine_retry() },
     }
 }
 
@@ -115,22 +109,21 @@ impl Snapshot {
     }
 
     /// Resolves routes and models around already-loaded plugins.
-    pub fn assemble(config: Config, plugins: BTreeMap<String, Arc<Plugin>>, version: u64) -> Result<Snapshot, SnapshotError> {
+    pub fn assemble(
+        config: Config,
+        plugins: BTreeMap<String, Arc<Plugin>>,
+        version: u64,
+    ) -> Result<Snapshot, SnapshotError> {
         let providers = Providers::from_config(&config)?;
         let mut models = HashMap::new();
         for (id, cfg) in &config.models {
             let provider = providers
                 .get(&cfg.provider)
-                .ok_or_else(|| SnapshotError::Inconsistent(format!("model `{id}`: unknown provider `{}`", cfg.provider)))?
+                .ok_or_else(|| {
+                    SnapshotError::Inconsistent(format!("model `{id}`: unknown provider `{}`", cfg.provider))
+                })?
                 .clone();
-            models.insert(
-                id.clone(),
-                Arc::new(ModelEntry {
-                    id: id.clone(),
-                    config: cfg.clone(),
-                    provider,
-                }),
-            );
+            models.insert(id.clone(), Arc::new(ModelEntry { id: id.clone(), config: cfg.clone(), provider }));
         }
         let mut model_order: Vec<String> = models.keys().cloned().collect();
         model_order.sort_by(|a, b| {
