@@ -17,7 +17,7 @@ use super::samples;
 use super::world;
 
 /// Everything needed to load one plugin, as the configuration describes it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PluginSpec {
     /// The plugin's name in the configuration; tags its logs, metrics and errors.
     pub name: String,
@@ -101,6 +101,7 @@ pub fn load_bytes(
     bytes: &[u8],
     started: Instant,
 ) -> Result<Plugin, LoadError> {
+    let kept_spec = spec.clone();
     let PluginSpec { name, kind, path, config, limits, strategy, pool_size, quarantine } = spec;
     let config_json =
         serde_json::to_string(&config).map_err(|e| LoadError::Config { name: name.clone(), detail: e.to_string() })?;
@@ -129,6 +130,7 @@ pub fn load_bytes(
     let link = link_started.elapsed();
 
     let plugin = Plugin {
+        spec: kept_spec,
         name: name.as_str().into(),
         kind,
         path,

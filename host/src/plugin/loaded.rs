@@ -37,6 +37,9 @@ pub struct LoadReport {
 
 /// One loaded, validated plugin version, ready to serve.
 pub struct Plugin {
+    /// What this version was loaded from; a reload whose spec and bytes are unchanged keeps
+    /// this version (and its warm instances).
+    pub(crate) spec: super::PluginSpec,
     pub(crate) name: PluginName,
     pub(crate) kind: PluginKind,
     pub(crate) path: PathBuf,
@@ -64,6 +67,9 @@ impl std::fmt::Debug for Plugin {
 }
 
 impl Plugin {
+    pub fn spec(&self) -> &super::PluginSpec {
+        &self.spec
+    }
     pub fn name(&self) -> &str {
         &self.name
     }
