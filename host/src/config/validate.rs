@@ -38,7 +38,8 @@ pub(crate) fn check(cfg: &mut Config, base: &Path, env: &dyn Fn(&str) -> Option<
     if let Some(hash) = &cfg.admin.token_sha256
         && !(hash.len() == 64 && hash.chars().all(|c| c.is_ascii_hexdigit()))
     {
-        problems.push("admin.token_sha256", "expected 64 hexadecimal characters (the SHA-256 of the token)".to_string());
+        problems
+            .push("admin.token_sha256", "expected 64 hexadecimal characters (the SHA-256 of the token)".to_string());
     }
     check_providers(cfg, env, problems);
     check_models(cfg, problems);
