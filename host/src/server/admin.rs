@@ -51,7 +51,7 @@ impl AdminAuth {
             AdminAuth::Token(token) => Sha256::digest(token.expose().as_bytes()).into(),
             AdminAuth::Sha256(hash) => *hash,
         };
-        given.iter().zip(expected.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+        super::auth::equal(&given, &expected)
     }
 }
 
