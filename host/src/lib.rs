@@ -10,6 +10,7 @@ pub mod config;
 pub mod eval;
 pub mod plugin;
 pub mod provider;
+pub mod reload;
 pub mod route;
 pub mod server;
 pub mod sim;
