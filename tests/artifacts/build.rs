@@ -152,4 +152,9 @@ fn rerun_if_changed(plugins: &Path, wit: &Path) {
     for var in ["RUSTC", "CARGO"] {
         println!("cargo:rerun-if-env-changed={var}");
     }
+    // Worktrees of this repository that share one CARGO_TARGET_DIR share this build script's
+    // output directory too (cargo hashes path packages relative to the workspace), and cargo
+    // only checks the paths the *last* run reported. Re-run when the build comes from another
+    // directory, or one worktree's guest list (and paths) leaks into another's tests.
+    println!("cargo:rerun-if-env-changed=PWD");
 }

@@ -49,7 +49,8 @@ fn roman_combination(option: &str) -> bool {
     let tokens: Vec<&str> = words(option).collect();
     let is_roman = |w: &str| matches!(w, "I" | "II" | "III" | "IV" | "V");
     let romans = tokens.iter().filter(|w| is_roman(w)).count();
-    romans >= 1 && tokens.iter().all(|w| is_roman(w) || matches!(*w, "and" | "only" | "or" | "both" | "all"))
+    romans >= 1
+        && tokens.iter().all(|w| is_roman(w) || matches!(*w, "and" | "only" | "or" | "both" | "all"))
         && (romans >= 2 || tokens.contains(&"only"))
 }
 
@@ -64,7 +65,10 @@ pub fn negation(q: &Question) -> f64 {
         }
         let lower = w.to_lowercase();
         let auxiliary = i > 0
-            && matches!(tokens[i - 1].to_lowercase().as_str(), "is" | "are" | "was" | "were" | "does" | "do" | "would" | "could");
+            && matches!(
+                tokens[i - 1].to_lowercase().as_str(),
+                "is" | "are" | "was" | "were" | "does" | "do" | "would" | "could"
+            );
         if (lower == "not" && auxiliary) || matches!(lower.as_str(), "except" | "least" | "incorrect" | "false") {
             best = 0.6;
         }
@@ -106,7 +110,9 @@ pub fn symbolic(q: &Question) -> f64 {
     let mut i = 0;
     while i < chars.len() {
         match chars[i] {
-            '⊃' | '≡' | '∨' | '∧' | '∃' | '∀' | '¬' | '→' | '↔' | '∼' | '~' | '•' | '^' => count += 1,
+            '⊃' | '≡' | '∨' | '∧' | '∃' | '∀' | '¬' | '→' | '↔' | '∼' | '~' | '•' | '^' => {
+                count += 1
+            }
             '=' | '<' | '>' => {
                 count += 1;
                 if chars.get(i + 1) == Some(&'=') {
@@ -133,7 +139,9 @@ mod tests {
 
     #[test]
     fn compound_judgements() {
-        let moral = split("For which of these two scenarios is the main character wrong? Scenario 1 | I lied. Scenario 2 | I paid.\nA. Wrong, Wrong\nB. Wrong, Not wrong\nC. Not wrong, Wrong\nD. Not wrong, Not wrong\nAnswer:");
+        let moral = split(
+            "For which of these two scenarios is the main character wrong? Scenario 1 | I lied. Scenario 2 | I paid.\nA. Wrong, Wrong\nB. Wrong, Not wrong\nC. Not wrong, Wrong\nD. Not wrong, Not wrong\nAnswer:",
+        );
         assert_eq!(compound(&moral), 1.0);
         let pairs = split("Which is right?\nA. True, True\nB. False, False\nC. True, False\nD. False, True");
         assert_eq!(compound(&pairs), 1.0);

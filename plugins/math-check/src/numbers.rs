@@ -19,7 +19,8 @@ fn spans(text: &str) -> Vec<(f64, usize)> {
             continue;
         }
         // `-4` and `-$4` are negative; the `-` of `well-3` or `3-4` is not a sign.
-        let minus_before = |at: usize| at > 0 && bytes[at - 1] == b'-' && !(at > 1 && bytes[at - 2].is_ascii_alphanumeric());
+        let minus_before =
+            |at: usize| at > 0 && bytes[at - 1] == b'-' && !(at > 1 && bytes[at - 2].is_ascii_alphanumeric());
         let negative = minus_before(i) || (i > 0 && bytes[i - 1] == b'$' && minus_before(i - 1));
         let mut digits = String::new();
         let mut j = i;

@@ -4,11 +4,13 @@ fn config() -> Config {
     Config::default()
 }
 
-const QUESTION: &str = "James runs 3 sprints 3 times a week. He runs 60 meters each sprint. How many total meters does he run a week?";
+const QUESTION: &str =
+    "James runs 3 sprints 3 times a week. He runs 60 meters each sprint. How many total meters does he run a week?";
 
 #[test]
 fn accepts_a_clean_worked_answer() {
-    let answer = "He runs 3 x 60 = <<3*60=180>>180 meters a session.\nSo 180 x 3 = <<180*3=540>>540 meters a week.\n#### 540";
+    let answer =
+        "He runs 3 x 60 = <<3*60=180>>180 meters a session.\nSo 180 x 3 = <<180*3=540>>540 meters a week.\n#### 540";
     // Only the question's three numbers count: (3 − 2) / 5 · 0.3 = 0.06.
     let v = check(&config(), QUESTION, answer);
     assert_eq!(v, Verdict::Accept(0.94), "{v:?}");
@@ -26,7 +28,10 @@ fn escalates_wrong_arithmetic_and_says_why() {
 fn fractional_counts_missing_answers_and_hedges() {
     let f = inspect(&config(), QUESTION, "He runs 3 x 60 = 180 meters, so about 540.5 meters.\n#### 540.5");
     assert_eq!(f.values[2], 1.0);
-    assert!(matches!(check(&config(), QUESTION, "He runs 3 x 60 = 180 meters, so about 540.5.\n#### 540.5"), Verdict::Escalate(_)));
+    assert!(matches!(
+        check(&config(), QUESTION, "He runs 3 x 60 = 180 meters, so about 540.5.\n#### 540.5"),
+        Verdict::Escalate(_)
+    ));
     let f = inspect(&config(), QUESTION, "He runs 3 x 60 = 180 meters a session, 540 in a week");
     assert_eq!(f.values[1], 1.0);
     assert!(f.notes.contains(&"no final answer".to_string()));
@@ -37,7 +42,8 @@ fn fractional_counts_missing_answers_and_hedges() {
 
 #[test]
 fn harder_looking_questions_raise_suspicion() {
-    let long = format!("{QUESTION} {}", "He also walks 2 km, 4 km and 7 km on other days and rests for 1 day. ".repeat(4));
+    let long =
+        format!("{QUESTION} {}", "He also walks 2 km, 4 km and 7 km on other days and rests for 1 day. ".repeat(4));
     let answer = "#### 540";
     let f = inspect(&config(), &long, answer);
     assert!(f.values[5] > 0.0 && f.values[6] == 1.0, "{f:?}");
