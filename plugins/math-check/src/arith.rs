@@ -9,7 +9,8 @@
 /// One equation found in an answer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Equation {
-    /// The text checked, for the reason shown to operators.
+    /// The equation as written, for the reason shown to operators; empty for correct ones
+    /// (formatting every step would cost more than checking it).
     pub text: String,
     /// Whether the stated result is the true value (allowing rounding).
     pub correct: bool,
@@ -31,7 +32,9 @@ pub fn equations(answer: &str) -> Vec<Equation> {
         if let Some((expr, result)) = inner.split_once('=')
             && let (Some(value), Some(stated)) = (evaluate(expr), evaluate(result))
         {
-            found.push(Equation { text: format!("<<{inner}>>"), correct: agrees(value.0, stated.0, false) });
+            let correct = agrees(value.0, stated.0, false);
+            let text = if correct { String::new() } else { format!("<<{inner}>>") };
+            found.push(Equation { text, correct });
         }
         cursor = start + 2 + close + 2;
     }
@@ -44,49 +47,56 @@ pub fn equations(answer: &str) -> Vec<Equation> {
     found
 }
 
-/// Maths as models write it, in plain ASCII operators.
-fn normalise(text: &str) -> String {
-    text.replace("\\times", "*")
-        .replace("\\cdot", "*")
-        .replace("\\div", "/")
-        .replace("\\*", "*")
-        .replace('\\', "")
-        .replace(['×', '⋅', '·'], "*")
-        .replace('÷', "/")
-        .replace(['−', '–'], "-")
+/// Maths as models write it, in plain ASCII operators. Most answers need none of this, so
+/// each rewrite runs only when its characters occur.
+fn normalise(text: &str) -> std::borrow::Cow<'_, str> {
+    let mut text = std::borrow::Cow::Borrowed(text);
+    if text.contains('\\') {
+        let t = text.replace("\\times", "*").replace("\\cdot", "*").replace("\\div", "/").replace("\\*", "*");
+        text = t.replace('\\', "").into();
+    }
+    if text.contains(['×', '⋅', '·', '÷', '−', '–']) {
+        text = text.replace(['×', '⋅', '·'], "*").replace('÷', "/").replace(['−', '–'], "-").into();
+    }
+    text
 }
 
-fn is_span_char(c: char) -> bool {
-    c.is_ascii_digit() || matches!(c, ' ' | '$' | ',' | '.' | '%' | '+' | '-' | '*' | '/' | 'x' | '(' | ')' | '=')
+fn is_span_byte(b: u8) -> bool {
+    b.is_ascii_digit()
+        || matches!(b, b' ' | b'$' | b',' | b'.' | b'%' | b'+' | b'-' | b'*' | b'/' | b'x' | b'(' | b')' | b'=')
 }
 
-/// Maximal runs of arithmetic characters that start with a digit, `$` or `(` and end with a
-/// digit, `%` or `)`.
+/// A letter or digit, or any byte of a non-ASCII character (letters of other scripts).
+fn is_wordish(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b >= 0x80
+}
+
+/// Maximal runs of arithmetic characters that start with a digit, `$` or `(` (not inside a
+/// word) and end with a digit, `%` or `)`. Every such character is ASCII, so bytes will do.
 fn spans(line: &str) -> Vec<&str> {
+    let bytes = line.as_bytes();
     let mut out = Vec::new();
-    let chars: Vec<(usize, char)> = line.char_indices().collect();
     let mut i = 0;
-    while i < chars.len() {
-        let (start, c) = chars[i];
-        if !(c.is_ascii_digit() || c == '$' || c == '(') || (i > 0 && chars[i - 1].1.is_alphanumeric()) {
+    while i < bytes.len() {
+        let b = bytes[i];
+        if !(b.is_ascii_digit() || b == b'$' || b == b'(') || (i > 0 && is_wordish(bytes[i - 1])) {
             i += 1;
             continue;
         }
         let mut j = i;
-        while j < chars.len() && is_span_char(chars[j].1) {
+        while j < bytes.len() && is_span_byte(bytes[j]) {
             // An `x` is "times" only between spaces or digits, not a letter of a word.
-            if chars[j].1 == 'x' && chars.get(j + 1).is_some_and(|n| n.1.is_alphabetic()) {
+            if bytes[j] == b'x' && bytes.get(j + 1).is_some_and(|n| n.is_ascii_alphabetic() || *n >= 0x80) {
                 break;
             }
             j += 1;
         }
         let mut end = j;
-        while end > i && !(chars[end - 1].1.is_ascii_digit() || matches!(chars[end - 1].1, '%' | ')')) {
+        while end > i && !(bytes[end - 1].is_ascii_digit() || matches!(bytes[end - 1], b'%' | b')')) {
             end -= 1;
         }
-        if end > i {
-            let end_byte = chars.get(end).map_or(line.len(), |c| c.0);
-            out.push(&line[start..end_byte]);
+        if end > i && bytes[i..end].contains(&b'=') {
+            out.push(&line[i..end]);
         }
         i = j.max(i + 1);
     }
@@ -106,11 +116,9 @@ fn chain(span: &str, found: &mut Vec<Equation>) {
         if !(left.2 || right.2) {
             continue;
         }
-        let percent = left.1 || right.1;
-        found.push(Equation {
-            text: format!("{} = {}", parts[k].trim(), parts[k + 1].trim()),
-            correct: agrees(left.0, right.0, percent),
-        });
+        let correct = agrees(left.0, right.0, left.1 || right.1);
+        let text = if correct { String::new() } else { format!("{} = {}", parts[k].trim(), parts[k + 1].trim()) };
+        found.push(Equation { text, correct });
     }
 }
 
@@ -143,47 +151,50 @@ pub fn evaluate(text: &str) -> Option<(f64, bool, bool)> {
 }
 
 fn tokenize(text: &str) -> Option<(Vec<Token>, bool)> {
-    let chars: Vec<char> = text.trim().chars().collect();
-    let mut tokens = Vec::new();
+    let bytes = text.as_bytes();
+    let mut tokens = Vec::with_capacity(8);
     let mut percent = false;
     let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
+    while i < bytes.len() {
+        let c = bytes[i];
         match c {
-            ' ' | '$' => i += 1,
-            '0'..='9' | '.' => {
-                let mut digits = String::new();
-                while i < chars.len() {
-                    let d = chars[i];
-                    if d.is_ascii_digit() || d == '.' {
-                        digits.push(d);
+            b' ' | b'$' => i += 1,
+            b'0'..=b'9' | b'.' => {
+                let start = i;
+                let mut separators = false;
+                while i < bytes.len() {
+                    let d = bytes[i];
+                    if d.is_ascii_digit() || d == b'.' {
                         i += 1;
-                    } else if d == ','
-                        && chars.get(i + 1..i + 4).is_some_and(|g| g.iter().all(char::is_ascii_digit))
-                        && !chars.get(i + 4).is_some_and(char::is_ascii_digit)
+                    } else if d == b','
+                        && bytes.get(i + 1..i + 4).is_some_and(|g| g.iter().all(u8::is_ascii_digit))
+                        && !bytes.get(i + 4).is_some_and(u8::is_ascii_digit)
                     {
-                        i += 1; // a thousands separator
+                        separators = true; // a thousands separator
+                        i += 1;
                     } else {
                         break;
                     }
                 }
-                let mut value: f64 = digits.parse().ok()?;
-                if chars.get(i) == Some(&'%') {
+                let digits = &text[start..i];
+                let mut value: f64 =
+                    if separators { digits.replace(',', "").parse().ok()? } else { digits.parse().ok()? };
+                if bytes.get(i) == Some(&b'%') {
                     value /= 100.0;
                     percent = true;
                     i += 1;
                 }
                 tokens.push(Token::Num(value));
             }
-            '+' | '-' | '*' | '/' | 'x' => {
-                tokens.push(Token::Op(if c == 'x' { '*' } else { c }));
+            b'+' | b'-' | b'*' | b'/' | b'x' => {
+                tokens.push(Token::Op(if c == b'x' { '*' } else { char::from(c) }));
                 i += 1;
             }
-            '(' => {
+            b'(' => {
                 tokens.push(Token::Open);
                 i += 1;
             }
-            ')' => {
+            b')' => {
                 tokens.push(Token::Close);
                 i += 1;
             }

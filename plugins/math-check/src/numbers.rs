@@ -22,23 +22,26 @@ fn spans(text: &str) -> Vec<(f64, usize)> {
         let minus_before =
             |at: usize| at > 0 && bytes[at - 1] == b'-' && !(at > 1 && bytes[at - 2].is_ascii_alphanumeric());
         let negative = minus_before(i) || (i > 0 && bytes[i - 1] == b'$' && minus_before(i - 1));
-        let mut digits = String::new();
+        let start = i;
         let mut j = i;
+        let mut separators = false;
         while j < bytes.len() && (bytes[j].is_ascii_digit() || bytes[j] == b',') {
-            if bytes[j] != b',' {
-                digits.push(bytes[j] as char);
-            }
+            separators |= bytes[j] == b',';
             j += 1;
         }
+        // A trailing comma ends the sentence, not the number.
+        while j > start && bytes[j - 1] == b',' {
+            j -= 1;
+        }
         if j + 1 < bytes.len() && bytes[j] == b'.' && bytes[j + 1].is_ascii_digit() {
-            digits.push('.');
             j += 1;
             while j < bytes.len() && bytes[j].is_ascii_digit() {
-                digits.push(bytes[j] as char);
                 j += 1;
             }
         }
-        if let Ok(value) = digits.parse::<f64>() {
+        let digits = &text[start..j];
+        let parsed = if separators { digits.replace(',', "").parse::<f64>() } else { digits.parse::<f64>() };
+        if let Ok(value) = parsed {
             out.push((if negative { -value } else { value }, j));
         }
         // Skip the rest of a token like `1.2.3` so its pieces are not read as numbers.
