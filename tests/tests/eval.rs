@@ -36,14 +36,14 @@ fn question(i: usize) -> String {
 
 fn write_jsonl(dir: &Path, with_answers: bool) -> PathBuf {
     let mut text = String::new();
-    for i in 0..NAMES.len() {
+    for (i, name) in NAMES.iter().enumerate() {
         let (weak, strong, bad_arithmetic) = truth(i);
         let weak_answer = if bad_arithmetic { "2 + 2 = 5\n#### 5" } else { "2 + 2 = 4\n#### 4" };
         let result = |correct: bool, answer: &str| {
             if with_answers { json!({"correct": correct, "answer": answer}) } else { json!(correct) }
         };
         let mut line = json!({
-            "id": NAMES[i],
+            "id": name,
             "prompt": question(i),
             "results": {"weak-model": result(weak, weak_answer), "strong-model": result(strong, "2 + 2 = 4\n#### 4")},
         });

@@ -288,7 +288,7 @@ fn warnings(
             *kinds.entry(message).or_default() += 1;
         }
         let mut kinds: Vec<(&str, usize)> = kinds.into_iter().collect();
-        kinds.sort_by(|a, b| b.1.cmp(&a.1));
+        kinds.sort_by_key(|kind| std::cmp::Reverse(kind.1));
         let top: Vec<String> = kinds.iter().take(3).map(|(m, n)| format!("{n}× {m}")).collect();
         warnings.push(format!(
             "{failures} plugin calls failed and their fail modes were applied; most often: {}",

@@ -151,8 +151,10 @@ pub fn set_key(config: &Value, plugin: &str, key: &[String], value: Value) -> Re
 pub enum SweepLoadError {
     #[error(transparent)]
     Spec(#[from] SweepError),
+    /// The plugin refused the value (its `init` or self-test failed). Boxed: a load error is
+    /// large and this one is rare.
     #[error("--sweep {knob}={value}: {source}")]
-    Load { knob: String, value: Value, source: LoadError },
+    Load { knob: String, value: Value, source: Box<LoadError> },
     #[error("cannot read {}: {source}", path.display())]
     Read { path: std::path::PathBuf, source: std::io::Error },
 }
@@ -184,8 +186,9 @@ pub fn routes(
     for value in &spec.values {
         let mut load_spec = base_spec.clone();
         load_spec.config = set_key(&base_spec.config, &spec.plugin, &spec.key, value.clone())?;
-        let loaded = plugin::load_bytes(engine, load_spec, &bytes, Instant::now())
-            .map_err(|source| SweepLoadError::Load { knob: spec.knob(), value: value.clone(), source })?;
+        let loaded = plugin::load_bytes(engine, load_spec, &bytes, Instant::now()).map_err(|source| {
+            SweepLoadError::Load { knob: spec.knob(), value: value.clone(), source: Box::new(source) }
+        })?;
         routes.push(base.with_plugin(&spec.plugin, &Arc::new(loaded)));
     }
     Ok((routes, started.elapsed()))

@@ -89,8 +89,8 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(out, "sweep points ({}; cost in USD per 1,000 requests):", part.name);
         let _ = writeln!(
             out,
-            "  {:>10} {:>8} {:>9} {:>9} {:>10}  {}",
-            "value", "strong", "accuracy", "$/1k", "escalated", "notes"
+            "  {:>10} {:>8} {:>9} {:>9} {:>10}  notes",
+            "value", "strong", "accuracy", "$/1k", "escalated"
         );
         for p in &part.points {
             let mut notes = Vec::new();
