@@ -3,7 +3,8 @@
 //!
 //! The modules follow the request path: [`config`] describes it, [`server`] receives it,
 //! [`route`] classifies, plans and cascades, [`provider`] calls upstreams, and [`plugin`] runs
-//! the classifiers, policies and gates.
+//! the classifiers, policies and gates. Off the request path, [`eval`] replays a route's
+//! plugins over labelled data to show what the route buys (`switchyard eval`, see EVAL.md).
 
 pub mod cli;
 pub mod config;

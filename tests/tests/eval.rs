@@ -94,6 +94,22 @@ kind = "policy"
 path = {static_routes:?}
 config = {{ default = ["large"] }}
 
+[models.mid]
+provider = "offline"
+tier = 1
+input_price = 5.0
+output_price = 5.0
+
+[plugins.mid-first]
+kind = "policy"
+path = {static_routes:?}
+config = {{ default = ["mid", "large"] }}
+
+[plugins.failing]
+kind = "policy"
+path = {bad_policy:?}
+config = {{ mode = "err" }}
+
 [plugins.cascade]
 kind = "policy"
 path = {cascade:?}
@@ -128,6 +144,14 @@ policy = "cascade"
 gates = ["math-check"]
 default_plan = ["small", "large"]
 
+[routes.mid-first]
+policy = "mid-first"
+default_plan = ["small"]
+
+[routes.failing]
+policy = "failing"
+default_plan = ["large"]
+
 [routes.pre-route]
 classifiers = ["difficulty"]
 policy = "start-by-difficulty"
@@ -138,6 +162,7 @@ default_plan = ["small", "large"]
         static_routes = guests::STATIC_ROUTES,
         cascade = guests::CASCADE,
         math_check = guests::MATH_CHECK,
+        bad_policy = guests::BAD_POLICY,
         difficulty = guests::DIFFICULTY,
     );
     let path = dir.join("eval.toml");
@@ -269,6 +294,27 @@ fn a_classifier_sweep_runs_every_value_through_the_real_plugins() {
 }
 
 #[test]
+fn fail_modes_and_unmapped_models_behave_as_in_the_proxy() {
+    let f = fixture(true);
+    // A policy that fails falls back to the route's default plan (here: the large model).
+    let report = run(&f, "failing", None);
+    let point = &report.parts[0].points[0];
+    assert_eq!((point.default_plan, point.plugin_failures), (10, 10));
+    assert!(close(point.accuracy, 0.7) && close(point.strong_calls, 1.0));
+    assert!(report.warnings.iter().any(|w| w.contains("bad-policy refuses to route")), "{:?}", report.warnings);
+    // A plan step naming a model the data lacks is an upstream failure: the next step answers.
+    let report = run(&f, "mid-first", None);
+    let point = &report.parts[0].points[0];
+    assert_eq!(point.unmapped_steps, 10);
+    assert!(close(point.accuracy, 0.7) && close(point.strong_calls, 1.0));
+    assert!(
+        report.warnings.iter().any(|w| w.contains("10 plan steps named models without data (mid)")),
+        "{:?}",
+        report.warnings
+    );
+}
+
+#[test]
 fn replay_is_deterministic() {
     let f = fixture(true);
     let a = serde_json::to_value(run(&f, "cascade", Some("math-check.threshold=0:1:0.1")).parts).unwrap();
@@ -305,7 +351,7 @@ fn errors_name_what_to_fix() {
     let mut bad_route = options(&f, "nope");
     bad_route.model_map.clear();
     let e = eval::run(&bad_route).unwrap_err().to_string();
-    assert!(e.contains("route `nope` is not in") && e.contains("cascade, perfect"), "{e}");
+    assert!(e.contains("route `nope` is not in") && e.contains("cascade, failing, mid-first"), "{e}");
     let mut unmapped = options(&f, "weak");
     unmapped.model_map = vec!["small=gpt-5".into()];
     let e = eval::run(&unmapped).unwrap_err().to_string();
