@@ -59,7 +59,7 @@ struct EvalArgs {
     /// The route alias to evaluate.
     #[arg(long, default_value = "auto")]
     route: String,
-    /// Data: .jsonl files (see `eval::jsonl`), RouteLLM .csv files, or directories of them.
+    /// Data: .jsonl files (format in EVAL.md), RouteLLM .csv files, or directories of them.
     #[arg(long, required = true, num_args = 1..)]
     data: Vec<PathBuf>,
     /// Which data model answers for which config model: CONFIG=DATA pairs, comma-separated;

@@ -13,6 +13,8 @@ use super::replay::{self, Decision, Models, Prepared, ReplayError, RouteUnderTes
 
 /// Decisions handed to a thread at a time.
 const CHUNK: usize = 64;
+/// Most worker threads, whatever `--threads` says (each is a real OS thread).
+pub const MAX_THREADS: usize = 256;
 
 /// Every decision, `[point][item]`, and how long it took.
 #[derive(Debug)]
@@ -33,7 +35,7 @@ pub fn run(
 ) -> Result<BatchResult, ReplayError> {
     let n = items.len();
     let total = routes.len() * n;
-    let threads = threads.clamp(1, total.div_ceil(CHUNK).max(1));
+    let threads = threads.clamp(1, MAX_THREADS).min(total.div_ceil(CHUNK).max(1));
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let progress = Progress::new(total, show_progress);

@@ -108,6 +108,9 @@ pub fn parse_values(text: &str) -> Result<Vec<Value>, SweepError> {
         .filter(|v| !v.is_empty())
         .map(|v| serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_string())))
         .collect();
+    if values.is_empty() {
+        return Err(SweepError::Syntax(text.to_string()));
+    }
     if values.len() > MAX_VALUES {
         return Err(SweepError::TooMany(values.len()));
     }
@@ -209,6 +212,7 @@ mod tests {
         assert_eq!(parse_values("1:0:0.1").unwrap_err(), SweepError::Range("1:0:0.1".into()));
         assert_eq!(parse_values("0:1:0").unwrap_err(), SweepError::Range("0:1:0".into()));
         assert_eq!(parse_values("0:1").unwrap_err(), SweepError::Range("0:1".into()));
+        assert_eq!(parse_values(" , ").unwrap_err(), SweepError::Syntax(",".into()));
         assert_eq!(parse_values("0:1:0.00001").unwrap_err(), SweepError::TooMany(100_001));
     }
 
