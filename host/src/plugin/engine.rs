@@ -135,7 +135,7 @@ fn wasmtime_config(settings: &EngineSettings) -> Config {
 /// The imports every plugin may use: the host's `log` and a WASI that grants nothing.
 fn host_linker(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
     let mut linker = Linker::new(engine);
-    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     bindings::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)?;
     Ok(linker)
 }
