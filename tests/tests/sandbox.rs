@@ -162,6 +162,12 @@ fn load_time_failures_are_reported_precisely() {
     let text = err.to_string();
     assert!(text.contains("missing export `route`") && text.contains("looks like a classifier"), "{text}");
 
+    // An import the host does not offer: refused at load, naming it.
+    let err = plugin::load_blocking(&engine, spec("foreign", PluginKind::Classifier, guests::FOREIGN, json!({})))
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("exfiltrate") && text.contains("does not offer"), "{text}");
+
     // Not wasm at all.
     let dir = tempfile::tempdir().unwrap();
     let junk = dir.path().join("junk.wasm");
