@@ -2,6 +2,8 @@
 //! shape of a plugin that expects a capability it was never granted. The host must refuse to
 //! load it, with a message that names the import.
 
+#![allow(missing_docs)] // generated bindings
+
 wit_bindgen::generate!({
     path: "../../../wit",
     inline: "
