@@ -71,11 +71,13 @@ if [[ -z ${SKIP_BUILD:-} ]]; then
   (cd "$REPO" && cargo build --release --target wasm32-wasip2 --manifest-path plugins/Cargo.toml \
     --target-dir target/guests --quiet)
 fi
-SWITCHYARD=$TARGET/release/switchyard
-[[ -x $SWITCHYARD ]] || { say "no release binary at $SWITCHYARD (cargo build --release -p switchyard)"; exit 1; }
+[[ -x $TARGET/release/switchyard ]] || { say "no release binary in $TARGET/release (cargo build --release -p switchyard)"; exit 1; }
 
 rm -rf "$WORK/nginx-up" "$WORK/nginx-proxy" "$WORK/decisions.jsonl"
 mkdir -p "$WORK/nginx-up" "$WORK/nginx-proxy"
+# A private copy: a target directory shared with other checkouts may be rebuilt mid-run.
+SWITCHYARD=$WORK/switchyard
+cp "$TARGET/release/switchyard" "$SWITCHYARD"
 
 # --- the fixed upstream and the nginx reverse proxy ----------------------------------------
 RESPONSE='{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"fixed","choices":[{"index":0,"message":{"role":"assistant","content":"The capital of France is Paris."},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":24,"completion_tokens":8,"total_tokens":32}}'
