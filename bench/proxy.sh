@@ -246,7 +246,7 @@ awk '
       printf "  %-17s c=1 added p50 %.3f ms (target <= 0.100, nginx adds %.3f): %s\n", v, a,
         (p50["nginx-proxy", 1] - p50["direct", 1]) / 1000, (a <= 0.1) ? "MET" : "MISSED"
       r = 100 * rps[v, 32] / rps["nginx-proxy", 32]
-      printf "  %-17s c=32 throughput %.0f%% of nginx-proxy (target >= 50%%): %s\n", v, r, (r >= 50) ? "MET" : "MISSED"
+      printf "  %-17s c=32 throughput %.1f%% of nginx-proxy (target >= 50%%): %s\n", v, r, (r >= 50) ? "MET" : "MISSED"
     }
   }' "$RESULTS" | tee "$WORK/report.txt"
 echo
