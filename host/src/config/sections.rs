@@ -18,8 +18,19 @@ pub struct ServerConfig {
     /// How long a client may take to send its request headers (slowloris guard).
     /// Default 10 000 ms.
     pub header_read_timeout_ms: u64,
-    /// Requests served at once; more wait. Default 1024.
+    /// Requests served at once; more wait in a queue. Default 1024.
     pub max_concurrent_requests: u32,
+    /// Requests that may wait for a slot; past it new requests get 503 at once, so memory
+    /// stays bounded under overload. Default 1024.
+    pub max_queued_requests: u32,
+    /// Longest a request waits for a slot before a 503. Default 10 000 ms.
+    pub queue_timeout_ms: u64,
+    /// Environment variable holding the client API keys, comma-separated. When this or
+    /// `client_keys_sha256` is set, `/v1/*` requests need `Authorization: Bearer <key>`.
+    pub client_keys_env: Option<String>,
+    /// Hex SHA-256 hashes of accepted client API keys (the keys themselves stay out of the
+    /// file).
+    pub client_keys_sha256: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -29,6 +40,10 @@ impl Default for ServerConfig {
             request_timeout_ms: 120_000,
             header_read_timeout_ms: 10_000,
             max_concurrent_requests: 1024,
+            max_queued_requests: 1024,
+            queue_timeout_ms: 10_000,
+            client_keys_env: None,
+            client_keys_sha256: Vec::new(),
         }
     }
 }
@@ -41,6 +56,26 @@ impl ServerConfig {
     /// `header_read_timeout_ms` as a duration.
     pub fn header_read_timeout(&self) -> Duration {
         Duration::from_millis(self.header_read_timeout_ms)
+    }
+}
+
+/// `[health]`: passive upstream health and the circuit breaker of each model.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct HealthConfig {
+    /// Attempts remembered per model for its error rate and p50 latency. Default 100.
+    pub window: u32,
+    /// Consecutive failures that open a model's breaker (it is then reported unhealthy to
+    /// policies and skipped); 0 disables the breaker. Default 5.
+    pub failure_threshold: u32,
+    /// How long an open breaker refuses calls before one probe is let through. Default
+    /// 10 000 ms.
+    pub open_ms: u64,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        HealthConfig { window: 100, failure_threshold: 5, open_ms: 10_000 }
     }
 }
 
@@ -122,7 +157,11 @@ pub struct TelemetryConfig {
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct AdminConfig {
-    /// Name of the environment variable holding the admin bearer token. Without it the
-    /// admin API is disabled: an unauthenticated reload endpoint is a remote-code switch.
+    /// Name of the environment variable holding the admin bearer token. Without it (or
+    /// `token_sha256`) the admin API is disabled: an unauthenticated reload endpoint is a
+    /// remote-code switch.
     pub token_env: Option<String>,
+    /// Hex SHA-256 of the admin bearer token, for deployments that keep the config in a
+    /// repository: the file holds only the hash. Either this or `token_env` enables the API.
+    pub token_sha256: Option<String>,
 }
