@@ -69,17 +69,17 @@ fn spec(name: &str, kind: PluginKind, path: &str, config: &serde_json::Value, st
 fn call_once(plugin: &Plugin, inputs: &Inputs) {
     match plugin.kind() {
         PluginKind::Classifier => {
-            black_box(plugin.classify(black_box(&inputs.request)).expect("classify"));
+            black_box(plugin.classify_blocking(black_box(&inputs.request)).expect("classify"));
         }
         PluginKind::Policy => {
             black_box(
                 plugin
-                    .route(black_box(&inputs.request), black_box(&inputs.signals), black_box(&inputs.models))
+                    .route_blocking(black_box(&inputs.request), black_box(&inputs.signals), black_box(&inputs.models))
                     .expect("route"),
             );
         }
         PluginKind::Gate => {
-            black_box(plugin.check(black_box(&inputs.request), black_box(&inputs.candidate)).expect("check"));
+            black_box(plugin.check_blocking(black_box(&inputs.request), black_box(&inputs.candidate)).expect("check"));
         }
     }
 }
