@@ -11,6 +11,9 @@ use clap::{Parser, Subcommand};
 use switchyard::cli::plugin_check::{self, CheckOptions};
 use switchyard::plugin::{Limits, PluginKind};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "switchyard", version, about = "An OpenAI-compatible LLM router with WebAssembly routing plugins")]
 struct Cli {

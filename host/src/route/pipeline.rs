@@ -78,8 +78,8 @@ async fn plan_route(
         };
         match result {
             Ok(found) => {
-                run.signals = found.clone();
-                signals.extend(found);
+                signals.extend_from_slice(&found);
+                run.signals = found;
             }
             Err(error) => {
                 tracing::warn!(plugin = slot.plugin.name(), "classifier failed: {error}");

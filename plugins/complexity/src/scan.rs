@@ -25,9 +25,33 @@ fn count_word(hay: &str, needle: &str, limit: usize) -> usize {
     count
 }
 
+/// The lowercased text and the set of its words, built once per request: a keyword that is
+/// a plain word is a set lookup, not another pass over the text (there are ~150 keywords).
+pub struct Text<'a> {
+    pub lower: &'a str,
+    words: std::collections::HashSet<&'a str>,
+}
+
+impl<'a> Text<'a> {
+    pub fn new(lower: &'a str) -> Self {
+        let words = lower.split(|c: char| !(c.is_alphanumeric() || c == '_')).filter(|w| !w.is_empty()).collect();
+        Text { lower, words }
+    }
+
+    /// Whether `keyword` occurs as a whole word (or, for keywords with symbols, as
+    /// [`has_word`] defines it).
+    pub fn has(&self, keyword: &str) -> bool {
+        if keyword.chars().all(|c| c.is_alphanumeric() || c == '_') {
+            self.words.contains(keyword)
+        } else {
+            has_word(self.lower, keyword)
+        }
+    }
+}
+
 /// How many of `words` occur (each counted once).
-fn distinct_hits(lower: &str, words: &[&str]) -> usize {
-    words.iter().filter(|w| has_word(lower, w)).count()
+fn distinct_hits(text: &Text<'_>, words: &[&str]) -> usize {
+    words.iter().filter(|w| text.has(w)).count()
 }
 
 /// Keywords, idioms and names of programming languages and tools (lowercase). Words that
@@ -94,7 +118,8 @@ const TRACE_MARKERS: &[&str] = &[
 ];
 
 /// `complexity.code`.
-pub fn code(text: &str, lower: &str) -> f64 {
+pub fn code(text: &str, words: &Text<'_>) -> f64 {
+    let lower = words.lower;
     let mut score = 0.0;
     if text.contains("```") || text.lines().filter(|l| l.starts_with("    ") && !l.trim().is_empty()).count() >= 3 {
         score += 0.5;
@@ -104,14 +129,14 @@ pub fn code(text: &str, lower: &str) -> f64 {
     if TRACE_MARKERS.iter().any(|m| lower.contains(m)) || lower.contains("\n    at ") {
         score += 0.4;
     }
-    score += (0.1 * distinct_hits(lower, CODE_WORDS) as f64).min(0.5);
+    score += (0.1 * distinct_hits(words, CODE_WORDS) as f64).min(0.5);
 
     // Code is dense in brackets and operators; prose is not (about 1% in English).
     let mut visible = 0usize;
     let mut symbols = 0usize;
     for c in text.chars().filter(|c| !c.is_whitespace()) {
         visible += 1;
-        if "{}[]();=<>&|".contains(c) {
+        if matches!(c, '{' | '}' | '[' | ']' | '(' | ')' | ';' | '=' | '<' | '>' | '&' | '|') {
             symbols += 1;
         }
     }
@@ -166,13 +191,13 @@ const LATEX: &[&str] = &[
 ];
 
 /// `complexity.math`.
-pub fn math(text: &str, lower: &str) -> f64 {
+pub fn math(text: &str, words: &Text<'_>) -> f64 {
     let ops = arithmetic(text);
     let mut score = 0.5 * (ops as f64 / 3.0).min(1.0);
     if LATEX.iter().any(|m| text.contains(m)) {
         score += 0.4;
     }
-    score += 0.2 * distinct_hits(lower, MATH_WORDS) as f64;
+    score += 0.2 * distinct_hits(words, MATH_WORDS) as f64;
     score.min(1.0)
 }
 
@@ -183,7 +208,7 @@ fn arithmetic(text: &str) -> usize {
     let chars: Vec<char> = text.chars().collect();
     let mut count = 0;
     for (i, &c) in chars.iter().enumerate() {
-        if !"+-*/^=×÷<>".contains(c) {
+        if !matches!(c, '+' | '-' | '*' | '/' | '^' | '=' | '×' | '÷' | '<' | '>') {
             continue;
         }
         let prev = chars[..i].iter().rev().find(|c| **c != ' ').copied();
@@ -245,8 +270,9 @@ const REASONING: &[&str] = &[
 ];
 
 /// `complexity.reasoning`.
-pub fn reasoning(lower: &str) -> f64 {
-    let mut hits = distinct_hits(lower, REASONING);
+pub fn reasoning(words: &Text<'_>) -> f64 {
+    let lower = words.lower;
+    let mut hits = distinct_hits(words, REASONING);
     if let Some(first) = lower.find("first")
         && lower[first..].contains("then")
     {
