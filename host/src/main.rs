@@ -11,6 +11,9 @@ use clap::{Parser, Subcommand};
 use switchyard::cli::plugin_check::{self, CheckOptions};
 use switchyard::plugin::{Limits, PluginKind};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "switchyard", version, about = "An OpenAI-compatible LLM router with WebAssembly routing plugins")]
 struct Cli {
@@ -227,6 +230,22 @@ async fn serve(config_path: PathBuf, listen: Option<String>, watch: bool) -> any
         None
     };
     let shutdown = async {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            match signal(SignalKind::terminate()) {
+                Ok(mut term) => {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutting down: finishing requests in flight");
     };

@@ -28,9 +28,9 @@ fn answer(content: &str, finish_reason: &str) -> Candidate {
 #[test]
 fn complexity_scores_hard_prompts_above_easy_ones() {
     let plugin = load(PluginKind::Classifier, guests::COMPLEXITY, json!({}));
-    let easy = plugin.classify(&user_request("What is the capital of France?")).unwrap();
+    let easy = plugin.classify_blocking(&user_request("What is the capital of France?")).unwrap();
     let hard = plugin
-        .classify(&user_request(
+        .classify_blocking(&user_request(
             "Prove step by step that there are infinitely many primes, then write a Rust function `fn nth_prime(n: usize) -> u64` and explain its complexity.",
         ))
         .unwrap();
@@ -67,14 +67,14 @@ fn cascade_orders_cheapest_first_and_skips_what_cannot_serve() {
         error_rate: 0.0,
     });
     let request = user_request("hello");
-    let plan = plugin.route(&request, &[], &models).unwrap();
+    let plan = plugin.route_blocking(&request, &[], &models).unwrap();
     assert_eq!(plan.steps, ["small", "large"], "tiny's context window is too small: {}", plan.reason);
     // A complex request starts at tier 1.
     let score = switchyard::plugin::Signal { name: "complexity.score".into(), value: 0.9, label: None };
-    assert_eq!(plugin.route(&request, &[score], &models).unwrap().steps, ["large"]);
+    assert_eq!(plugin.route_blocking(&request, &[score], &models).unwrap().steps, ["large"]);
     // An unhealthy model is skipped.
     models[0].healthy = false;
-    let plan = plugin.route(&request, &[], &models).unwrap();
+    let plan = plugin.route_blocking(&request, &[], &models).unwrap();
     assert_eq!(plan.steps, ["large"], "{}", plan.reason);
 }
 
@@ -87,10 +87,10 @@ fn static_routes_map_metadata_to_a_fixed_plan() {
     );
     let mut request: Request = user_request("hi");
     request.metadata = vec![("tenant".into(), "acme".into())];
-    let plan = plugin.route(&request, &[], &samples::models()).unwrap();
+    let plan = plugin.route_blocking(&request, &[], &samples::models()).unwrap();
     assert_eq!((plan.steps.as_slice(), plan.reason.as_str()), (&["large".to_string()][..], "acme pays for quality"));
     request.metadata = vec![("tenant".into(), "other".into())];
-    assert_eq!(plugin.route(&request, &[], &samples::models()).unwrap().steps, ["small", "large"]);
+    assert_eq!(plugin.route_blocking(&request, &[], &samples::models()).unwrap().steps, ["small", "large"]);
 }
 
 #[test]
@@ -98,7 +98,7 @@ fn sanity_escalates_empty_truncated_refusing_and_repetitive_answers() {
     let plugin = load(PluginKind::Gate, guests::SANITY, json!({"min_mean_logprob": -1.5}));
     let request = user_request("Explain TCP slow start.");
     let good = "TCP slow start grows the congestion window exponentially until a loss or the threshold.";
-    assert!(matches!(plugin.check(&request, &answer(good, "stop")).unwrap(), Verdict::Accept(_)));
+    assert!(matches!(plugin.check_blocking(&request, &answer(good, "stop")).unwrap(), Verdict::Accept(_)));
     let repetitive = "the same words again ".repeat(40);
     let mut low_confidence = answer(good, "stop");
     low_confidence.mean_logprob = Some(-3.0);
@@ -109,7 +109,7 @@ fn sanity_escalates_empty_truncated_refusing_and_repetitive_answers() {
         ("repetition", answer(&repetitive, "stop")),
         ("low logprob", low_confidence),
     ] {
-        let verdict = plugin.check(&request, &candidate).unwrap();
+        let verdict = plugin.check_blocking(&request, &candidate).unwrap();
         assert!(matches!(verdict, Verdict::Escalate(_)), "{case}: {verdict:?}");
     }
 }
@@ -119,22 +119,31 @@ fn the_json_gate_checks_json_and_schemas_only_when_asked() {
     let plugin = load(PluginKind::Gate, guests::JSON_GATE, json!({}));
     let mut request = user_request("a cat as JSON");
     assert!(
-        matches!(plugin.check(&request, &answer("not json", "stop")).unwrap(), Verdict::Accept(_)),
+        matches!(plugin.check_blocking(&request, &answer("not json", "stop")).unwrap(), Verdict::Accept(_)),
         "JSON not asked for"
     );
     request.wants_json = true;
-    assert!(matches!(plugin.check(&request, &answer("here you go: {", "stop")).unwrap(), Verdict::Escalate(_)));
-    assert!(matches!(plugin.check(&request, &answer(r#"{"name": "Tom"}"#, "stop")).unwrap(), Verdict::Accept(_)));
+    assert!(matches!(
+        plugin.check_blocking(&request, &answer("here you go: {", "stop")).unwrap(),
+        Verdict::Escalate(_)
+    ));
+    assert!(matches!(
+        plugin.check_blocking(&request, &answer(r#"{"name": "Tom"}"#, "stop")).unwrap(),
+        Verdict::Accept(_)
+    ));
     request.json_schema = Some(
         json!({"type": "object", "required": ["name", "age"], "properties": {"age": {"type": "integer"}}}).to_string(),
     );
-    assert!(matches!(plugin.check(&request, &answer(r#"{"name": "Tom"}"#, "stop")).unwrap(), Verdict::Escalate(_)));
     assert!(matches!(
-        plugin.check(&request, &answer(r#"{"name": "Tom", "age": 3}"#, "stop")).unwrap(),
+        plugin.check_blocking(&request, &answer(r#"{"name": "Tom"}"#, "stop")).unwrap(),
+        Verdict::Escalate(_)
+    ));
+    assert!(matches!(
+        plugin.check_blocking(&request, &answer(r#"{"name": "Tom", "age": 3}"#, "stop")).unwrap(),
         Verdict::Accept(_)
     ));
     assert!(matches!(
-        plugin.check(&request, &answer("```json\n{\"name\": \"Tom\", \"age\": 3}\n```", "stop")).unwrap(),
+        plugin.check_blocking(&request, &answer("```json\n{\"name\": \"Tom\", \"age\": 3}\n```", "stop")).unwrap(),
         Verdict::Accept(_)
     ));
 }

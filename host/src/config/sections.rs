@@ -89,7 +89,8 @@ pub struct RuntimeConfig {
     /// Enable fuel metering (deterministic instruction budgets). Off by default: epochs
     /// already bound wall time and fuel costs ~10-20% of guest speed.
     pub fuel: bool,
-    /// Epoch ticker period; plugin deadlines are rounded up to it. Default 1 ms.
+    /// Epoch ticker period: plugin deadlines are enforced to within one tick. Default 5 ms
+    /// (a 1 ms tick costs ~5% of throughput on a 2-core machine in wake-ups alone).
     pub epoch_tick_ms: u64,
     /// Memory reserved for all plugin instances together, in MiB. Default 1024.
     pub max_memory_mb: u64,
@@ -102,7 +103,7 @@ impl Default for RuntimeConfig {
         RuntimeConfig {
             cache_dir: PathBuf::from(".switchyard-cache"),
             fuel: false,
-            epoch_tick_ms: 1,
+            epoch_tick_ms: 5,
             max_memory_mb: 1024,
             max_instances: 1000,
         }

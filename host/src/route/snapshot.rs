@@ -149,12 +149,7 @@ impl Snapshot {
             let (loaded, change) = match kept {
                 Some(old) => (old.clone(), PluginChange::Kept),
                 None => {
-                    let engine = engine.clone();
-                    let task_name = name.clone();
-                    let loaded =
-                        tokio::task::spawn_blocking(move || plugin::load_bytes(&engine, spec, &bytes, Instant::now()))
-                            .await
-                            .map_err(|e| LoadError::Task { name: task_name, detail: e.to_string() })??;
+                    let loaded = plugin::load_bytes(engine, spec, bytes, Instant::now()).await?;
                     let change = if previous.is_some_and(|p| p.plugins.contains_key(name)) {
                         PluginChange::Replaced
                     } else {

@@ -14,7 +14,8 @@ use crate::route::{pipeline, request};
 pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<Body> {
     let started = Instant::now();
     if !app.client_keys().allows(request.headers()) {
-        return ApiError::unauthorized("Incorrect or missing API key: send `Authorization: Bearer <key>`.").into_response();
+        return ApiError::unauthorized("Incorrect or missing API key: send `Authorization: Bearer <key>`.")
+            .into_response();
     }
     let Some(permit) = app.admit().await else {
         app.metrics().observe_overload();

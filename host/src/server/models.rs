@@ -8,8 +8,10 @@ use super::body::{Body, full};
 
 pub fn list(app: &App, headers: &http::HeaderMap) -> Response<Body> {
     if !app.client_keys().allows(headers) {
-        return super::error::ApiError::unauthorized("Incorrect or missing API key: send `Authorization: Bearer <key>`.")
-            .into_response();
+        return super::error::ApiError::unauthorized(
+            "Incorrect or missing API key: send `Authorization: Bearer <key>`.",
+        )
+        .into_response();
     }
     let snapshot = app.snapshot();
     let created = snapshot.loaded_at.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
