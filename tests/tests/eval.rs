@@ -63,6 +63,8 @@ fn write_config(dir: &Path) -> PathBuf {
         r#"
 [runtime]
 cache_dir = {cache:?}
+# Low, so that a sweep holding every value's plugin copy at once would run out.
+max_instances = 60
 
 [providers.offline]
 base_url = "http://127.0.0.1:9/v1"
@@ -94,9 +96,10 @@ kind = "policy"
 path = {static_routes:?}
 config = {{ default = ["large"] }}
 
+# Not in the data: only the `mid-first` route plans it.
 [models.mid]
 provider = "offline"
-tier = 1
+tier = 2
 input_price = 5.0
 output_price = 5.0
 
@@ -113,6 +116,7 @@ config = {{ mode = "err" }}
 [plugins.cascade]
 kind = "policy"
 path = {cascade:?}
+config = {{ max_tier = 1 }}
 
 [plugins.math-check]
 kind = "gate"
@@ -125,7 +129,7 @@ path = {difficulty:?}
 [plugins.start-by-difficulty]
 kind = "policy"
 path = {cascade:?}
-config = {{ start_tier = 1, start_signal = "difficulty.score" }}
+config = {{ start_tier = 1, start_signal = "difficulty.score", max_tier = 1 }}
 
 [routes.perfect]
 policy = "perfect"
@@ -312,6 +316,17 @@ fn fail_modes_and_unmapped_models_behave_as_in_the_proxy() {
         "{:?}",
         report.warnings
     );
+}
+
+#[test]
+fn a_long_sweep_keeps_one_plugin_copy_alive_at_a_time() {
+    let f = fixture(true);
+    // 201 copies of the gate, each with warm instances, would be far past `max_instances`.
+    let report = run(&f, "cascade", Some("math-check.threshold=0:1:0.005"));
+    let all = &report.parts[0];
+    assert_eq!(all.points.len(), 201);
+    assert_eq!(all.points.iter().map(|p| p.plugin_failures).sum::<u64>(), 0, "{:?}", report.warnings);
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
 }
 
 #[test]

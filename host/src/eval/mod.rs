@@ -174,23 +174,42 @@ pub fn run(options: &EvalOptions) -> Result<Report, EvalError> {
         known: snapshot.models.keys().cloned().collect::<HashSet<_>>(),
     };
 
-    let (routes, values, knob) = match &options.sweep {
+    let spec = match &options.sweep {
         Some(text) => {
             let names: Vec<&str> = config.plugins.keys().map(String::as_str).collect();
-            let spec = sweep::parse(text, &names).map_err(sweep::SweepLoadError::from)?;
-            let (routes, _) = sweep::routes(&spec, &base, &config, &engine, options.strict_deadlines)?;
-            (routes, spec.values.clone(), Some(spec.knob()))
+            Some(sweep::parse(text, &names).map_err(sweep::SweepLoadError::from)?)
         }
-        None => (vec![base], vec![serde_json::Value::Null], None),
+        None => None,
     };
-    let load_time = started.elapsed();
-
+    let sweeper = match &spec {
+        Some(spec) => {
+            let sweeper = sweep::Sweeper::new(spec, &base, &config, &engine, options.strict_deadlines)?;
+            sweeper.check_all()?;
+            Some(sweeper)
+        }
+        None => None,
+    };
+    let (values, knob) = match &spec {
+        Some(spec) => (spec.values.clone(), Some(spec.knob())),
+        None => (vec![serde_json::Value::Null], None),
+    };
+    let route_at = |point: usize| match &sweeper {
+        Some(sweeper) => sweeper.route(point),
+        None => Ok(base.clone()),
+    };
     let threads = if options.threads == 0 {
         std::thread::available_parallelism().map_or(1, usize::from)
     } else {
         options.threads
     };
-    let result = batch::run(&routes, &models, &map, &prepared, threads, options.progress)?;
+    let load_time = started.elapsed();
+    let result = batch::run(values.len(), &route_at, &models, &map, &prepared, threads, options.progress).map_err(
+        |e| match e {
+            batch::BatchError::Replay(e) => EvalError::Replay(e),
+            batch::BatchError::Sweep(e) => EvalError::Sweep(e),
+        },
+    )?;
+    let load_time = load_time + result.loading;
 
     let all: Vec<usize> = (0..prepared.len()).collect();
     let mut parts = vec![report::part("all", &all, &prepared, &map, &values, &result.decisions)];
@@ -203,7 +222,7 @@ pub fn run(options: &EvalOptions) -> Result<Report, EvalError> {
             }
         }
     }
-    let decisions = routes.len() * prepared.len();
+    let decisions = values.len() * prepared.len();
     let plugin_calls: u64 = result.decisions.iter().flatten().map(|d| u64::from(d.plugin_calls)).sum();
     Ok(Report {
         config: options.config.display().to_string(),

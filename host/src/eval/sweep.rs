@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 use super::replay::RouteUnderTest;
 use crate::config::Config;
-use crate::plugin::{self, LoadError, PluginEngine};
+use crate::plugin::{self, LoadError, PluginEngine, PluginSpec};
 
 /// Most values one sweep may have.
 pub const MAX_VALUES: usize = 10_000;
@@ -162,40 +162,77 @@ pub enum SweepLoadError {
     Read { path: std::path::PathBuf, source: std::io::Error },
 }
 
-/// One route per sweep value, in value order, and how long loading them took.
-pub fn routes(
-    spec: &SweepSpec,
-    base: &RouteUnderTest,
-    config: &Config,
-    engine: &Arc<PluginEngine>,
-    strict_deadlines: bool,
-) -> Result<(Vec<RouteUnderTest>, std::time::Duration), SweepLoadError> {
-    let started = Instant::now();
-    if !base.plugin_names().contains(&spec.plugin.as_str()) {
-        return Err(SweepError::NotOnRoute {
-            plugin: spec.plugin.clone(),
-            route: base.alias.clone(),
-            on_route: base.plugin_names().join(", "),
+/// The route at each sweep value, loaded on demand.
+///
+/// Why not all at once: every loaded copy of the swept plugin keeps warm instances, and a few
+/// hundred copies alive together would exhaust the engine's instance limit (calls would then
+/// fail, and the failures would depend on timing). One copy at a time also bounds memory.
+pub struct Sweeper<'a> {
+    spec: &'a SweepSpec,
+    base: &'a RouteUnderTest,
+    base_spec: PluginSpec,
+    bytes: Vec<u8>,
+    engine: &'a Arc<PluginEngine>,
+}
+
+impl<'a> Sweeper<'a> {
+    /// Checks that the plugin is on the route and reads its component once.
+    pub fn new(
+        spec: &'a SweepSpec,
+        base: &'a RouteUnderTest,
+        config: &Config,
+        engine: &'a Arc<PluginEngine>,
+        strict_deadlines: bool,
+    ) -> Result<Self, SweepLoadError> {
+        if !base.plugin_names().contains(&spec.plugin.as_str()) {
+            return Err(SweepError::NotOnRoute {
+                plugin: spec.plugin.clone(),
+                route: base.alias.clone(),
+                on_route: base.plugin_names().join(", "),
+            }
+            .into());
         }
-        .into());
+        let Some(plugin_config) = config.plugins.get(&spec.plugin) else {
+            return Err(SweepError::UnknownPlugin { given: spec.plugin.clone(), known: String::new() }.into());
+        };
+        let bytes = std::fs::read(&plugin_config.resolved_path)
+            .map_err(|source| SweepLoadError::Read { path: plugin_config.resolved_path.clone(), source })?;
+        let base_spec = super::plugin_spec_for_eval(&spec.plugin, plugin_config, strict_deadlines);
+        Ok(Sweeper { spec, base, base_spec, bytes, engine })
     }
-    let Some(plugin_config) = config.plugins.get(&spec.plugin) else {
-        return Err(SweepError::UnknownPlugin { given: spec.plugin.clone(), known: String::new() }.into());
-    };
-    let bytes = std::fs::read(&plugin_config.resolved_path)
-        .map_err(|source| SweepLoadError::Read { path: plugin_config.resolved_path.clone(), source })?;
-    let base_spec = super::plugin_spec_for_eval(&spec.plugin, plugin_config, strict_deadlines);
-    let mut routes = Vec::with_capacity(spec.values.len());
-    for value in &spec.values {
-        let mut load_spec = base_spec.clone();
-        load_spec.config = set_key(&base_spec.config, &spec.plugin, &spec.key, value.clone())?;
+
+    /// The number of values.
+    pub fn len(&self) -> usize {
+        self.spec.values.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spec.values.is_empty()
+    }
+
+    /// The route with the plugin loaded at value `index` (from the engine's compiled cache:
+    /// milliseconds).
+    pub fn route(&self, index: usize) -> Result<RouteUnderTest, SweepLoadError> {
+        let Some(value) = self.spec.values.get(index) else {
+            return Ok(self.base.clone());
+        };
+        let mut load_spec = self.base_spec.clone();
+        load_spec.config = set_key(&self.base_spec.config, &self.spec.plugin, &self.spec.key, value.clone())?;
         let loaded =
-            plugin::blocking::run(plugin::load_bytes(engine, load_spec, bytes.clone(), Instant::now())).map_err(
-                |source| SweepLoadError::Load { knob: spec.knob(), value: value.clone(), source: Box::new(source) },
-            )?;
-        routes.push(base.with_plugin(&spec.plugin, &Arc::new(loaded)));
+            plugin::blocking::run(plugin::load_bytes(self.engine, load_spec, self.bytes.clone(), Instant::now()))
+                .map_err(|source| SweepLoadError::Load {
+                    knob: self.spec.knob(),
+                    value: value.clone(),
+                    source: Box::new(source),
+                })?;
+        Ok(self.base.with_plugin(&self.spec.plugin, &Arc::new(loaded)))
     }
-    Ok((routes, started.elapsed()))
+
+    /// Loads (and drops) every value once, so that a value the plugin refuses fails the run
+    /// before the replay starts, not halfway through it.
+    pub fn check_all(&self) -> Result<(), SweepLoadError> {
+        (0..self.len()).try_for_each(|i| self.route(i).map(drop))
+    }
 }
 
 #[cfg(test)]
