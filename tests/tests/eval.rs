@@ -410,3 +410,152 @@ fn routellm_csv_table_json_and_svg() {
     assert_eq!(json["parts"][0]["points"].as_array().unwrap().len(), 3);
     assert!(json["parts"][0]["policy"]["apgr"].is_number());
 }
+
+/// The strongest check of "eval decides as the proxy does": the same requests go through a
+/// real proxy (over HTTP, to the simulated upstream) and through eval's replay on that proxy's
+/// own snapshot, with the simulator's answers as the data. Every request must end at the same
+/// model after the same number of attempts.
+#[tokio::test]
+async fn replay_matches_the_live_proxy() {
+    use switchyard::eval::data::{Item, ModelResult};
+    use switchyard::eval::mapping;
+    use switchyard::eval::replay::{self, Models, ReplayOptions, RouteUnderTest};
+    use switchyard::plugin::Message;
+    use switchyard::route::decision::AttemptOutcome;
+    use switchyard::sim::answer::{Quality, answer};
+    use switchyard_tests::proxy::{Proxy, chat, render, simulator};
+
+    let sim = simulator().await;
+    let config = render(
+        r#"
+[providers.sim]
+base_url = "{SIM}"
+[models.small]
+provider = "sim"
+upstream = "sim-small"
+tier = 0
+input_price = 0.15
+output_price = 0.6
+[models.large]
+provider = "sim"
+upstream = "sim-large"
+tier = 1
+input_price = 2.5
+output_price = 10.0
+[plugins.complexity]
+kind = "classifier"
+path = "{GUEST:COMPLEXITY}"
+[plugins.cascade]
+kind = "policy"
+path = "{GUEST:CASCADE}"
+config = { start_tier = 1, start_threshold = 0.5 }
+[plugins.sanity]
+kind = "gate"
+path = "{GUEST:SANITY}"
+config = { min_mean_logprob = -1.0 }
+[plugins.math]
+kind = "gate"
+path = "{GUEST:MATH_CHECK}"
+[routes.auto]
+classifiers = ["complexity"]
+policy = "cascade"
+gates = ["sanity", "math"]
+default_plan = ["small", "large"]
+"#,
+        sim,
+    );
+    let proxy = Proxy::start(&config).await;
+    let prompts = [
+        "What is the capital of France?",
+        "Say hello.",
+        "Prove step by step that there are infinitely many primes, then explain why the proof fails for a finite list.",
+        "Explain step by step why this Rust code fails to compile and fix it:\n```rust\nfn main() { let s = String::new(); let r = &s; drop(s); println!(\"{r}\"); }\n```",
+        "Compare the trade-offs of B-trees and LSM trees for write-heavy workloads, first in theory, then with numbers.",
+        "Tom has 3 boxes of 12 pencils and gives away 10. How many are left?",
+        "Solve 3x + 2 = 11 and explain each step.",
+        "Write a haiku about rain.",
+        "Derive the closed form of the sum 1 + 2 + ... + n and prove it by induction, step by step.",
+        "List three colours.",
+        "Why is the sky blue? Explain why, step by step, and compare it with sunsets.",
+        "Translate 'good morning' into Spanish.",
+    ];
+    let mut live = Vec::new();
+    for prompt in prompts {
+        let body = json!({"model": "auto", "logprobs": true, "messages": [{"role": "user", "content": prompt}]});
+        let reply = chat(&proxy, body).await;
+        assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
+        let record = proxy.records.lock().unwrap().last().cloned().expect("a decision record");
+        let returned = record.attempts.iter().find(|a| a.outcome == AttemptOutcome::Returned).map(|a| a.model.clone());
+        live.push((returned, record.attempts.len()));
+    }
+
+    // The data: each model's answer as the simulator gives it, with what a gate sees of it.
+    let items: Vec<Item> = prompts
+        .iter()
+        .enumerate()
+        .map(|(i, prompt)| {
+            let body = json!({"messages": [{"role": "user", "content": prompt}]});
+            let body = body.as_object().unwrap();
+            let result = |model: &str, quality| {
+                let a = answer(model, quality, body);
+                let mean = a.logprobs.iter().sum::<f64>() / a.logprobs.len() as f64;
+                Some(ModelResult {
+                    score: 1.0,
+                    answer: Some(a.content),
+                    finish_reason: Some(a.finish_reason.to_string()),
+                    mean_logprob: Some(mean),
+                    input_tokens: Some(a.prompt_tokens),
+                    output_tokens: Some(a.completion_tokens),
+                    cost_usd: None,
+                })
+            };
+            Item {
+                id: format!("p{i}"),
+                group: "parity".into(),
+                messages: vec![Message { role: "user".into(), content: prompt.to_string() }],
+                metadata: vec![],
+                results: vec![result("sim-small", Quality::Small), result("sim-large", Quality::Large)],
+            }
+        })
+        .collect();
+    let snapshot = proxy.app.snapshot();
+    let dataset = switchyard::eval::data::Dataset {
+        models: vec!["small".into(), "large".into()],
+        items: items.clone(),
+        ..Default::default()
+    };
+    let config_models: Vec<mapping::ConfigModel> = snapshot
+        .model_order
+        .iter()
+        .map(|id| mapping::ConfigModel { id: id.clone(), input_price: 0.0, output_price: 0.0 })
+        .collect();
+    let map = mapping::build(&config_models, &dataset, &[]).unwrap();
+    let route = RouteUnderTest::from_route(&snapshot.routes["auto"]);
+    let models = Models {
+        table: snapshot.model_table(&switchyard::provider::HealthBook::new(Default::default())),
+        known: snapshot.models.keys().cloned().collect(),
+    };
+    // The plugin API blocks on its own runtime, which cannot nest in this test's.
+    let replayed: Vec<(Option<String>, usize)> = std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                items
+                    .iter()
+                    .map(|item| {
+                        let prepared = replay::prepare(item, "auto", &map, &ReplayOptions::default());
+                        let d = replay::decide(&route, &models, &map, &prepared).unwrap();
+                        let calls = d.calls.iter().sum::<u32>() as usize;
+                        (d.answered_by.map(|m| map.models[m].id.clone()), calls)
+                    })
+                    .collect()
+            })
+            .join()
+            .unwrap()
+    });
+    assert_eq!(replayed, live, "eval and the proxy disagree (left: eval, right: proxy)");
+    // The mix is worth checking: some requests escalate, some start large, some stay small.
+    let attempts: Vec<usize> = live.iter().map(|l| l.1).collect();
+    assert!(attempts.contains(&2), "{live:?}");
+    assert!(live.iter().any(|l| l.0.as_deref() == Some("small")), "{live:?}");
+    assert!(live.iter().any(|l| l.0.as_deref() == Some("large") && l.1 == 1), "{live:?}");
+}

@@ -19,6 +19,8 @@ pub struct ModelResult {
     pub answer: Option<String>,
     /// `stop` unless the data says otherwise.
     pub finish_reason: Option<String>,
+    /// Mean log-probability of the answer's tokens, when the data has it (gates may use it).
+    pub mean_logprob: Option<f64>,
     pub input_tokens: Option<u32>,
     pub output_tokens: Option<u32>,
     /// The call's cost in USD, when the data knows it better than prices × tokens.

@@ -9,7 +9,7 @@
 //! - `prompt` (one user message) or `messages` (`[{"role": "user", "content": "..."}]`).
 //! - `results`: model name → `true`/`false`, a score (a number, 1 = correct), or an object with
 //!   `correct` or `score`, and optionally `answer` (the text gates judge), `finish_reason`,
-//!   `input_tokens`, `output_tokens`, `cost_usd`.
+//!   `mean_logprob`, `input_tokens`, `output_tokens`, `cost_usd`.
 //! - Optional: `id` (default `<file stem>:<line>`), `metadata` (string → string, handed to
 //!   plugins like request metadata), `group` (for breakdowns; default the file stem).
 //!
@@ -49,6 +49,7 @@ struct FullResult {
     score: Option<f64>,
     answer: Option<String>,
     finish_reason: Option<String>,
+    mean_logprob: Option<f64>,
     input_tokens: Option<u32>,
     output_tokens: Option<u32>,
     cost_usd: Option<f64>,
@@ -121,6 +122,7 @@ fn model_result(result: serde_json::Value) -> Result<ModelResult, String> {
         score,
         answer: full.answer,
         finish_reason: full.finish_reason,
+        mean_logprob: full.mean_logprob.filter(|m| m.is_finite()),
         input_tokens: full.input_tokens,
         output_tokens: full.output_tokens,
         cost_usd: full.cost_usd,

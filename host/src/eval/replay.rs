@@ -140,7 +140,7 @@ pub fn prepare(item: &Item, alias: &str, map: &ModelMap, options: &ReplayOptions
             finish_reason: result.finish_reason.clone().unwrap_or_else(|| "stop".to_string()),
             input_tokens: input,
             output_tokens: output,
-            mean_logprob: None,
+            mean_logprob: result.mean_logprob,
             last_step: false,
         }));
     }
