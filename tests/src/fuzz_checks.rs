@@ -47,7 +47,10 @@ pub fn check_request(data: &[u8]) {
 
     let again = serde_json::to_vec(&body.json).expect("an accepted body serialises");
     let reparsed: ChatBody = parse_body(&again).unwrap_or_else(|e| panic!("re-serialised body rejected: {e}"));
-    assert_eq!((reparsed.model, reparsed.stream, reparsed.include_usage), (body.model, body.stream, body.include_usage));
+    assert_eq!(
+        (reparsed.model, reparsed.stream, reparsed.include_usage),
+        (body.model, body.stream, body.include_usage)
+    );
 }
 
 /// All events of `chunks` pushed in order, then `finish`.

@@ -55,7 +55,10 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
 /// Runs `check` on `input`; on a panic, fails the test with the input to reproduce it.
 fn run(target: &str, i: usize, input: &[u8], check: fn(&[u8])) {
     if catch_unwind(AssertUnwindSafe(|| check(input))).is_err() {
-        panic!("{target} input #{i} broke an invariant (see the panic above); input: {:?}", input.escape_ascii().to_string());
+        panic!(
+            "{target} input #{i} broke an invariant (see the panic above); input: {:?}",
+            input.escape_ascii().to_string()
+        );
     }
 }
 
@@ -106,13 +109,17 @@ fn random_value(rng: &mut Rng, depth: usize) -> Value {
         3 => json!(*rng.pick(&[0i64, -1, i64::MIN, i64::MAX, 4096])),
         4 => json!(u64::MAX),
         5 => Value::String(String::new()),
-        6 => Value::String(rng.pick(&["user", "system", "auto", "\u{0}", "é😀\u{202e}", "json_object", "json_schema"]).to_string()),
+        6 => Value::String(
+            rng.pick(&["user", "system", "auto", "\u{0}", "é😀\u{202e}", "json_object", "json_schema"]).to_string(),
+        ),
         7 => Value::String("x".repeat(rng.below(5000))),
         8 => Value::String("a\r\nb".into()),
         9 => Value::Array((0..rng.below(4)).map(|_| random_value(rng, depth + 1)).collect()),
         10 => {
             let keys = ["role", "content", "text", "type", "schema", "json_schema", "include_usage", "tenant"];
-            Value::Object((0..rng.below(4)).map(|_| (rng.pick(&keys).to_string(), random_value(rng, depth + 1))).collect())
+            Value::Object(
+                (0..rng.below(4)).map(|_| (rng.pick(&keys).to_string(), random_value(rng, depth + 1))).collect(),
+            )
         }
         _ => json!([{"role": "user", "content": random_value(rng, depth + 1)}]),
     }
@@ -121,8 +128,18 @@ fn random_value(rng: &mut Rng, depth: usize) -> Value {
 /// Replaces, adds or removes one node somewhere in `value`.
 fn mutate_json(rng: &mut Rng, value: &mut Value, depth: usize) {
     const FIELDS: &[&str] = &[
-        "model", "messages", "stream", "stream_options", "max_tokens", "max_completion_tokens", "temperature",
-        "response_format", "tools", "functions", "metadata", "user",
+        "model",
+        "messages",
+        "stream",
+        "stream_options",
+        "max_tokens",
+        "max_completion_tokens",
+        "temperature",
+        "response_format",
+        "tools",
+        "functions",
+        "metadata",
+        "user",
     ];
     match value {
         Value::Object(map) if !map.is_empty() && rng.below(3) != 0 => {
@@ -158,7 +175,8 @@ fn request_parsing_holds_its_invariants() {
     }
     // Nesting past serde_json's recursion limit, and a long flat array.
     run("request", 0, &[b'['; 100_000], check_request);
-    let wide = format!(r#"{{"model":"m","messages":[{}]}}"#, vec![r#"{"role":"user","content":"hi"}"#; 10_000].join(","));
+    let wide =
+        format!(r#"{{"model":"m","messages":[{}]}}"#, vec![r#"{"role":"user","content":"hi"}"#; 10_000].join(","));
     run("request", 0, wide.as_bytes(), check_request);
 
     for i in 0..iterations() {
@@ -204,8 +222,9 @@ fn generated_stream(rng: &mut Rng) -> Vec<u8> {
     const ENDS: &[&[u8]] = &[b"\n", b"\r\n", b"\r", b"\n\n", b"\r\n\r\n", b""];
     let mut out = rng.next().to_le_bytes()[..2].to_vec();
     for _ in 0..rng.below(24) {
-        out.extend_from_slice(rng.pick(LINES));
-        out.extend_from_slice(rng.pick(ENDS));
+        let (line, end) = (*rng.pick::<&[u8]>(LINES), *rng.pick::<&[u8]>(ENDS));
+        out.extend_from_slice(line);
+        out.extend_from_slice(end);
     }
     out
 }

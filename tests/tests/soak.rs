@@ -201,9 +201,9 @@ async fn full_pipeline_under_load_with_swaps_and_a_flapping_upstream() {
     let dir = tempfile::tempdir().unwrap();
     let policy = dir.path().join("policy.wasm");
     std::fs::copy(guests::CASCADE, &policy).unwrap();
-    let config = dir.path().join("switchyard.toml");
-    std::fs::write(&config, config(sim, flapper.addr)).unwrap();
-    let proxy = Arc::new(Proxy::start_watching(&config, Duration::from_millis(100)).await);
+    let config_path = dir.path().join("switchyard.toml");
+    std::fs::write(&config_path, config(sim, flapper.addr)).unwrap();
+    let proxy = Arc::new(Proxy::start_watching(&config_path, Duration::from_millis(100)).await);
     let url = format!("{}/v1/chat/completions", proxy.base);
 
     let tally = Arc::new(Tally::default());
