@@ -170,7 +170,7 @@ pub fn classify(req: &Request, config: &Config) -> Vec<Signal> {
     let tokens =
         if req.input_tokens > 0 { req.input_tokens } else { text::estimate_tokens(&text::all_text(&req.messages)) };
     let length = (f64::from(tokens) / f64::from(config.length_saturation_tokens)).min(1.0);
-    let words = scan::Text::new(&lower);
+    let words = scan::Text::new(&text, &lower);
     let code = scan::code(&text, &words);
     let math = scan::math(&text, &words);
     let reasoning = scan::reasoning(&words);
