@@ -123,7 +123,7 @@ struct Tally {
 
 /// One request, checked: a 200 with content and the headers naming who answered.
 async fn one(client: &Client<HttpConnector, Full<Bytes>>, url: &str, n: u64, tally: &Tally) {
-    let stream = n % 3 == 0;
+    let stream = n.is_multiple_of(3);
     let body = json!({"model": "auto", "stream": stream,
                       "messages": [{"role": "user", "content": PROMPTS[n as usize % PROMPTS.len()]}]});
     let request = http::Request::post(url)
