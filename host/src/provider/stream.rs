@@ -29,7 +29,9 @@ pub enum StreamEvent {
 /// or [`CompletionStream::collect`] (buffering, e.g. before gates judge it).
 pub struct CompletionStream {
     body: BoxBody<Bytes, BoxError>,
-    parser: SseParser,
+    /// Boxed: it is the bulk of the struct, and `UpstreamReply::Stream` should stay close in
+    /// size to `UpstreamReply::Complete` (clippy's `large_enum_variant`).
+    parser: Box<SseParser>,
     pending: VecDeque<SseEvent>,
     deadline: Instant,
     timeout: Duration,
@@ -56,7 +58,7 @@ impl CompletionStream {
     {
         CompletionStream {
             body: body.map_err(Into::into).boxed(),
-            parser: SseParser::new(),
+            parser: Box::default(),
             pending: VecDeque::new(),
             deadline,
             timeout,
