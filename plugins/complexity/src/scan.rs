@@ -3,8 +3,6 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use aho_corasick::AhoCorasick;
-
 /// Whether `needle` occurs in `hay` as a whole word: not preceded or followed by a letter,
 /// digit or `_` where the needle itself starts or ends with one.
 pub fn has_word(hay: &str, needle: &str) -> bool {
@@ -30,22 +28,20 @@ fn count_word(hay: &str, needle: &str, limit: usize) -> usize {
     count
 }
 
-/// Every keyword of every list, indexed once: plain words in a hash map (the text's words
-/// are looked up in it, one lookup per word of the text), phrases and symbols in an
-/// Aho-Corasick automaton (one pass over the text), plus the trace and LaTeX markers. A
-/// `contains` per keyword cost ~10 µs a request; this costs about 1.
+/// Every keyword of every list, indexed once per instance: plain words (most of them) in a
+/// hash map that the text's words are looked up in, one lookup per word of the text; the
+/// few phrases and symbols are searched for directly. A `contains` per keyword cost ~10 µs a
+/// request. (An Aho-Corasick automaton searched faster still but took ~0.3 ms to build in
+/// every fresh instance.)
 struct Keywords {
     /// Plain-word keyword to its index.
     plain: HashMap<&'static str, usize, Fnv>,
-    /// Phrase pattern number to keyword index.
-    phrase_ids: Vec<usize>,
-    phrases: AhoCorasick,
+    /// Phrases and symbols, with their keyword index.
+    phrases: Vec<(&'static str, usize)>,
     /// Keyword text to its index (for [`Text::has`]).
     index: HashMap<&'static str, usize, Fnv>,
     /// Per list (code, math, reasoning), the indices of its keywords.
     lists: [Vec<usize>; 3],
-    traces: AhoCorasick,
-    latex: AhoCorasick,
 }
 
 /// The keyword lists, in the order of `Keywords::lists`.
@@ -91,8 +87,7 @@ impl std::hash::Hasher for FnvHasher {
 static KEYWORDS: LazyLock<Option<Keywords>> = LazyLock::new(|| {
     let mut index: HashMap<&'static str, usize, Fnv> = HashMap::default();
     let mut plain: HashMap<&'static str, usize, Fnv> = HashMap::default();
-    let mut phrase_texts = Vec::new();
-    let mut phrase_ids = Vec::new();
+    let mut phrases = Vec::new();
     let mut lists: [Vec<usize>; 3] = Default::default();
     for (list, words) in [CODE_WORDS, MATH_WORDS, REASONING].iter().enumerate() {
         for &keyword in *words {
@@ -102,23 +97,13 @@ static KEYWORDS: LazyLock<Option<Keywords>> = LazyLock::new(|| {
                 if is_plain_word(keyword) {
                     plain.insert(keyword, id);
                 } else {
-                    phrase_texts.push(keyword);
-                    phrase_ids.push(id);
+                    phrases.push((keyword, id));
                 }
             }
             lists[list].push(id);
         }
     }
-    let traces: Vec<&str> = TRACE_MARKERS.iter().copied().chain(["\n    at "]).collect();
-    Some(Keywords {
-        plain,
-        phrase_ids,
-        phrases: AhoCorasick::new(&phrase_texts).ok()?,
-        index,
-        lists,
-        traces: AhoCorasick::new(&traces).ok()?,
-        latex: AhoCorasick::new(LATEX).ok()?,
-    })
+    Some(Keywords { plain, phrases, index, lists })
 });
 
 /// The lowercased text and which keywords and markers it contains, found in one pass.
@@ -142,13 +127,17 @@ impl<'a> Text<'a> {
                 found[id] = true;
             }
         }
-        for hit in keywords.phrases.find_overlapping_iter(lower) {
-            let needle = &lower[hit.start()..hit.end()];
-            if boundaries_ok(lower, needle, hit.start()) {
-                found[keywords.phrase_ids[hit.pattern().as_usize()]] = true;
+        for &(phrase, id) in &keywords.phrases {
+            if has_word(lower, phrase) {
+                found[id] = true;
             }
         }
-        Text { lower, found, has_trace: keywords.traces.is_match(lower), has_latex: keywords.latex.is_match(text) }
+        Text {
+            lower,
+            found,
+            has_trace: TRACE_MARKERS.iter().any(|m| lower.contains(m)) || lower.contains("\n    at "),
+            has_latex: LATEX.iter().any(|m| text.contains(m)),
+        }
     }
 
     /// Whether `keyword` occurs as a whole word (see [`has_word`]).
@@ -165,15 +154,6 @@ impl<'a> Text<'a> {
             k.lists[list as usize].iter().filter(|&&id| self.found.get(id).copied().unwrap_or(false)).count()
         })
     }
-}
-
-/// [`has_word`]'s boundary rule for one occurrence of `needle` at `at`.
-fn boundaries_ok(hay: &str, needle: &str, at: usize) -> bool {
-    let starts_word = needle.chars().next().is_some_and(is_word_char);
-    let ends_word = needle.chars().last().is_some_and(is_word_char);
-    let before_ok = !starts_word || hay[..at].chars().next_back().is_none_or(|c| !is_word_char(c));
-    let after_ok = !ends_word || hay[at + needle.len()..].chars().next().is_none_or(|c| !is_word_char(c));
-    before_ok && after_ok
 }
 
 /// Keywords, idioms and names of programming languages and tools (lowercase). Words that
