@@ -10,7 +10,7 @@ use http_body_util::combinators::BoxBody;
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
-use super::completion::{Completion, mean_logprob, usage_of};
+use super::completion::{Completion, CompletionBody, mean_logprob, usage_of};
 use super::error::{ProviderError, truncate};
 use super::sse::{SseEvent, SseParser};
 
@@ -203,7 +203,7 @@ impl Accumulator {
             }),
         );
         Completion {
-            body: Value::Object(body),
+            body: CompletionBody::Json(Value::Object(body)),
             content: self.content.clone(),
             finish_reason,
             usage,
@@ -242,8 +242,8 @@ mod tests {
         assert_eq!(c.content, "Hello");
         assert_eq!(c.finish_reason, "stop");
         assert_eq!((c.usage.prompt_tokens, c.usage.completion_tokens, c.usage.estimated), (7, 2, false));
-        assert_eq!(c.body["id"], "c1");
-        assert_eq!(c.body["choices"][0]["message"]["content"], "Hello");
+        assert_eq!(c.body.to_value()["id"], "c1");
+        assert_eq!(c.body.to_value()["choices"][0]["message"]["content"], "Hello");
     }
 
     #[tokio::test]
