@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod plugin;
 pub mod provider;
+pub mod reload;
 pub mod route;
 pub mod server;
 pub mod sim;

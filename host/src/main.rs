@@ -28,6 +28,9 @@ enum Command {
         /// Listen here instead of the config's `listen`.
         #[arg(long)]
         listen: Option<String>,
+        /// Do not reload when the config or a plugin file changes (the admin API still can).
+        #[arg(long)]
+        no_watch: bool,
     },
     /// Serve the offline upstream simulator (sim-small, sim-large and fault models) for demos
     /// and tests: OpenAI-compatible, deterministic, no network.
@@ -85,29 +88,18 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { config, listen } => runtime()?.block_on(serve(config, listen)),
+        Command::Serve { config, listen, no_watch } => runtime()?.block_on(serve(config, listen, !no_watch)),
         Command::Simulate { listen, latency_scale } => runtime()?.block_on(async move {
-            let listener = tokio::net::TcpListener::bind(&listen)
-                .await
-                .with_context(|| format!("cannot listen on {listen}"))?;
+            let listener =
+                tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
             tracing::info!(address = %listener.local_addr()?, "upstream simulator serving sim-small and sim-large");
             switchyard::sim::serve(listener, switchyard::sim::SimOptions { latency_scale }).await?;
             Ok(())
         }),
         Command::Plugin {
-            command:
-                PluginCommand::Check {
-                    file,
-                    kind,
-                    config,
-                    deadline_ms,
-                    memory_mb,
-                    iterations,
-                    cache_dir,
-                },
+            command: PluginCommand::Check { file, kind, config, deadline_ms, memory_mb, iterations, cache_dir },
         } => {
-            let config: serde_json::Value =
-                serde_json::from_str(&config).context("--config must be a JSON object")?;
+            let config: serde_json::Value = serde_json::from_str(&config).context("--config must be a JSON object")?;
             anyhow::ensure!(config.is_object(), "--config must be a JSON object, got {config}");
             let report = plugin_check::run(&CheckOptions {
                 path: file,
@@ -128,13 +120,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
 }
 
-async fn serve(config_path: PathBuf, listen: Option<String>) -> anyhow::Result<()> {
+async fn serve(config_path: PathBuf, listen: Option<String>, watch: bool) -> anyhow::Result<()> {
     let config = switchyard::config::Config::load(&config_path)?;
     let addr = match listen {
         Some(addr) => addr.parse().with_context(|| format!("--listen {addr}: expected HOST:PORT"))?,
@@ -142,9 +131,7 @@ async fn serve(config_path: PathBuf, listen: Option<String>) -> anyhow::Result<(
     };
     let started = std::time::Instant::now();
     let app = switchyard::server::App::start(config).await?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     let snapshot = app.snapshot();
     tracing::info!(
         address = %listener.local_addr()?,
@@ -154,6 +141,11 @@ async fn serve(config_path: PathBuf, listen: Option<String>) -> anyhow::Result<(
         "switchyard is serving (loaded in {:.0} ms)",
         started.elapsed().as_secs_f64() * 1000.0
     );
+    let _watch = if watch {
+        Some(switchyard::reload::watch::spawn(app.clone(), switchyard::reload::watch::DEFAULT_SETTLE)?)
+    } else {
+        None
+    };
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutting down: finishing requests in flight");

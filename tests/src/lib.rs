@@ -16,10 +16,7 @@ pub fn engine() -> Arc<PluginEngine> {
 
 /// A spec for `path` with `config` (a JSON object).
 pub fn spec(name: &str, kind: PluginKind, path: &str, config: serde_json::Value) -> PluginSpec {
-    PluginSpec {
-        config,
-        ..PluginSpec::new(name, kind, path)
-    }
+    PluginSpec { config, ..PluginSpec::new(name, kind, path) }
 }
 
 /// A one-message user request.
@@ -27,10 +24,7 @@ pub fn user_request(text: &str) -> Request {
     Request {
         id: "test".into(),
         model: "auto".into(),
-        messages: vec![Message {
-            role: "user".into(),
-            content: text.into(),
-        }],
+        messages: vec![Message { role: "user".into(), content: text.into() }],
         max_tokens: None,
         temperature: None,
         streaming: false,

@@ -123,7 +123,8 @@ fn a_warm_instance_that_trapped_is_discarded() {
 
 #[test]
 fn a_plugin_that_keeps_failing_is_quarantined() {
-    let mut spec = spec("panicky", PluginKind::Classifier, guests::HOSTILE, json!({"mode": "panic", "trigger": "attack"}));
+    let mut spec =
+        spec("panicky", PluginKind::Classifier, guests::HOSTILE, json!({"mode": "panic", "trigger": "attack"}));
     spec.quarantine.after_failures = 3;
     spec.quarantine.retry_after = Duration::from_millis(200);
     let plugin = plugin::load_blocking(&engine(), spec).unwrap();
@@ -142,17 +143,22 @@ fn a_plugin_that_keeps_failing_is_quarantined() {
 fn load_time_failures_are_reported_precisely() {
     let engine = engine();
     // Self-test: a plugin that misbehaves on every request never serves.
-    let err = plugin::load_blocking(&engine, spec("spinner", PluginKind::Classifier, guests::HOSTILE, json!({"mode": "spin"})))
-        .unwrap_err();
+    let err = plugin::load_blocking(
+        &engine,
+        spec("spinner", PluginKind::Classifier, guests::HOSTILE, json!({"mode": "spin"})),
+    )
+    .unwrap_err();
     assert!(matches!(&err, LoadError::SelfTest { source: CallError::Deadline { .. }, .. }), "{err}");
 
     // Config refused by init.
-    let err = plugin::load_blocking(&engine, spec("bad", PluginKind::Classifier, guests::HOSTILE, json!({"mode": "nope"})))
-        .unwrap_err();
+    let err =
+        plugin::load_blocking(&engine, spec("bad", PluginKind::Classifier, guests::HOSTILE, json!({"mode": "nope"})))
+            .unwrap_err();
     assert!(err.to_string().contains("unknown mode"), "{err}");
 
     // Wrong world: a classifier configured as a policy.
-    let err = plugin::load_blocking(&engine, spec("wrong", PluginKind::Policy, guests::HOSTILE, json!({}))).unwrap_err();
+    let err =
+        plugin::load_blocking(&engine, spec("wrong", PluginKind::Policy, guests::HOSTILE, json!({}))).unwrap_err();
     let text = err.to_string();
     assert!(text.contains("missing export `route`") && text.contains("looks like a classifier"), "{text}");
 
@@ -160,7 +166,8 @@ fn load_time_failures_are_reported_precisely() {
     let dir = tempfile::tempdir().unwrap();
     let junk = dir.path().join("junk.wasm");
     std::fs::write(&junk, b"definitely not wasm").unwrap();
-    let err = plugin::load_blocking(&engine, spec("junk", PluginKind::Gate, junk.to_str().unwrap(), json!({}))).unwrap_err();
+    let err =
+        plugin::load_blocking(&engine, spec("junk", PluginKind::Gate, junk.to_str().unwrap(), json!({}))).unwrap_err();
     assert!(matches!(err, LoadError::Compile { .. }), "{err}");
     assert!(err.to_string().contains("junk.wasm"));
 
@@ -168,22 +175,22 @@ fn load_time_failures_are_reported_precisely() {
     let bytes = std::fs::read(guests::HOSTILE).unwrap();
     let cut = dir.path().join("cut.wasm");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
-    let err = plugin::load_blocking(&engine, spec("cut", PluginKind::Classifier, cut.to_str().unwrap(), json!({}))).unwrap_err();
+    let err = plugin::load_blocking(&engine, spec("cut", PluginKind::Classifier, cut.to_str().unwrap(), json!({})))
+        .unwrap_err();
     assert!(matches!(err, LoadError::Compile { .. }), "{err}");
 
     // Missing file.
-    let err = plugin::load_blocking(&engine, spec("gone", PluginKind::Gate, "/nonexistent/x.wasm", json!({}))).unwrap_err();
+    let err =
+        plugin::load_blocking(&engine, spec("gone", PluginKind::Gate, "/nonexistent/x.wasm", json!({}))).unwrap_err();
     assert!(matches!(err, LoadError::Read { .. }) && err.to_string().contains("/nonexistent/x.wasm"), "{err}");
 }
 
 #[test]
 fn the_disk_cache_skips_compilation() {
     let dir = tempfile::tempdir().unwrap();
-    let settings = || plugin::EngineSettings {
-        cache_dir: Some(dir.path().to_path_buf()),
-        ..Default::default()
-    };
-    let load = |engine| plugin::load_blocking(&engine, spec("c", PluginKind::Classifier, guests::HOSTILE, json!({}))).unwrap();
+    let settings = || plugin::EngineSettings { cache_dir: Some(dir.path().to_path_buf()), ..Default::default() };
+    let load =
+        |engine| plugin::load_blocking(&engine, spec("c", PluginKind::Classifier, guests::HOSTILE, json!({}))).unwrap();
     let cold = load(plugin::PluginEngine::new(settings()).unwrap());
     assert_eq!(cold.load_report().cache, plugin::CacheOutcome::Compiled);
     // A new engine (a restarted process) finds the artifact on disk.

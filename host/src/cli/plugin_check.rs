@@ -42,22 +42,15 @@ pub enum CheckError {
 
 /// Runs the check and returns the report to print.
 pub fn run(options: &CheckOptions) -> Result<String, CheckError> {
-    let engine = PluginEngine::new(EngineSettings {
-        cache_dir: options.cache_dir.clone(),
-        ..EngineSettings::default()
-    })?;
-    let bytes = std::fs::read(&options.path).map_err(|source| CheckError::Read {
-        path: options.path.clone(),
-        source,
-    })?;
+    let engine =
+        PluginEngine::new(EngineSettings { cache_dir: options.cache_dir.clone(), ..EngineSettings::default() })?;
+    let bytes =
+        std::fs::read(&options.path).map_err(|source| CheckError::Read { path: options.path.clone(), source })?;
     let kind = match options.kind {
         Some(kind) => kind,
         None => engine
             .detect_kind(&bytes)
-            .map_err(|detail| CheckError::Detect {
-                path: options.path.clone(),
-                detail,
-            })?
+            .map_err(|detail| CheckError::Detect { path: options.path.clone(), detail })?
             .ok_or_else(|| CheckError::Detect {
                 path: options.path.clone(),
                 detail: "its exports fit none of the classifier, policy and gate worlds (pass --kind to see why)"
@@ -114,9 +107,7 @@ fn answer(plugin: &Plugin, request: &plugin::Request) -> String {
         PluginKind::Policy => plugin
             .route(request, &samples::signals(), &samples::models())
             .map(|plan| format!("[{}] — {}", plan.steps.join(" → "), plan.reason)),
-        PluginKind::Gate => plugin
-            .check(request, &samples::candidate(request))
-            .map(|verdict| format!("{verdict:?}")),
+        PluginKind::Gate => plugin.check(request, &samples::candidate(request)).map(|verdict| format!("{verdict:?}")),
     };
     match result {
         Ok(text) => text,

@@ -19,36 +19,20 @@ impl Summary {
         }
         samples.sort_unstable();
         let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
-        Summary {
-            p50: at(0.5),
-            p99: at(0.99),
-            max: samples[samples.len() - 1],
-            count: samples.len(),
-        }
+        Summary { p50: at(0.5), p99: at(0.99), max: samples[samples.len() - 1], count: samples.len() }
     }
 }
 
 impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "p50 {} · p99 {} · max {} (n={})",
-            micros(self.p50),
-            micros(self.p99),
-            micros(self.max),
-            self.count
-        )
+        write!(f, "p50 {} · p99 {} · max {} (n={})", micros(self.p50), micros(self.p99), micros(self.max), self.count)
     }
 }
 
 /// A duration as microseconds with one decimal, or milliseconds past 10 ms.
 pub fn micros(d: Duration) -> String {
     let us = d.as_secs_f64() * 1e6;
-    if us >= 10_000.0 {
-        format!("{:.1} ms", us / 1000.0)
-    } else {
-        format!("{us:.1} µs")
-    }
+    if us >= 10_000.0 { format!("{:.1} ms", us / 1000.0) } else { format!("{us:.1} µs") }
 }
 
 #[cfg(test)]

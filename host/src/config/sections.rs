@@ -122,7 +122,11 @@ pub struct TelemetryConfig {
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct AdminConfig {
-    /// Name of the environment variable holding the admin bearer token. Without it the
-    /// admin API is disabled: an unauthenticated reload endpoint is a remote-code switch.
+    /// Name of the environment variable holding the admin bearer token. Without it (or
+    /// `token_sha256`) the admin API is disabled: an unauthenticated reload endpoint is a
+    /// remote-code switch.
     pub token_env: Option<String>,
+    /// Hex SHA-256 of the admin bearer token, for deployments that keep the config in a
+    /// repository: the file holds only the hash. Either this or `token_env` enables the API.
+    pub token_sha256: Option<String>,
 }

@@ -35,6 +35,11 @@ pub(crate) fn check(cfg: &mut Config, base: &Path, env: &dyn Fn(&str) -> Option<
             Err(e) => problems.push("admin.token_env", e),
         }
     }
+    if let Some(hash) = &cfg.admin.token_sha256
+        && !(hash.len() == 64 && hash.chars().all(|c| c.is_ascii_hexdigit()))
+    {
+        problems.push("admin.token_sha256", "expected 64 hexadecimal characters (the SHA-256 of the token)".to_string());
+    }
     check_providers(cfg, env, problems);
     check_models(cfg, problems);
     check_plugins(cfg, base, problems);

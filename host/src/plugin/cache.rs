@@ -53,11 +53,7 @@ pub struct ArtifactCache {
 
 impl ArtifactCache {
     pub(crate) fn new(engine: &Engine, dir: Option<PathBuf>) -> Self {
-        ArtifactCache {
-            dir,
-            engine_key: engine_compatibility_key(engine),
-            memory: Mutex::new(HashMap::new()),
-        }
+        ArtifactCache { dir, engine_key: engine_compatibility_key(engine), memory: Mutex::new(HashMap::new()) }
     }
 
     /// The compiled component for `bytes`, from memory, disk or a fresh compilation. Blocking

@@ -64,9 +64,7 @@ pub struct PluginEngine {
 
 impl std::fmt::Debug for PluginEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PluginEngine")
-            .field("settings", &self.settings)
-            .finish_non_exhaustive()
+        f.debug_struct("PluginEngine").field("settings", &self.settings).finish_non_exhaustive()
     }
 }
 
@@ -79,13 +77,7 @@ impl PluginEngine {
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(engine.clone(), settings.epoch_tick, ticker_stop.clone())
             .map_err(|e| EngineError(format!("cannot start the epoch ticker thread: {e}")))?;
-        Ok(Arc::new(PluginEngine {
-            engine,
-            linker,
-            cache,
-            settings,
-            ticker_stop,
-        }))
+        Ok(Arc::new(PluginEngine { engine, linker, cache, settings, ticker_stop }))
     }
 
     /// The number of epoch ticks that covers `deadline` (at least one).
@@ -167,10 +159,7 @@ impl PluginEngine {
     /// fit, without linking or running it. Blocking.
     pub fn detect_kind(&self, bytes: &[u8]) -> Result<Option<super::PluginKind>, String> {
         let hash = super::ContentHash::of(bytes);
-        let (component, _) = self
-            .cache
-            .get_or_compile(&self.engine, hash, bytes)
-            .map_err(|e| format!("{e:#}"))?;
+        let (component, _) = self.cache.get_or_compile(&self.engine, hash, bytes).map_err(|e| format!("{e:#}"))?;
         Ok(super::world::detect_kind(&self.engine, &component))
     }
 }

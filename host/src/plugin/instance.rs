@@ -96,10 +96,7 @@ pub(crate) const MAX_USES_PER_INSTANCE: u64 = 100_000;
 
 impl WarmPool {
     pub fn new(capacity: usize) -> Self {
-        WarmPool {
-            idle: std::sync::Mutex::new(Vec::with_capacity(capacity)),
-            capacity,
-        }
+        WarmPool { idle: std::sync::Mutex::new(Vec::with_capacity(capacity)), capacity }
     }
 
     pub fn take(&self) -> Option<Instance> {

@@ -17,7 +17,7 @@ use super::samples;
 use super::world;
 
 /// Everything needed to load one plugin, as the configuration describes it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PluginSpec {
     /// The plugin's name in the configuration; tags its logs, metrics and errors.
     pub name: String,
@@ -52,22 +52,13 @@ impl PluginSpec {
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error("plugin `{name}`: cannot read {}: {source}", path.display())]
-    Read {
-        name: String,
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { name: String, path: PathBuf, source: std::io::Error },
     #[error("plugin `{name}`: {} is not a valid WebAssembly component: {detail}", path.display())]
     Compile { name: String, path: PathBuf, detail: String },
     #[error("plugin `{name}`: {}: {detail}", path.display())]
     World { name: String, path: PathBuf, detail: String },
     #[error("plugin `{name}`: {} does not link against the `{kind}` world: {detail}", path.display())]
-    Link {
-        name: String,
-        path: PathBuf,
-        kind: PluginKind,
-        detail: String,
-    },
+    Link { name: String, path: PathBuf, kind: PluginKind, detail: String },
     #[error("plugin `{name}`: its configuration is not valid JSON: {detail}")]
     Config { name: String, detail: String },
     #[error("plugin `{name}` failed its self-test: {source}")]
@@ -88,10 +79,7 @@ pub async fn load(engine: Arc<PluginEngine>, spec: PluginSpec) -> Result<Arc<Plu
     let name = spec.name.clone();
     tokio::task::spawn_blocking(move || load_bytes(&engine, spec, &bytes, started))
         .await
-        .map_err(|e| LoadError::Task {
-            name,
-            detail: e.to_string(),
-        })?
+        .map_err(|e| LoadError::Task { name, detail: e.to_string() })?
         .map(Arc::new)
 }
 
@@ -113,20 +101,10 @@ pub fn load_bytes(
     bytes: &[u8],
     started: Instant,
 ) -> Result<Plugin, LoadError> {
-    let PluginSpec {
-        name,
-        kind,
-        path,
-        config,
-        limits,
-        strategy,
-        pool_size,
-        quarantine,
-    } = spec;
-    let config_json = serde_json::to_string(&config).map_err(|e| LoadError::Config {
-        name: name.clone(),
-        detail: e.to_string(),
-    })?;
+    let kept_spec = spec.clone();
+    let PluginSpec { name, kind, path, config, limits, strategy, pool_size, quarantine } = spec;
+    let config_json =
+        serde_json::to_string(&config).map_err(|e| LoadError::Config { name: name.clone(), detail: e.to_string() })?;
     let hash = ContentHash::of(bytes);
     let read = started.elapsed();
 
@@ -134,11 +112,7 @@ pub fn load_bytes(
     let (component, cache) = engine
         .cache
         .get_or_compile(&engine.engine, hash, bytes)
-        .map_err(|e| LoadError::Compile {
-            name: name.clone(),
-            path: path.clone(),
-            detail: format!("{e:#}"),
-        })?;
+        .map_err(|e| LoadError::Compile { name: name.clone(), path: path.clone(), detail: format!("{e:#}") })?;
     let compile = compile_started.elapsed();
 
     let link_started = Instant::now();
@@ -156,6 +130,7 @@ pub fn load_bytes(
     let link = link_started.elapsed();
 
     let plugin = Plugin {
+        spec: kept_spec,
         name: name.as_str().into(),
         kind,
         path,
@@ -163,23 +138,14 @@ pub fn load_bytes(
         limits,
         strategy,
         config_json,
-        report: LoadReport {
-            cache,
-            read,
-            compile,
-            link,
-            self_test: Default::default(),
-        },
+        report: LoadReport { cache, read, compile, link, self_test: Default::default() },
         engine: engine.clone(),
         pre,
         pool: WarmPool::new(pool_size),
         quarantine: Quarantine::new(quarantine),
     };
     let test_started = Instant::now();
-    self_test(&plugin).map_err(|source| LoadError::SelfTest {
-        name: name.clone(),
-        source,
-    })?;
+    self_test(&plugin).map_err(|source| LoadError::SelfTest { name: name.clone(), source })?;
     let mut plugin = plugin;
     plugin.report.self_test = test_started.elapsed();
     Ok(plugin)
@@ -189,6 +155,19 @@ pub fn load_bytes(
 /// sample request. A guest `err(...)` result is a legitimate answer and passes; a trap, a
 /// limit, a refused configuration or a malformed result fails.
 fn self_test(plugin: &Plugin) -> Result<(), CallError> {
+    // Deadlines are wall time: a machine busy compiling or serving can starve one call. A
+    // plugin that is really too slow misses all three tries.
+    let mut outcome = self_test_once(plugin);
+    for _ in 0..2 {
+        if !matches!(outcome, Err(CallError::Deadline { .. })) {
+            break;
+        }
+        outcome = self_test_once(plugin);
+    }
+    outcome
+}
+
+fn self_test_once(plugin: &Plugin) -> Result<(), CallError> {
     let request = &samples::requests()[0];
     let outcome = match plugin.kind {
         PluginKind::Classifier => plugin.classify(request).map(drop),
@@ -200,4 +179,3 @@ fn self_test(plugin: &Plugin) -> Result<(), CallError> {
         Err(error) => Err(error),
     }
 }
-

@@ -37,6 +37,9 @@ pub struct LoadReport {
 
 /// One loaded, validated plugin version, ready to serve.
 pub struct Plugin {
+    /// What this version was loaded from; a reload whose spec and bytes are unchanged keeps
+    /// this version (and its warm instances).
+    pub(crate) spec: super::PluginSpec,
     pub(crate) name: PluginName,
     pub(crate) kind: PluginKind,
     pub(crate) path: PathBuf,
@@ -64,6 +67,9 @@ impl std::fmt::Debug for Plugin {
 }
 
 impl Plugin {
+    pub fn spec(&self) -> &super::PluginSpec {
+        &self.spec
+    }
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -132,9 +138,7 @@ impl Plugin {
         f: impl FnOnce(&mut Store<HostState>, &Exports) -> wasmtime::Result<Result<R, String>>,
     ) -> Result<R, CallError> {
         if !self.quarantine.admit() {
-            return Err(CallError::Quarantined {
-                plugin: self.name.to_string(),
-            });
+            return Err(CallError::Quarantined { plugin: self.name.to_string() });
         }
         let result = self.call_unguarded(f);
         match &result {
@@ -188,11 +192,7 @@ impl Plugin {
         let mut store = store::new_store(&self.engine, self.name.clone(), &self.limits);
         store::arm(&self.engine, &mut store, &self.limits);
         match self.pre.instantiate(&mut store, &self.config_json) {
-            Ok(Ok(exports)) => Ok(Instance {
-                store,
-                exports,
-                uses: 0,
-            }),
+            Ok(Ok(exports)) => Ok(Instance { store, exports, uses: 0 }),
             Ok(Err(message)) => Err(CallError::Init {
                 plugin: self.name.to_string(),
                 message: store::truncate(&message, output::MAX_TEXT_BYTES).to_string(),
@@ -227,26 +227,17 @@ impl Plugin {
     fn trap_error(&self, error: wasmtime::Error, state: &HostState) -> CallError {
         let plugin = self.name.to_string();
         if state.limiter.hit_cap {
-            return CallError::Memory {
-                plugin,
-                cap_bytes: self.limits.memory_bytes,
-            };
+            return CallError::Memory { plugin, cap_bytes: self.limits.memory_bytes };
         }
         match error.downcast_ref::<Trap>() {
-            Some(Trap::Interrupt) => CallError::Deadline {
-                plugin,
-                deadline: self.limits.deadline,
-            },
+            Some(Trap::Interrupt) => CallError::Deadline { plugin, deadline: self.limits.deadline },
             Some(Trap::StackOverflow) => CallError::Stack { plugin },
             // Guests compiled from C, C++ or Rust keep their own "shadow" stack in linear
             // memory; runaway recursion overflows it into an out-of-bounds access before the
             // engine's stack limit is reached. The backtrace tells the two apart.
             Some(Trap::MemoryOutOfBounds) if looks_like_runaway_recursion(&error) => CallError::Stack { plugin },
             Some(Trap::OutOfFuel) => CallError::Fuel { plugin },
-            _ => CallError::Trap {
-                plugin,
-                detail: store::truncate(&format!("{error:?}"), 2048).to_string(),
-            },
+            _ => CallError::Trap { plugin, detail: store::truncate(&format!("{error:?}"), 2048).to_string() },
         }
     }
 }

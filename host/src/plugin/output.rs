@@ -16,10 +16,7 @@ pub const MAX_PLAN_STEPS: usize = 32;
 pub const MAX_TEXT_BYTES: usize = 1024;
 
 fn bad(plugin: &str, detail: String) -> CallError {
-    CallError::BadOutput {
-        plugin: plugin.to_string(),
-        detail,
-    }
+    CallError::BadOutput { plugin: plugin.to_string(), detail }
 }
 
 /// Signals must be few, named, and finite.
@@ -29,10 +26,7 @@ pub(crate) fn check_signals(plugin: &str, mut signals: Vec<Signal>) -> Result<Ve
     }
     for signal in &mut signals {
         if signal.name.is_empty() || signal.name.len() > MAX_NAME_BYTES {
-            return Err(bad(
-                plugin,
-                format!("signal name of {} bytes (1 to {MAX_NAME_BYTES})", signal.name.len()),
-            ));
+            return Err(bad(plugin, format!("signal name of {} bytes (1 to {MAX_NAME_BYTES})", signal.name.len())));
         }
         if !signal.value.is_finite() {
             return Err(bad(plugin, format!("signal `{}` is {}", signal.name, signal.value)));

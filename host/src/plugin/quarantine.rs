@@ -16,10 +16,7 @@ pub struct QuarantinePolicy {
 
 impl Default for QuarantinePolicy {
     fn default() -> Self {
-        QuarantinePolicy {
-            after_failures: 10,
-            retry_after: Duration::from_secs(5),
-        }
+        QuarantinePolicy { after_failures: 10, retry_after: Duration::from_secs(5) }
     }
 }
 
@@ -40,10 +37,7 @@ pub(crate) struct Quarantine {
 
 impl Quarantine {
     pub fn new(policy: QuarantinePolicy) -> Self {
-        Quarantine {
-            policy,
-            state: Mutex::new(State::default()),
-        }
+        Quarantine { policy, state: Mutex::new(State::default()) }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {

@@ -4,10 +4,7 @@
 use super::bindings::types::{Candidate, Message, ModelInfo, Request, Signal};
 
 fn message(role: &str, content: &str) -> Message {
-    Message {
-        role: role.to_string(),
-        content: content.to_string(),
-    }
+    Message { role: role.to_string(), content: content.to_string() }
 }
 
 fn request(id: &str, messages: Vec<Message>, wants_json: bool) -> Request {
@@ -44,10 +41,7 @@ pub fn requests() -> Vec<Request> {
         ),
         request(
             "sample-math",
-            vec![message(
-                "user",
-                "Prove that the sum of the first n odd numbers is n^2. Then compute 17 * 23 + 4.",
-            )],
+            vec![message("user", "Prove that the sum of the first n odd numbers is n^2. Then compute 17 * 23 + 4.")],
             false,
         ),
         request(
@@ -76,11 +70,7 @@ pub fn models() -> Vec<ModelInfo> {
 
 /// Signals such as the `complexity` classifier would produce.
 pub fn signals() -> Vec<Signal> {
-    vec![Signal {
-        name: "complexity.score".to_string(),
-        value: 0.3,
-        label: None,
-    }]
+    vec![Signal { name: "complexity.score".to_string(), value: 0.3, label: None }]
 }
 
 /// A plausible answer to `request`, for gates.

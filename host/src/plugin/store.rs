@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use wasmtime::component::ResourceTable;
 use wasmtime::Store;
+use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::{HostImports, Level};
@@ -38,10 +38,7 @@ impl HostState {
             wasi,
             random_position,
             table: ResourceTable::new(),
-            limiter: MemoryLimiter {
-                cap_bytes: limits.memory_bytes,
-                hit_cap: false,
-            },
+            limiter: MemoryLimiter { cap_bytes: limits.memory_bytes, hit_cap: false },
             log_lines_left: LOG_LINES_PER_CALL,
             log_lines_dropped: 0,
         }
@@ -50,10 +47,7 @@ impl HostState {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }
 

@@ -93,14 +93,8 @@ pub(crate) fn deny_all() -> (WasiCtx, Arc<AtomicU64>) {
     let ctx = WasiCtxBuilder::new()
         .wall_clock(FixedWallClock)
         .monotonic_clock(FixedMonotonicClock)
-        .secure_random(FixedSequence {
-            state: position.clone(),
-            seed: RANDOM_SEED,
-        })
-        .insecure_random(FixedSequence {
-            state: position.clone(),
-            seed: RANDOM_SEED ^ 1,
-        })
+        .secure_random(FixedSequence { state: position.clone(), seed: RANDOM_SEED })
+        .insecure_random(FixedSequence { state: position.clone(), seed: RANDOM_SEED ^ 1 })
         .insecure_random_seed(u128::from(RANDOM_SEED))
         .allow_tcp(false)
         .allow_udp(false)

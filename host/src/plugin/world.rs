@@ -15,12 +15,8 @@ const ALLOWED_IMPORT_PREFIXES: &[&str] = &["switchyard:plugin/", "wasi:"];
 pub(crate) fn check(engine: &Engine, component: &Component, kind: PluginKind) -> Result<(), String> {
     let ty = component.component_type();
     let exports: Vec<String> = ty.exports(engine).map(|(name, _)| name.to_string()).collect();
-    let missing: Vec<&str> = kind
-        .exports()
-        .iter()
-        .copied()
-        .filter(|want| !exports.iter().any(|have| have == want))
-        .collect();
+    let missing: Vec<&str> =
+        kind.exports().iter().copied().filter(|want| !exports.iter().any(|have| have == want)).collect();
     if !missing.is_empty() {
         let looks_like = PluginKind::ALL
             .iter()
@@ -31,11 +27,7 @@ pub(crate) fn check(engine: &Engine, component: &Component, kind: PluginKind) ->
             "it does not implement the `{kind}` world: missing export{} `{}` (it exports: {}){looks_like}",
             if missing.len() == 1 { "" } else { "s" },
             missing.join("`, `"),
-            if exports.is_empty() {
-                "nothing".to_string()
-            } else {
-                format!("`{}`", exports.join("`, `"))
-            },
+            if exports.is_empty() { "nothing".to_string() } else { format!("`{}`", exports.join("`, `")) },
         ));
     }
     let foreign: Vec<String> = ty
@@ -57,9 +49,8 @@ pub(crate) fn check(engine: &Engine, component: &Component, kind: PluginKind) ->
 pub(crate) fn detect_kind(engine: &Engine, component: &Component) -> Option<PluginKind> {
     let ty = component.component_type();
     let exports: Vec<String> = ty.exports(engine).map(|(name, _)| name.to_string()).collect();
-    let mut fits = PluginKind::ALL
-        .into_iter()
-        .filter(|kind| kind.exports().iter().all(|e| exports.iter().any(|have| have == e)));
+    let mut fits =
+        PluginKind::ALL.into_iter().filter(|kind| kind.exports().iter().all(|e| exports.iter().any(|have| have == e)));
     match (fits.next(), fits.next()) {
         (Some(kind), None) => Some(kind),
         _ => None,

@@ -50,13 +50,23 @@ pub async fn run(
             continue; // plans are checked against the model table before this point
         };
         if Deadline::now() >= deadline {
-            recorder.record.attempts.push(skipped(step, &entry, AttemptOutcome::DeadlineExceeded, "the request's deadline had passed"));
+            recorder.record.attempts.push(skipped(
+                step,
+                &entry,
+                AttemptOutcome::DeadlineExceeded,
+                "the request's deadline had passed",
+            ));
             break;
         }
         let nothing_tried = recorder.record.attempts.iter().all(|a| a.status.is_none());
         let open_circuit = !recorder.app.health().allow(model_id);
         if open_circuit && !(last && nothing_tried) {
-            recorder.record.attempts.push(skipped(step, &entry, AttemptOutcome::UpstreamError, "circuit open: the model failed repeatedly"));
+            recorder.record.attempts.push(skipped(
+                step,
+                &entry,
+                AttemptOutcome::UpstreamError,
+                "circuit open: the model failed repeatedly",
+            ));
             continue;
         }
         let buffered = body.stream && has_gates && !last;
@@ -163,9 +173,7 @@ pub async fn run(
 fn upstream_body(body: &ChatBody) -> serde_json::Map<String, Value> {
     let mut json = body.json.clone();
     if body.stream {
-        let options = json
-            .entry("stream_options")
-            .or_insert_with(|| Value::Object(Default::default()));
+        let options = json.entry("stream_options").or_insert_with(|| Value::Object(Default::default()));
         if let Value::Object(options) = options {
             options.insert("include_usage".into(), Value::Bool(true));
         }

@@ -26,11 +26,7 @@ pub fn judge(app: &App, route: &Route, request: &Request, candidate: &Candidate)
         let elapsed = started.elapsed();
         let failure = result.as_ref().err().map(CallError::label);
         app.metrics().observe_plugin(name, "gate", elapsed.as_secs_f64(), failure);
-        let mut run = GateRun {
-            plugin: name.to_string(),
-            micros: elapsed.as_micros() as u64,
-            ..Default::default()
-        };
+        let mut run = GateRun { plugin: name.to_string(), micros: elapsed.as_micros() as u64, ..Default::default() };
         let outcome = match result {
             Ok(Verdict::Accept(confidence)) => {
                 run.verdict = "accept".into();

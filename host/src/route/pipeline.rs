@@ -47,15 +47,9 @@ pub async fn run(
         cascade::run(recorder, snapshot, Some(route), body, request, plan, deadline).await
     } else if snapshot.models.contains_key(&body.model) {
         let deadline = tokio::time::Instant::from_std(started + snapshot.config.server.request_timeout());
-        let plan = Plan {
-            steps: vec![body.model.clone()],
-            reason: "the client named this model".to_string(),
-        };
-        recorder.record.plan = PlanRecord {
-            steps: plan.steps.clone(),
-            reason: plan.reason.clone(),
-            source: PlanSource::Direct,
-        };
+        let plan = Plan { steps: vec![body.model.clone()], reason: "the client named this model".to_string() };
+        recorder.record.plan =
+            PlanRecord { steps: plan.steps.clone(), reason: plan.reason.clone(), source: PlanSource::Direct };
         cascade::run(recorder, snapshot, None, body, request, plan, deadline).await
     } else {
         cascade::fail(recorder, ApiError::model_not_found(&body.model), &snapshot)
@@ -63,7 +57,12 @@ pub async fn run(
 }
 
 /// Runs the route's classifiers and policy, applying fail modes, and records both.
-fn plan_route(recorder: &mut Recorder, snapshot: &Snapshot, route: &Route, request: &Request) -> Result<Plan, ApiError> {
+fn plan_route(
+    recorder: &mut Recorder,
+    snapshot: &Snapshot,
+    route: &Route,
+    request: &Request,
+) -> Result<Plan, ApiError> {
     let app = recorder.app.clone();
     let mut signals: Vec<Signal> = Vec::new();
     for slot in &route.classifiers {
@@ -97,15 +96,10 @@ fn plan_route(recorder: &mut Recorder, snapshot: &Snapshot, route: &Route, reque
     }
 
     let Some(slot) = &route.policy else {
-        let plan = Plan {
-            steps: route.default_plan.clone(),
-            reason: "the route's default plan (no policy)".to_string(),
-        };
-        recorder.record.plan = PlanRecord {
-            steps: plan.steps.clone(),
-            reason: plan.reason.clone(),
-            source: PlanSource::Default,
-        };
+        let plan =
+            Plan { steps: route.default_plan.clone(), reason: "the route's default plan (no policy)".to_string() };
+        recorder.record.plan =
+            PlanRecord { steps: plan.steps.clone(), reason: plan.reason.clone(), source: PlanSource::Default };
         return Ok(plan);
     };
 
@@ -123,24 +117,15 @@ fn plan_route(recorder: &mut Recorder, snapshot: &Snapshot, route: &Route, reque
     let elapsed = started.elapsed();
     let failure = result.as_ref().err().map(CallError::label);
     app.metrics().observe_plugin(slot.plugin.name(), "policy", elapsed.as_secs_f64(), failure);
-    let mut run = PluginRun {
-        plugin: slot.plugin.name().to_string(),
-        micros: elapsed.as_micros() as u64,
-        ..Default::default()
-    };
+    let mut run =
+        PluginRun { plugin: slot.plugin.name().to_string(), micros: elapsed.as_micros() as u64, ..Default::default() };
     let plan = match result {
         Ok(plan) => {
             run.plan = Some(plan.steps.clone());
             run.reason = Some(plan.reason.clone());
-            recorder.record.plan = PlanRecord {
-                steps: plan.steps.clone(),
-                reason: plan.reason.clone(),
-                source: PlanSource::Policy,
-            };
-            Plan {
-                steps: dedupe(plan.steps),
-                reason: plan.reason,
-            }
+            recorder.record.plan =
+                PlanRecord { steps: plan.steps.clone(), reason: plan.reason.clone(), source: PlanSource::Policy };
+            Plan { steps: dedupe(plan.steps), reason: plan.reason }
         }
         Err(error) => {
             tracing::warn!(plugin = slot.plugin.name(), "policy failed: {error}");
@@ -154,11 +139,8 @@ fn plan_route(recorder: &mut Recorder, snapshot: &Snapshot, route: &Route, reque
                 steps: route.default_plan.clone(),
                 reason: format!("the route's default plan (policy `{}` failed: {})", slot.plugin.name(), error.label()),
             };
-            recorder.record.plan = PlanRecord {
-                steps: plan.steps.clone(),
-                reason: plan.reason.clone(),
-                source: PlanSource::Default,
-            };
+            recorder.record.plan =
+                PlanRecord { steps: plan.steps.clone(), reason: plan.reason.clone(), source: PlanSource::Default };
             plan
         }
     };

@@ -16,7 +16,8 @@ pub fn new_request_id() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     static EPOCH: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
     let epoch = *EPOCH.get_or_init(|| {
-        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0) ^ u64::from(std::process::id())
+        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
+            ^ u64::from(std::process::id())
     });
     format!("{epoch:x}-{:x}", COUNTER.fetch_add(1, Ordering::Relaxed))
 }
@@ -31,12 +32,7 @@ pub struct Recorder {
 
 impl Recorder {
     pub fn new(app: Arc<App>, started: Instant, record: DecisionRecord, permit: OwnedSemaphorePermit) -> Self {
-        Recorder {
-            app,
-            started,
-            record,
-            _permit: permit,
-        }
+        Recorder { app, started, record, _permit: permit }
     }
 
     /// Cost of every attempt so far.

@@ -20,10 +20,7 @@ pub struct InvalidRequest {
 }
 
 fn invalid(param: &str, message: impl Into<String>) -> InvalidRequest {
-    InvalidRequest {
-        message: message.into(),
-        param: Some(param.to_string()),
-    }
+    InvalidRequest { message: message.into(), param: Some(param.to_string()) }
 }
 
 /// A parsed body: the JSON object itself (forwarded upstream) and what routing needs.
@@ -43,33 +40,29 @@ pub fn parse_body(bytes: &[u8]) -> Result<ChatBody, InvalidRequest> {
         param: None,
     })?;
     let Value::Object(json) = value else {
-        return Err(InvalidRequest {
-            message: "The request body must be a JSON object.".to_string(),
-            param: None,
-        });
+        return Err(InvalidRequest { message: "The request body must be a JSON object.".to_string(), param: None });
     };
     let model = match json.get("model") {
         Some(Value::String(model)) if !model.is_empty() => model.clone(),
         Some(Value::String(_)) | None => return Err(invalid("model", "You must provide a model parameter.")),
-        Some(other) => return Err(invalid("model", format!("Invalid type for 'model': expected a string, got {}.", kind(other)))),
+        Some(other) => {
+            return Err(invalid("model", format!("Invalid type for 'model': expected a string, got {}.", kind(other))));
+        }
     };
     let stream = match json.get("stream") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
-        Some(other) => return Err(invalid("stream", format!("Invalid type for 'stream': expected a boolean, got {}.", kind(other)))),
+        Some(other) => {
+            return Err(invalid(
+                "stream",
+                format!("Invalid type for 'stream': expected a boolean, got {}.", kind(other)),
+            ));
+        }
     };
-    let include_usage = json
-        .get("stream_options")
-        .and_then(|o| o.get("include_usage"))
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    let include_usage =
+        json.get("stream_options").and_then(|o| o.get("include_usage")).and_then(Value::as_bool).unwrap_or(false);
     check_messages(&json)?;
-    Ok(ChatBody {
-        json,
-        model,
-        stream,
-        include_usage,
-    })
+    Ok(ChatBody { json, model, stream, include_usage })
 }
 
 fn check_messages(json: &Map<String, Value>) -> Result<(), InvalidRequest> {
@@ -77,7 +70,10 @@ fn check_messages(json: &Map<String, Value>) -> Result<(), InvalidRequest> {
         Some(Value::Array(messages)) => messages,
         None => return Err(invalid("messages", "Missing required parameter: 'messages'.")),
         Some(other) => {
-            return Err(invalid("messages", format!("Invalid type for 'messages': expected an array, got {}.", kind(other))));
+            return Err(invalid(
+                "messages",
+                format!("Invalid type for 'messages': expected an array, got {}.", kind(other)),
+            ));
         }
     };
     if messages.is_empty() {
@@ -85,7 +81,10 @@ fn check_messages(json: &Map<String, Value>) -> Result<(), InvalidRequest> {
     }
     for (i, message) in messages.iter().enumerate() {
         let Value::Object(message) = message else {
-            return Err(invalid(&format!("messages[{i}]"), format!("Invalid type for 'messages[{i}]': expected an object.")));
+            return Err(invalid(
+                &format!("messages[{i}]"),
+                format!("Invalid type for 'messages[{i}]': expected an object."),
+            ));
         };
         match message.get("role") {
             Some(Value::String(_)) => {}
@@ -101,17 +100,25 @@ fn check_messages(json: &Map<String, Value>) -> Result<(), InvalidRequest> {
             Some(other) => {
                 return Err(invalid(
                     &format!("messages[{i}].content"),
-                    format!("Invalid type for 'messages[{i}].content': expected a string or an array of content parts, got {}.", kind(other)),
+                    format!(
+                        "Invalid type for 'messages[{i}].content': expected a string or an array of content parts, got {}.",
+                        kind(other)
+                    ),
                 ));
             }
         }
     }
-    for (field, expected) in [("max_tokens", "an integer"), ("max_completion_tokens", "an integer"), ("temperature", "a number")] {
+    for (field, expected) in
+        [("max_tokens", "an integer"), ("max_completion_tokens", "an integer"), ("temperature", "a number")]
+    {
         if let Some(value) = json.get(field)
             && !value.is_null()
             && !value.is_number()
         {
-            return Err(invalid(field, format!("Invalid type for '{field}': expected {expected}, got {}.", kind(value))));
+            return Err(invalid(
+                field,
+                format!("Invalid type for '{field}': expected {expected}, got {}.", kind(value)),
+            ));
         }
     }
     Ok(())
@@ -133,11 +140,9 @@ fn kind(value: &Value) -> &'static str {
 pub fn content_text(content: Option<&Value>) -> String {
     match content {
         Some(Value::String(text)) => text.clone(),
-        Some(Value::Array(parts)) => parts
-            .iter()
-            .filter_map(|part| part.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join("\n"),
+        Some(Value::Array(parts)) => {
+            parts.iter().filter_map(|part| part.get("text").and_then(Value::as_str)).collect::<Vec<_>>().join("\n")
+        }
         _ => String::new(),
     }
 }
@@ -164,10 +169,8 @@ pub fn plugin_request(id: &str, body: &ChatBody, headers: &HeaderMap) -> Request
         })
         .unwrap_or_default();
     // Each message costs ~4 tokens of framing on top of its text.
-    let input_tokens = messages
-        .iter()
-        .map(|m| estimate_tokens(&m.content).saturating_add(4))
-        .fold(0u32, u32::saturating_add);
+    let input_tokens =
+        messages.iter().map(|m| estimate_tokens(&m.content).saturating_add(4)).fold(0u32, u32::saturating_add);
     let json = &body.json;
     let max_tokens = ["max_completion_tokens", "max_tokens"]
         .iter()
@@ -175,13 +178,10 @@ pub fn plugin_request(id: &str, body: &ChatBody, headers: &HeaderMap) -> Request
         .map(|n| n.min(u64::from(u32::MAX)) as u32);
     let response_format = json.get("response_format");
     let format_type = response_format.and_then(|f| f.get("type")).and_then(Value::as_str);
-    let json_schema = response_format
-        .and_then(|f| f.get("json_schema"))
-        .and_then(|s| s.get("schema"))
-        .map(Value::to_string);
-    let has_tools = ["tools", "functions"]
-        .iter()
-        .any(|k| json.get(*k).and_then(Value::as_array).is_some_and(|a| !a.is_empty()));
+    let json_schema =
+        response_format.and_then(|f| f.get("json_schema")).and_then(|s| s.get("schema")).map(Value::to_string);
+    let has_tools =
+        ["tools", "functions"].iter().any(|k| json.get(*k).and_then(Value::as_array).is_some_and(|a| !a.is_empty()));
     Request {
         id: id.to_string(),
         model: body.model.clone(),
@@ -233,7 +233,10 @@ mod tests {
     fn malformed_json_and_wrong_types_name_the_parameter() {
         assert!(parse("{not json").unwrap_err().message.contains("could not parse"));
         assert!(parse("[1]").unwrap_err().message.contains("JSON object"));
-        assert_eq!(parse(r#"{"messages":[{"role":"user","content":"hi"}]}"#).unwrap_err().param.as_deref(), Some("model"));
+        assert_eq!(
+            parse(r#"{"messages":[{"role":"user","content":"hi"}]}"#).unwrap_err().param.as_deref(),
+            Some("model")
+        );
         assert_eq!(parse(r#"{"model":"auto","messages":[]}"#).unwrap_err().param.as_deref(), Some("messages"));
         assert_eq!(parse(r#"{"model":"auto","messages":"hi"}"#).unwrap_err().param.as_deref(), Some("messages"));
         assert_eq!(
@@ -241,7 +244,10 @@ mod tests {
             Some("messages[0].content")
         );
         assert_eq!(
-            parse(r#"{"model":"auto","stream":"yes","messages":[{"role":"user","content":"x"}]}"#).unwrap_err().param.as_deref(),
+            parse(r#"{"model":"auto","stream":"yes","messages":[{"role":"user","content":"x"}]}"#)
+                .unwrap_err()
+                .param
+                .as_deref(),
             Some("stream")
         );
         assert_eq!(

@@ -21,7 +21,13 @@ use crate::server::headers::Transparency;
 /// Chunks buffered between the upstream reader and a slow client before reading pauses.
 const STREAM_BUFFER_CHUNKS: usize = 64;
 
-fn transparency(recorder: &Recorder, model: Option<&str>, plan_reason: &str, cost: f64, stream: Option<&'static str>) -> Transparency {
+fn transparency(
+    recorder: &Recorder,
+    model: Option<&str>,
+    plan_reason: &str,
+    cost: f64,
+    stream: Option<&'static str>,
+) -> Transparency {
     Transparency {
         request_id: recorder.record.id.clone(),
         snapshot: recorder.record.snapshot,
@@ -57,7 +63,13 @@ pub fn complete(recorder: Recorder, entry: &ModelEntry, completion: Completion, 
 }
 
 /// A streamed answer that was held back for the gates and accepted: replayed in one go.
-pub fn buffered_stream(recorder: Recorder, entry: &ModelEntry, chunks: Vec<Value>, body: &ChatBody, plan: &Plan) -> Response<Body> {
+pub fn buffered_stream(
+    recorder: Recorder,
+    entry: &ModelEntry,
+    chunks: Vec<Value>,
+    body: &ChatBody,
+    plan: &Plan,
+) -> Response<Body> {
     let mut out = BytesMut::new();
     for chunk in chunks {
         if let Some(chunk) = client_chunk(chunk, &entry.id, body.include_usage) {
@@ -86,7 +98,13 @@ pub fn passthrough(
     // The final cost is known only at the end of the stream; the header carries what is
     // known now (earlier attempts and this prompt). The decision record has the exact sum.
     let prompt_cost = entry.config.input_price * f64::from(request.input_tokens) / 1e6;
-    let mut t = transparency(&recorder, Some(&entry.id), &plan.reason, recorder.cost_so_far() + prompt_cost, Some("passthrough"));
+    let mut t = transparency(
+        &recorder,
+        Some(&entry.id),
+        &plan.reason,
+        recorder.cost_so_far() + prompt_cost,
+        Some("passthrough"),
+    );
     t.attempts += 1; // this attempt joins the record when the stream ends
     let (sender, response_body) = body::channel(STREAM_BUFFER_CHUNKS);
     let include_usage = body.include_usage;

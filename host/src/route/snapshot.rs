@@ -4,11 +4,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::config::{self, Config, FailMode, ModelConfig, OnReject};
 use crate::plugin::{
-    self, InstanceStrategy, Limits, LoadError, ModelInfo, Plugin, PluginEngine, PluginKind, PluginSpec, QuarantinePolicy,
+    self, ContentHash, InstanceStrategy, Limits, LoadError, ModelInfo, Plugin, PluginEngine, PluginKind, PluginSpec,
+    QuarantinePolicy,
 };
 use crate::provider::{HealthBook, Provider, Providers, SetupError};
 
@@ -59,6 +60,28 @@ pub struct Snapshot {
     pub model_order: Vec<String>,
 }
 
+/// What a reload did with one plugin.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NamedChange {
+    pub plugin: String,
+    pub change: PluginChange,
+}
+
+/// Whether a plugin was carried over, replaced by a new version, or new.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PluginChange {
+    Kept,
+    Replaced,
+    Added,
+}
+
+impl PluginChange {
+    fn named(self, plugin: &str) -> NamedChange {
+        NamedChange { plugin: plugin.to_string(), change: self }
+    }
+}
+
 /// Why a snapshot could not be built. The previous snapshot keeps serving.
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
@@ -85,20 +108,13 @@ pub fn plugin_spec(name: &str, cfg: &config::PluginConfig) -> PluginSpec {
         kind: plugin_kind(cfg.kind),
         path: cfg.resolved_path.clone(),
         config: serde_json::to_value(&cfg.config).unwrap_or_else(|_| serde_json::json!({})),
-        limits: Limits {
-            deadline: cfg.deadline(),
-            memory_bytes: cfg.memory_mb << 20,
-            fuel: cfg.fuel,
-        },
+        limits: Limits { deadline: cfg.deadline(), memory_bytes: cfg.memory_mb << 20, fuel: cfg.fuel },
         strategy: match cfg.instance {
             config::InstanceMode::Warm => InstanceStrategy::Warm,
             config::InstanceMode::Fresh => InstanceStrategy::Fresh,
         },
         pool_size: cfg.pool_size as usize,
-        quarantine: QuarantinePolicy {
-            after_failures: cfg.quarantine_after,
-            retry_after: cfg.quarantine_retry(),
-        },
+        quarantine: QuarantinePolicy { after_failures: cfg.quarantine_after, retry_after: cfg.quarantine_retry() },
     }
 }
 
@@ -106,31 +122,70 @@ impl Snapshot {
     /// Loads every plugin (compiling off the async runtime, reusing compiled code for bytes
     /// seen before) and resolves routes and models.
     pub async fn build(config: Config, engine: &Arc<PluginEngine>, version: u64) -> Result<Snapshot, SnapshotError> {
+        Self::build_from(config, engine, version, None).await.map(|(snapshot, _)| snapshot)
+    }
+
+    /// Like [`Snapshot::build`], carrying over from `previous` every plugin whose bytes and
+    /// settings are unchanged: the same loaded version, warm instances included. Only the
+    /// plugins that changed are loaded (and compiled, unless their bytes were seen before).
+    pub async fn build_from(
+        config: Config,
+        engine: &Arc<PluginEngine>,
+        version: u64,
+        previous: Option<&Snapshot>,
+    ) -> Result<(Snapshot, Vec<NamedChange>), SnapshotError> {
         let mut plugins = BTreeMap::new();
+        let mut changes = Vec::new();
         for (name, cfg) in &config.plugins {
-            let loaded = plugin::load(engine.clone(), plugin_spec(name, cfg)).await?;
+            let spec = plugin_spec(name, cfg);
+            let bytes = tokio::fs::read(&spec.path).await.map_err(|source| LoadError::Read {
+                name: name.clone(),
+                path: spec.path.clone(),
+                source,
+            })?;
+            let hash = ContentHash::of(&bytes);
+            let kept = previous
+                .and_then(|p| p.plugins.get(name))
+                .filter(|old| old.hash() == hash && *old.spec() == spec);
+            let (loaded, change) = match kept {
+                Some(old) => (old.clone(), PluginChange::Kept),
+                None => {
+                    let engine = engine.clone();
+                    let task_name = name.clone();
+                    let loaded = tokio::task::spawn_blocking(move || plugin::load_bytes(&engine, spec, &bytes, Instant::now()))
+                        .await
+                        .map_err(|e| LoadError::Task { name: task_name, detail: e.to_string() })??;
+                    let change = if previous.is_some_and(|p| p.plugins.contains_key(name)) {
+                        PluginChange::Replaced
+                    } else {
+                        PluginChange::Added
+                    };
+                    (Arc::new(loaded), change)
+                }
+            };
+            changes.push(change.named(name));
             plugins.insert(name.clone(), loaded);
         }
-        Self::assemble(config, plugins, version)
+        let snapshot = Self::assemble(config, plugins, version)?;
+        Ok((snapshot, changes))
     }
 
     /// Resolves routes and models around already-loaded plugins.
-    pub fn assemble(config: Config, plugins: BTreeMap<String, Arc<Plugin>>, version: u64) -> Result<Snapshot, SnapshotError> {
+    pub fn assemble(
+        config: Config,
+        plugins: BTreeMap<String, Arc<Plugin>>,
+        version: u64,
+    ) -> Result<Snapshot, SnapshotError> {
         let providers = Providers::from_config(&config)?;
         let mut models = HashMap::new();
         for (id, cfg) in &config.models {
             let provider = providers
                 .get(&cfg.provider)
-                .ok_or_else(|| SnapshotError::Inconsistent(format!("model `{id}`: unknown provider `{}`", cfg.provider)))?
+                .ok_or_else(|| {
+                    SnapshotError::Inconsistent(format!("model `{id}`: unknown provider `{}`", cfg.provider))
+                })?
                 .clone();
-            models.insert(
-                id.clone(),
-                Arc::new(ModelEntry {
-                    id: id.clone(),
-                    config: cfg.clone(),
-                    provider,
-                }),
-            );
+            models.insert(id.clone(), Arc::new(ModelEntry { id: id.clone(), config: cfg.clone(), provider }));
         }
         let mut model_order: Vec<String> = models.keys().cloned().collect();
         model_order.sort_by(|a, b| {

@@ -11,7 +11,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::config::{self, Config};
 use crate::plugin::{EngineError, EngineSettings, PluginEngine};
 use crate::provider::{HealthBook, HealthOptions};
+use crate::reload::status::ReloadStatus;
 use crate::route::snapshot::{Snapshot, SnapshotError};
+use crate::server::admin::AdminAuth;
 use crate::telemetry::decision_log::OpenError;
 use crate::telemetry::{DecisionLog, DecisionSink, Metrics};
 
@@ -46,6 +48,9 @@ pub struct App {
     limits: ServerLimits,
     admission: Arc<Semaphore>,
     next_version: AtomicU64,
+    reload_lock: tokio::sync::Mutex<()>,
+    reload_status: std::sync::Mutex<ReloadStatus>,
+    admin: AdminAuth,
 }
 
 impl App {
@@ -76,6 +81,7 @@ impl App {
             max_concurrent: config.server.max_concurrent_requests as usize,
         };
         let decisions = DecisionLog::open(sink)?;
+        let admin = AdminAuth::from_config(&config);
         let snapshot = Snapshot::build(config, &engine, 1).await?;
         Ok(Arc::new(App {
             live: ArcSwap::from_pointee(snapshot),
@@ -86,6 +92,9 @@ impl App {
             admission: Arc::new(Semaphore::new(limits.max_concurrent)),
             limits,
             next_version: AtomicU64::new(2),
+            reload_lock: tokio::sync::Mutex::new(()),
+            reload_status: std::sync::Mutex::new(ReloadStatus::default()),
+            admin,
         }))
     }
 
@@ -94,15 +103,29 @@ impl App {
         self.live.load_full()
     }
 
-    /// Builds a snapshot from `config` off the request path and publishes it. On error the
-    /// current snapshot keeps serving.
-    pub async fn reload(&self, config: Config) -> Result<u64, SnapshotError> {
-        let version = self.next_version.fetch_add(1, Ordering::Relaxed);
-        let result = Snapshot::build(config, &self.engine, version).await;
-        self.metrics.observe_reload(result.is_ok());
-        let snapshot = result?;
+    /// Makes `snapshot` the one new requests run on. Requests in flight keep theirs.
+    pub fn publish(&self, snapshot: Snapshot) {
         self.live.store(Arc::new(snapshot));
-        Ok(version)
+    }
+
+    /// The version number for the next snapshot built.
+    pub fn next_version(&self) -> u64 {
+        self.next_version.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Serialises reloads (see [`crate::reload::reload`]).
+    pub fn reload_lock(&self) -> &tokio::sync::Mutex<()> {
+        &self.reload_lock
+    }
+
+    /// Reload bookkeeping, for the admin API.
+    pub fn reload_status(&self) -> std::sync::MutexGuard<'_, ReloadStatus> {
+        self.reload_status.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The admin API's credential, when it is enabled.
+    pub fn admin_auth(&self) -> &AdminAuth {
+        &self.admin
     }
 
     /// A slot for one request, or `None` when the proxy is at its concurrency limit.

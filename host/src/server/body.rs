@@ -53,7 +53,11 @@ pub enum ReadError {
 
 /// Reads the whole body, refusing it as soon as it passes `limit` bytes (a declared
 /// `content-length` over the limit is refused before reading anything).
-pub async fn read_limited(body: hyper::body::Incoming, declared: Option<u64>, limit: usize) -> Result<Bytes, ReadError> {
+pub async fn read_limited(
+    body: hyper::body::Incoming,
+    declared: Option<u64>,
+    limit: usize,
+) -> Result<Bytes, ReadError> {
     if declared.is_some_and(|len| len > limit as u64) {
         return Err(ReadError::TooLarge { limit });
     }

@@ -18,21 +18,23 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<Body>
         return ApiError::overloaded().into_response();
     };
     let (parts, body) = request.into_parts();
-    let declared = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared =
+        parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     let limits = app.limits().clone();
-    let bytes = match tokio::time::timeout(limits.body_read_timeout, read_limited(body, declared, limits.body_limit)).await {
-        Ok(Ok(bytes)) => bytes,
-        Ok(Err(ReadError::TooLarge { limit })) => return ApiError::payload_too_large(limit).into_response(),
-        Ok(Err(ReadError::Io(message))) => return ApiError::bad_request(message).into_response(),
-        Err(_) => {
-            return ApiError::new(StatusCode::REQUEST_TIMEOUT, "invalid_request_error", "The request body was not received in time.")
+    let bytes =
+        match tokio::time::timeout(limits.body_read_timeout, read_limited(body, declared, limits.body_limit)).await {
+            Ok(Ok(bytes)) => bytes,
+            Ok(Err(ReadError::TooLarge { limit })) => return ApiError::payload_too_large(limit).into_response(),
+            Ok(Err(ReadError::Io(message))) => return ApiError::bad_request(message).into_response(),
+            Err(_) => {
+                return ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "invalid_request_error",
+                    "The request body was not received in time.",
+                )
                 .into_response();
-        }
-    };
+            }
+        };
     let chat = match request::parse_body(&bytes) {
         Ok(chat) => chat,
         Err(invalid) => return ApiError::from(invalid).into_response(),

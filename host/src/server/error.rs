@@ -20,13 +20,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            message: message.into(),
-            kind,
-            code: None,
-            param: None,
-        }
+        ApiError { status, message: message.into(), kind, code: None, param: None }
     }
 
     pub fn with_code(mut self, code: &'static str) -> Self {
@@ -118,9 +112,7 @@ impl ApiError {
         let bytes = Bytes::from(self.body_json().to_string());
         let mut response = http::Response::new(full(bytes));
         *response.status_mut() = self.status;
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         response
     }
 }

@@ -1,6 +1,7 @@
 //! The HTTP surface: OpenAI's `/v1/chat/completions` and `/v1/models`, plus `/healthz` and
 //! `/metrics`. hyper 1 over tokio, HTTP/1.1 with keep-alive.
 
+pub mod admin;
 pub mod app;
 pub mod body;
 pub mod chat;

@@ -8,11 +8,7 @@ use super::body::{Body, full};
 
 pub fn list(app: &App) -> Response<Body> {
     let snapshot = app.snapshot();
-    let created = snapshot
-        .loaded_at
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let created = snapshot.loaded_at.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let mut aliases: Vec<&String> = snapshot.routes.keys().collect();
     aliases.sort();
     let mut data: Vec<serde_json::Value> = aliases
@@ -50,8 +46,6 @@ pub fn list(app: &App) -> Response<Body> {
     }
     let body = json!({ "object": "list", "data": data });
     let mut response = Response::new(full(body.to_string()));
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }

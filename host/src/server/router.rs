@@ -17,19 +17,23 @@ pub async fn route(app: Arc<App>, request: Request<Incoming>) -> Response<Body> 
         (&Method::POST, "/v1/chat/completions" | "/chat/completions") => chat::handle(app, request).await,
         (&Method::GET, "/v1/models" | "/models") => models::list(&app),
         (&Method::GET, "/healthz") => text(200, "ok\n", "text/plain"),
-        (&Method::GET, "/metrics") => text(200, &app.metrics().encode(), "application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        (_, admin) if admin.starts_with("/admin/") => super::admin::handle(app, request, &path).await,
+        (&Method::GET, "/metrics") => {
+            text(200, &app.metrics().encode(), "application/openmetrics-text; version=1.0.0; charset=utf-8")
+        }
         (method, "/v1/chat/completions" | "/v1/models" | "/healthz" | "/metrics") => {
             ApiError::method_not_allowed(method, &path).into_response()
         }
-        (_, other) => ApiError::not_found(format!("Unknown path {other}. Switchyard serves /v1/chat/completions, /v1/models, /healthz and /metrics.")).into_response(),
+        (_, other) => ApiError::not_found(format!(
+            "Unknown path {other}. Switchyard serves /v1/chat/completions, /v1/models, /healthz and /metrics."
+        ))
+        .into_response(),
     }
 }
 
 fn text(status: u16, body: &str, content_type: &'static str) -> Response<Body> {
     let mut response = Response::new(full(body.to_string()));
     *response.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::OK);
-    response
-        .headers_mut()
-        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(content_type));
+    response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(content_type));
     response
 }

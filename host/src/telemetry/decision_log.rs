@@ -54,10 +54,7 @@ impl DecisionLog {
             DecisionSink::Stdout => (Some(spawn_writer(Box::new(std::io::stdout()))), None),
             DecisionSink::File(path) => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).map_err(|source| OpenError {
-                        path: path.clone(),
-                        source,
-                    })?;
+                    std::fs::create_dir_all(dir).map_err(|source| OpenError { path: path.clone(), source })?;
                 }
                 let file = std::fs::OpenOptions::new()
                     .create(true)
@@ -67,13 +64,7 @@ impl DecisionLog {
                 (Some(spawn_writer(Box::new(file))), None)
             }
         };
-        Ok(DecisionLog {
-            inner: Arc::new(Inner {
-                sender,
-                memory,
-                dropped: AtomicU64::new(0),
-            }),
-        })
+        Ok(DecisionLog { inner: Arc::new(Inner { sender, memory, dropped: AtomicU64::new(0) }) })
     }
 
     /// Queues one record. Never blocks.
@@ -104,9 +95,8 @@ impl DecisionLog {
 
 fn spawn_writer(out: Box<dyn Write + Send>) -> SyncSender<DecisionRecord> {
     let (sender, receiver) = std::sync::mpsc::sync_channel(QUEUE_CAPACITY);
-    let spawned = std::thread::Builder::new()
-        .name("switchyard-decisions".into())
-        .spawn(move || write_loop(receiver, out));
+    let spawned =
+        std::thread::Builder::new().name("switchyard-decisions".into()).spawn(move || write_loop(receiver, out));
     if let Err(error) = spawned {
         tracing::error!("cannot start the decision log writer: {error}; records will be dropped");
     }
@@ -143,10 +133,7 @@ mod tests {
         let path = dir.path().join("logs/decisions.jsonl");
         let log = DecisionLog::open(DecisionSink::File(path.clone())).unwrap();
         for i in 0..3 {
-            log.write(DecisionRecord {
-                id: format!("r{i}"),
-                ..Default::default()
-            });
+            log.write(DecisionRecord { id: format!("r{i}"), ..Default::default() });
         }
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         loop {
@@ -166,9 +153,7 @@ mod tests {
 
     #[test]
     fn an_unwritable_path_is_a_clear_error() {
-        let err = DecisionLog::open(DecisionSink::File("/proc/definitely/not/here.jsonl".into()))
-            .err()
-            .unwrap();
+        let err = DecisionLog::open(DecisionSink::File("/proc/definitely/not/here.jsonl".into())).err().unwrap();
         assert!(err.to_string().contains("/proc/definitely/not/here.jsonl"), "{err}");
     }
 }

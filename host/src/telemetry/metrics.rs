@@ -92,8 +92,13 @@ impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("switchyard");
         let requests = Family::<RequestLabels, Counter>::default();
-        registry.register("requests", "Chat-completion requests by route, answering model and outcome", requests.clone());
-        let request_duration = Family::<RouteLabel, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        registry.register(
+            "requests",
+            "Chat-completion requests by route, answering model and outcome",
+            requests.clone(),
+        );
+        let request_duration =
+            Family::<RouteLabel, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
         registry.register_with_unit(
             "request_duration",
             "Time from request arrival to the last byte of the answer",
@@ -104,11 +109,18 @@ impl Metrics {
         registry.register("escalations", "Gate verdicts that moved a request past a model", escalations.clone());
         let fallbacks = Family::<RouteModel, Counter>::default();
         registry.register("fallbacks", "Upstream failures that moved a request past a model", fallbacks.clone());
-        let plugin_duration = Family::<PluginLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
-        registry.register_with_unit("plugin_call_duration", "Time spent in one plugin call", Unit::Seconds, plugin_duration.clone());
+        let plugin_duration =
+            Family::<PluginLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        registry.register_with_unit(
+            "plugin_call_duration",
+            "Time spent in one plugin call",
+            Unit::Seconds,
+            plugin_duration.clone(),
+        );
         let plugin_failures = Family::<PluginFailureLabels, Counter>::default();
         registry.register("plugin_failures", "Plugin calls that failed, by plugin and reason", plugin_failures.clone());
-        let upstream_duration = Family::<ModelLabel, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        let upstream_duration =
+            Family::<ModelLabel, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
         registry.register_with_unit(
             "upstream_request_duration",
             "Time of one upstream attempt, to the complete answer",
@@ -124,7 +136,11 @@ impl Metrics {
         let in_flight = Gauge::default();
         registry.register("requests_in_flight", "Requests being served now", in_flight.clone());
         let rejected_overload = Counter::default();
-        registry.register("overload_rejections", "Requests refused because too many were in flight", rejected_overload.clone());
+        registry.register(
+            "overload_rejections",
+            "Requests refused because too many were in flight",
+            rejected_overload.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -147,20 +163,11 @@ impl Metrics {
         let route = record.route.clone().unwrap_or_else(|| "-".to_string());
         let model = record.outcome.model.clone().unwrap_or_else(|| "-".to_string());
         self.requests
-            .get_or_create(&RequestLabels {
-                route: route.clone(),
-                model,
-                outcome: record.outcome.status.clone(),
-            })
+            .get_or_create(&RequestLabels { route: route.clone(), model, outcome: record.outcome.status.clone() })
             .inc();
-        self.request_duration
-            .get_or_create(&RouteLabel { route: route.clone() })
-            .observe(record.latency_ms / 1000.0);
+        self.request_duration.get_or_create(&RouteLabel { route: route.clone() }).observe(record.latency_ms / 1000.0);
         for attempt in &record.attempts {
-            let labels = RouteModel {
-                route: route.clone(),
-                model: attempt.model.clone(),
-            };
+            let labels = RouteModel { route: route.clone(), model: attempt.model.clone() };
             match attempt.outcome {
                 AttemptOutcome::Escalated => {
                     self.escalations.get_or_create(&labels).inc();
@@ -172,18 +179,13 @@ impl Metrics {
             }
             if attempt.status.is_some() {
                 self.upstream_duration
-                    .get_or_create(&ModelLabel {
-                        model: attempt.model.clone(),
-                    })
+                    .get_or_create(&ModelLabel { model: attempt.model.clone() })
                     .observe(attempt.latency_ms / 1000.0);
             }
             for (direction, count) in [("input", attempt.input_tokens), ("output", attempt.output_tokens)] {
                 if count > 0 {
                     self.tokens
-                        .get_or_create(&TokenLabels {
-                            model: attempt.model.clone(),
-                            direction: direction.to_string(),
-                        })
+                        .get_or_create(&TokenLabels { model: attempt.model.clone(), direction: direction.to_string() })
                         .inc_by(u64::from(count));
                 }
             }
@@ -196,27 +198,17 @@ impl Metrics {
     /// Records one plugin call's time and, if it failed, why.
     pub fn observe_plugin(&self, plugin: &str, kind: &str, seconds: f64, failure: Option<&str>) {
         self.plugin_duration
-            .get_or_create(&PluginLabels {
-                plugin: plugin.to_string(),
-                kind: kind.to_string(),
-            })
+            .get_or_create(&PluginLabels { plugin: plugin.to_string(), kind: kind.to_string() })
             .observe(seconds);
         if let Some(reason) = failure {
             self.plugin_failures
-                .get_or_create(&PluginFailureLabels {
-                    plugin: plugin.to_string(),
-                    reason: reason.to_string(),
-                })
+                .get_or_create(&PluginFailureLabels { plugin: plugin.to_string(), reason: reason.to_string() })
                 .inc();
         }
     }
 
     pub fn observe_reload(&self, ok: bool) {
-        self.reloads
-            .get_or_create(&ReloadLabels {
-                result: if ok { "ok" } else { "error" }.to_string(),
-            })
-            .inc();
+        self.reloads.get_or_create(&ReloadLabels { result: if ok { "ok" } else { "error" }.to_string() }).inc();
     }
 
     pub fn in_flight(&self) -> &Gauge {
@@ -246,12 +238,7 @@ mod tests {
         let metrics = Metrics::new();
         let record = DecisionRecord {
             route: Some("auto".into()),
-            outcome: Outcome {
-                status: "ok".into(),
-                http_status: 200,
-                model: Some("large".into()),
-                error: None,
-            },
+            outcome: Outcome { status: "ok".into(), http_status: 200, model: Some("large".into()), error: None },
             attempts: vec![
                 Attempt {
                     model: "small".into(),

@@ -1,0 +1,162 @@
+//! The admin API: what is loaded, how the last reload went, and a way to force one.
+//! Every endpoint needs the admin bearer token; without one configured the API is off.
+
+use std::sync::Arc;
+
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
+use hyper::body::Incoming;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::app::App;
+use super::body::{Body, full};
+use super::error::ApiError;
+use crate::config::{Config, Secret};
+
+/// How admin requests prove who they are.
+#[derive(Debug, Clone)]
+pub enum AdminAuth {
+    /// No token configured: the admin API answers 404.
+    Disabled,
+    /// `admin.token_env`: the token itself, from the environment.
+    Token(Secret),
+    /// `admin.token_sha256`: only the token's hash is known.
+    Sha256([u8; 32]),
+}
+
+impl AdminAuth {
+    pub fn from_config(config: &Config) -> AdminAuth {
+        if let Some(token) = &config.secrets().admin_token {
+            return AdminAuth::Token(token.clone());
+        }
+        if let Some(hash) = config.admin.token_sha256.as_deref().and_then(|h| hex::decode(h).ok())
+            && let Ok(hash) = <[u8; 32]>::try_from(hash.as_slice())
+        {
+            return AdminAuth::Sha256(hash);
+        }
+        AdminAuth::Disabled
+    }
+
+    /// Whether `headers` carry the right bearer token. Compares hashes, so the time taken
+    /// says nothing about how much of a guess was right.
+    fn allows(&self, headers: &HeaderMap) -> bool {
+        let Some(given) = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+        else {
+            return false;
+        };
+        let given: [u8; 32] = Sha256::digest(given.trim().as_bytes()).into();
+        let expected: [u8; 32] = match self {
+            AdminAuth::Disabled => return false,
+            AdminAuth::Token(token) => Sha256::digest(token.expose().as_bytes()).into(),
+            AdminAuth::Sha256(hash) => *hash,
+        };
+        given.iter().zip(expected.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    }
+}
+
+/// Answers `/admin/*`.
+pub async fn handle(app: Arc<App>, request: Request<Incoming>, path: &str) -> Response<Body> {
+    match app.admin_auth() {
+        AdminAuth::Disabled => {
+            return ApiError::not_found(
+                "The admin API is disabled: set admin.token_env or admin.token_sha256 in the configuration.",
+            )
+            .into_response();
+        }
+        auth if !auth.allows(request.headers()) => {
+            return ApiError::unauthorized("The admin API needs `Authorization: Bearer <admin token>`.").into_response();
+        }
+        _ => {}
+    }
+    match (request.method().as_str(), path) {
+        ("GET", "/admin/plugins") => json_response(StatusCode::OK, plugins(&app)),
+        ("GET", "/admin/snapshot") => json_response(StatusCode::OK, snapshot(&app)),
+        ("POST", "/admin/reload") => match crate::reload::reload(&app, "admin").await {
+            Ok(version) => json_response(StatusCode::OK, json!({"ok": true, "version": version})),
+            Err(error) => json_response(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                json!({"ok": false, "error": error.to_string(), "serving_version": app.snapshot().version}),
+            ),
+        },
+        (method, path) => ApiError::not_found(format!(
+            "No admin endpoint {method} {path}: GET /admin/plugins, GET /admin/snapshot, POST /admin/reload."
+        ))
+        .into_response(),
+    }
+}
+
+fn plugins(app: &App) -> serde_json::Value {
+    let snapshot = app.snapshot();
+    let status = app.reload_status();
+    let mut list: Vec<serde_json::Value> = snapshot
+        .plugins
+        .values()
+        .map(|plugin| {
+            let failure = status.plugin_failures.get(plugin.name());
+            let state = if plugin.is_quarantined() {
+                "quarantined"
+            } else if failure.is_some() {
+                "serving_previous_version"
+            } else {
+                "serving"
+            };
+            json!({
+                "name": plugin.name(),
+                "kind": plugin.kind(),
+                "path": plugin.path(),
+                "hash": plugin.hash().to_string(),
+                "status": state,
+                "last_error": failure.map(|f| &f.error),
+                "load": plugin.load_report(),
+                "instance": plugin.strategy(),
+                "idle_instances": plugin.idle_instances(),
+                "failed_calls": plugin.failures(),
+                "limits": {
+                    "deadline_ms": plugin.limits().deadline.as_millis() as u64,
+                    "memory_bytes": plugin.limits().memory_bytes,
+                    "fuel": plugin.limits().fuel,
+                },
+            })
+        })
+        .collect();
+    // A plugin newly added to the config that never loaded has no serving version.
+    for (name, failure) in &status.plugin_failures {
+        if !snapshot.plugins.contains_key(name) {
+            list.push(json!({"name": name, "status": "failed", "last_error": failure.error}));
+        }
+    }
+    json!({ "snapshot": snapshot.version, "plugins": list })
+}
+
+fn snapshot(app: &App) -> serde_json::Value {
+    let snapshot = app.snapshot();
+    let status = app.reload_status();
+    let loaded_at_ms = snapshot
+        .loaded_at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    json!({
+        "version": snapshot.version,
+        "loaded_at_ms": loaded_at_ms,
+        "config": snapshot.config.path,
+        "routes": snapshot.routes.len(),
+        "models": snapshot.models.len(),
+        "plugins": snapshot.plugins.len(),
+        "last_reload": status.last,
+        "reloads_ok": status.reloads_ok,
+        "reloads_failed": status.reloads_failed,
+    })
+}
+
+fn json_response(status: StatusCode, body: serde_json::Value) -> Response<Body> {
+    let mut response = Response::new(full(body.to_string()));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
