@@ -21,6 +21,7 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("JSON_GATE", "json_gate", "gate `json-gate`: escalates answers that are not the JSON asked for"),
     ("HOSTILE", "hostile", "classifier `hostile`: misbehaves as its config's `mode` says (sandbox tests)"),
     ("BAD_POLICY", "bad_policy", "policy `bad-policy`: bad or echoing plans as its config's `mode` says"),
+    ("TIERED", "tiered", "policy `tiered`: start tier from thresholds (twin of the Python and JS `tiered`)"),
 ];
 
 /// Variables the outer cargo (or the user, for the host build) set that must not reach the

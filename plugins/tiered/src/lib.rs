@@ -79,7 +79,7 @@ impl Policy for Tiered {
     }
 
     fn route(req: Request, signals: Vec<Signal>, models: Vec<ModelInfo>) -> Result<Plan, String> {
-        plan(&CONFIG.get()?, &req, &signals, &models)
+        plan(&*CONFIG.get()?, &req, &signals, &models)
     }
 }
 
