@@ -201,9 +201,9 @@ pub enum NumberExpect {
 /// Reads a fixture file.
 pub fn load(path: &Path) -> Result<Vec<Fixture>, FixtureError> {
     let text = std::fs::read_to_string(path).map_err(|source| FixtureError::Read { path: path.into(), source })?;
-    parse(&text).map_err(|(line, detail)| FixtureError::Invalid { path: path.into(), line, detail })?.ok_or_else(
-        || FixtureError::Empty { path: path.into() },
-    )
+    parse(&text)
+        .map_err(|(line, detail)| FixtureError::Invalid { path: path.into(), line, detail })?
+        .ok_or_else(|| FixtureError::Empty { path: path.into() })
 }
 
 /// Parses fixture lines; the error is (line, message). `None` when there are none.
@@ -350,7 +350,9 @@ const EPSILON: f64 = 1e-9;
 
 fn check_number(what: &str, got: f64, want: &NumberExpect, failures: &mut Vec<String>) {
     match *want {
-        NumberExpect::Value(v) if (got - v).abs() > EPSILON => failures.push(format!("{what}: expected {v}, got {got}")),
+        NumberExpect::Value(v) if (got - v).abs() > EPSILON => {
+            failures.push(format!("{what}: expected {v}, got {got}"))
+        }
         NumberExpect::Range { min, max } => {
             if min.is_some_and(|m| got < m - EPSILON) || max.is_some_and(|m| got > m + EPSILON) {
                 let range = format!(
@@ -389,12 +391,19 @@ impl Expect {
                     };
                     let what = format!("signal {name}");
                     match want {
-                        SignalExpect::Value(v) => check_number(&what, got.value, &NumberExpect::Value(*v), &mut failures),
+                        SignalExpect::Value(v) => {
+                            check_number(&what, got.value, &NumberExpect::Value(*v), &mut failures)
+                        }
                         SignalExpect::Detail { value, min, max, label } => {
                             if let Some(v) = value {
                                 check_number(&what, got.value, &NumberExpect::Value(*v), &mut failures);
                             }
-                            check_number(&what, got.value, &NumberExpect::Range { min: *min, max: *max }, &mut failures);
+                            check_number(
+                                &what,
+                                got.value,
+                                &NumberExpect::Range { min: *min, max: *max },
+                                &mut failures,
+                            );
                             if label.is_some() && got.label != *label {
                                 failures.push(format!("{what}: expected label {label:?}, got {:?}", got.label));
                             }
@@ -496,15 +505,16 @@ mod tests {
     #[test]
     fn checks_plans_signals_and_verdicts() {
         let plan = Output::Plan(Plan { steps: vec!["a".into(), "b".into()], reason: "cheap first".into() });
-        let expect: Expect = serde_json::from_value(serde_json::json!({"steps": ["a"], "reason_contains": "cheap"})).unwrap();
+        let expect: Expect =
+            serde_json::from_value(serde_json::json!({"steps": ["a"], "reason_contains": "cheap"})).unwrap();
         assert_eq!(expect.check(&Ok(plan.clone())).len(), 1);
         let signals = Output::Signals(vec![Signal { name: "s".into(), value: 0.5, label: Some("x".into()) }]);
         let expect: Expect =
             serde_json::from_value(serde_json::json!({"signals": {"s": {"min": 0.4, "label": "x"}}, "absent": ["t"]}))
                 .unwrap();
         assert!(expect.check(&Ok(signals)).is_empty());
-        let expect: Expect = serde_json::from_value(serde_json::json!({"verdict": "accept", "confidence": {"min": 0.9}}))
-            .unwrap();
+        let expect: Expect =
+            serde_json::from_value(serde_json::json!({"verdict": "accept", "confidence": {"min": 0.9}})).unwrap();
         assert_eq!(expect.check(&Ok(Output::Verdict(Verdict::Accept(0.5)))).len(), 1);
         assert_eq!(expect.check(&Err("boom".into())).len(), 1);
         let expect: Expect = serde_json::from_value(serde_json::json!({"error": "boom"})).unwrap();

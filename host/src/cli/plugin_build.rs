@@ -220,12 +220,8 @@ fn js_modules(project: &Project, options: &BuildOptions) -> Result<PathBuf, Buil
 }
 
 fn js_toolchain(modules: &Path) -> Result<String, BuildError> {
-    let output = run(
-        Command::new("node").arg("--version"),
-        "node",
-        "Node.js (18 or newer)",
-        "apt-get install -y nodejs npm",
-    )?;
+    let output =
+        run(Command::new("node").arg("--version"), "node", "Node.js (18 or newer)", "apt-get install -y nodejs npm")?;
     let node = String::from_utf8_lossy(&output.stdout).trim().to_string();
     let manifest = modules.join("@bytecodealliance/componentize-js/package.json");
     let text = std::fs::read_to_string(&manifest).map_err(io(&manifest))?;

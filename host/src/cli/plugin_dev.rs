@@ -107,8 +107,12 @@ pub enum DevError {
 
 /// Scaffolds a project and says what to do next.
 pub fn new(args: &NewArgs) -> Result<(), DevError> {
-    let (dir, files) =
-        plugin_new::create(&NewOptions { name: args.name.clone(), lang: args.lang, kind: args.kind, dir: args.dir.clone() })?;
+    let (dir, files) = plugin_new::create(&NewOptions {
+        name: args.name.clone(),
+        lang: args.lang,
+        kind: args.kind,
+        dir: args.dir.clone(),
+    })?;
     println!("created {} ({} {}):", dir.display(), args.lang, args.kind);
     for file in files {
         println!("  {}", file.display());
@@ -126,11 +130,8 @@ pub fn new(args: &NewArgs) -> Result<(), DevError> {
 pub fn build(dir: Option<PathBuf>, args: &BuildArgs) -> Result<(), DevError> {
     let dir = dir.unwrap_or_else(|| PathBuf::from("."));
     let built = plugin_build::build(&dir, &args.options())?;
-    let how = if built.up_to_date {
-        "up to date".to_string()
-    } else {
-        format!("built in {:.1} s", built.took.as_secs_f64())
-    };
+    let how =
+        if built.up_to_date { "up to date".to_string() } else { format!("built in {:.1} s", built.took.as_secs_f64()) };
     println!("{} ({how}, {})", built.path.display(), built.toolchain);
     Ok(())
 }

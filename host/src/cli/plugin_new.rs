@@ -118,7 +118,10 @@ pub fn create(options: &NewOptions) -> Result<(PathBuf, Vec<PathBuf>), NewError>
     let (lang_name, install) = match lang {
         Lang::Rust => ("Rust", "rustup target add wasm32-wasip2            # once".to_string()),
         Lang::Python => ("Python", format!("pip install componentize-py=={COMPONENTIZE_PY_VERSION}     # once")),
-        Lang::Js => ("JavaScript", "npm install                               # once: componentize-js, pinned in package.json".to_string()),
+        Lang::Js => (
+            "JavaScript",
+            "npm install                               # once: componentize-js, pinned in package.json".to_string(),
+        ),
     };
     let vars: Vec<(&str, &str)> = vec![
         ("name", name),

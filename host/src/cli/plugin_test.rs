@@ -104,7 +104,8 @@ impl std::fmt::Display for TestReport {
         let lang = self.lang.map(|l| format!(", {l}")).unwrap_or_default();
         writeln!(f, "plugin    {} ({}{lang})", self.component.display(), self.kind)?;
         if let Some(build) = &self.build {
-            let how = if build.up_to_date { "up to date".to_string() } else { format!("built in {}", secs(build.took)) };
+            let how =
+                if build.up_to_date { "up to date".to_string() } else { format!("built in {}", secs(build.took)) };
             writeln!(f, "build     {how} · {}", build.toolchain)?;
         }
         let load = &self.load;

@@ -134,7 +134,8 @@ impl Project {
         if !path.is_file() {
             return Err(ProjectError::NoManifest { dir: dir.to_path_buf() });
         }
-        let text = std::fs::read_to_string(&path).map_err(|source| ProjectError::Read { path: path.clone(), source })?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|source| ProjectError::Read { path: path.clone(), source })?;
         let invalid = |detail: String| ProjectError::Invalid { path: path.clone(), detail };
         let raw: RawManifest = toml::from_str(&text).map_err(|e| invalid(e.message().to_string()))?;
         let kind: PluginKind = raw.kind.parse().map_err(|e| invalid(format!("key `kind`: {e}")))?;

@@ -106,11 +106,7 @@ fn hinted_tier(config: &Config, req: &Request) -> Option<(u32, String)> {
 
 /// The plan for one request (see the crate docs for the rules).
 pub fn plan(config: &Config, req: &Request, signals: &[Signal], models: &[ModelInfo]) -> Result<Plan, String> {
-    let score = signals
-        .iter()
-        .find(|s| s.name == config.signal)
-        .map(|s| s.value)
-        .filter(|v| v.is_finite());
+    let score = signals.iter().find(|s| s.name == config.signal).map(|s| s.value).filter(|v| v.is_finite());
     let mut start = config.thresholds.iter().filter(|t| score.unwrap_or(0.0) >= **t).count() as u32;
     let mut why = match score {
         Some(score) => format!("score {}%", percent(score)),
@@ -141,22 +137,14 @@ pub fn plan(config: &Config, req: &Request, signals: &[Signal], models: &[ModelI
 
     let cost = |m: &ModelInfo| m.input_price * f64::from(req.input_tokens) + m.output_price * f64::from(out);
     let by_cost_then_id = |a: &&ModelInfo, b: &&ModelInfo| {
-        cost(a)
-            .partial_cmp(&cost(b))
-            .unwrap_or(std::cmp::Ordering::Equal)
-            .then_with(|| a.id.cmp(&b.id))
+        cost(a).partial_cmp(&cost(b)).unwrap_or(std::cmp::Ordering::Equal).then_with(|| a.id.cmp(&b.id))
     };
     let mut up: Vec<&ModelInfo> = usable.iter().copied().filter(|m| m.tier >= start).collect();
     up.sort_by(|a, b| a.tier.cmp(&b.tier).then_with(|| by_cost_then_id(a, b)));
     let mut down: Vec<&ModelInfo> = usable.iter().copied().filter(|m| m.tier < start).collect();
     down.sort_by(|a, b| b.tier.cmp(&a.tier).then_with(|| by_cost_then_id(a, b)));
 
-    let steps: Vec<String> = up
-        .into_iter()
-        .chain(down)
-        .take(config.max_steps as usize)
-        .map(|m| m.id.clone())
-        .collect();
+    let steps: Vec<String> = up.into_iter().chain(down).take(config.max_steps as usize).map(|m| m.id.clone()).collect();
     let reason = format!("tiered: start tier {start} ({why}); {} of {} models{note}", steps.len(), fit.len());
     Ok(Plan { steps, reason })
 }

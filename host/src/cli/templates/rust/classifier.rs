@@ -9,8 +9,8 @@ use serde::Deserialize;
 
 wit_bindgen::generate!({ world: "classifier", path: "wit" });
 
+// The world's `use types.{...}` brings the types into scope; the host interface is here.
 use switchyard::plugin::host::{Level, log};
-use switchyard::plugin::types::{Request, Signal};
 
 /// The configuration, from the proxy's `config` table (JSON).
 #[derive(Deserialize, Clone, Debug)]

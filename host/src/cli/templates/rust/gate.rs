@@ -9,7 +9,6 @@ use serde::Deserialize;
 
 wit_bindgen::generate!({ world: "gate", path: "wit" });
 
-use switchyard::plugin::types::{Candidate, Request, Verdict};
 
 /// The configuration, from the proxy's `config` table (JSON).
 #[derive(Deserialize, Clone, Debug)]

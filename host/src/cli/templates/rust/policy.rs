@@ -9,7 +9,6 @@ use serde::Deserialize;
 
 wit_bindgen::generate!({ world: "policy", path: "wit" });
 
-use switchyard::plugin::types::{ModelInfo, Plan, Request, Signal};
 
 /// The configuration, from the proxy's `config` table (JSON).
 #[derive(Deserialize, Clone, Debug)]
