@@ -22,7 +22,6 @@ use switchyard::cli::plugin_new::{self, NewOptions};
 use switchyard::cli::plugin_test::{self, TestOptions, TestReport};
 use switchyard::cli::project::Lang;
 use switchyard::plugin::{self, EngineSettings, InstanceStrategy, PluginEngine, PluginKind, PluginSpec, samples};
-use switchyard_tests::guests;
 
 /// Debug builds of the host instantiate a Python guest in ~10 ms; the proxy's 10 ms default
 /// is for release builds. Tests are about answers, not speed.
@@ -156,11 +155,10 @@ fn load(path: &Path, kind: PluginKind, strategy: InstanceStrategy, config: serde
 #[test]
 fn tiered_plans_are_identical_in_rust_python_and_js() {
     require_toolchains();
-    let python = build(&example("python", "tiered"), "python-tiered");
-    let js = build(&example("js", "tiered"), "js-tiered");
+    let (rust, python, js) = tiered_builds();
     let config = || serde_json::json!({"thresholds": [0.35, 0.7]});
     let plugins = [
-        ("rust", load(Path::new(guests::TIERED), PluginKind::Policy, InstanceStrategy::Warm, config())),
+        ("rust", load(&rust, PluginKind::Policy, InstanceStrategy::Warm, config())),
         ("python", load(&python, PluginKind::Policy, InstanceStrategy::Warm, config())),
         ("js", load(&js, PluginKind::Policy, InstanceStrategy::Warm, config())),
     ];
@@ -188,6 +186,16 @@ fn tiered_plans_are_identical_in_rust_python_and_js() {
         plans += usize::from(answers[0].1.is_ok());
     }
     assert!(plans > 40, "most cases have a plan ({plans})");
+}
+
+/// The three `tiered` components. The Rust one is built by `plugin build` too (it is also in
+/// `switchyard_test_artifacts`), which tests the Rust path of the developer kit.
+fn tiered_builds() -> (PathBuf, PathBuf, PathBuf) {
+    (
+        build(&repo().join("plugins").join("tiered"), "rust-tiered"),
+        build(&example("python", "tiered"), "python-tiered"),
+        build(&example("js", "tiered"), "js-tiered"),
+    )
 }
 
 /// A guest error's message without the plugin name the host prefixes.
@@ -296,10 +304,9 @@ fn scaffolded_projects_build_and_pass_their_fixtures() {
 fn warm_call_cost() {
     require_toolchains();
     let cases = fixtures::load(&repo().join("plugins/tiered/fixtures.jsonl")).expect("shared fixtures");
-    let python = build(&example("python", "tiered"), "python-tiered");
-    let js = build(&example("js", "tiered"), "js-tiered");
+    let (rust, python, js) = tiered_builds();
     let windows: usize = std::env::var("WINDOWS").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
-    for (lang, path) in [("rust", PathBuf::from(guests::TIERED)), ("python", python), ("js", js)] {
+    for (lang, path) in [("rust", rust), ("python", python), ("js", js)] {
         let plugin = load(&path, PluginKind::Policy, InstanceStrategy::Warm, serde_json::json!({}));
         let mut line = format!("{lang:>6} p50 per 1000 calls (µs):");
         for _ in 0..windows {
