@@ -28,8 +28,8 @@ rm -f "$here/decisions.jsonl"
 "$bin" serve --config "$here/switchyard.toml" &
 pids+=($!)
 
-echo "==> waiting for the router (the first start compiles the Python and JS plugins: ~30 s)"
-for _ in $(seq 1 900); do
+echo "==> waiting for the router (the first start compiles the Python and JS plugins: up to a minute)"
+for _ in $(seq 1 1800); do
   curl -sf http://127.0.0.1:8080/healthz >/dev/null 2>&1 && break
   sleep 0.1
 done
