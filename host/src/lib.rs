@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod eval;
 pub mod plugin;
 pub mod provider;
 pub mod reload;

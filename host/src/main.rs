@@ -12,6 +12,9 @@ use switchyard::cli::plugin_check::{self, CheckOptions};
 use switchyard::cli::plugin_dev;
 use switchyard::plugin::{Limits, PluginKind};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "switchyard", version, about = "An OpenAI-compatible LLM router with WebAssembly routing plugins")]
 struct Cli {
@@ -42,11 +45,58 @@ enum Command {
         #[arg(long, default_value_t = 1.0)]
         latency_scale: f64,
     },
+    /// Replay a route's plugins over labelled data, offline, and report the cost–quality
+    /// curve (APGR, CPT) against random routing, the oracle and each model alone.
+    Eval(EvalArgs),
     /// Work with plugin components.
     Plugin {
         #[command(subcommand)]
         command: PluginCommand,
     },
+}
+
+#[derive(clap::Args)]
+struct EvalArgs {
+    /// The TOML configuration whose route is evaluated.
+    #[arg(long, short, default_value = "switchyard.toml")]
+    config: PathBuf,
+    /// The route alias to evaluate.
+    #[arg(long, default_value = "auto")]
+    route: String,
+    /// Data: .jsonl files (see `eval::jsonl`), RouteLLM .csv files, or directories of them.
+    #[arg(long, required = true, num_args = 1..)]
+    data: Vec<PathBuf>,
+    /// Which data model answers for which config model: CONFIG=DATA pairs, comma-separated;
+    /// DATA may be `weak` or `strong` (the data's weakest / strongest model). Default: same
+    /// names, else by rank (tier order against mean score).
+    #[arg(long, value_name = "PAIRS")]
+    model_map: Vec<String>,
+    /// The knob to sweep: PLUGIN.KEY=START:END:STEP or PLUGIN.KEY=V1,V2,... (the plugin is
+    /// re-loaded with each value).
+    #[arg(long, value_name = "PLUGIN.KEY=VALUES")]
+    sweep: Option<String>,
+    /// Share of the data to hold out (by prompt hash) and report apart, e.g. 0.3.
+    #[arg(long, default_value_t = 0.0)]
+    holdout: f64,
+    /// Keep prompts listed in a contaminated_prompts.jsonl next to the data.
+    #[arg(long)]
+    keep_contaminated: bool,
+    /// Output tokens assumed for cost when the data gives neither answer text nor a count.
+    #[arg(long, default_value_t = 256)]
+    output_tokens: u32,
+    /// Worker threads (default: one per core).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Keep the configured per-call deadlines (by default eval stretches them to 1 s, so that
+    /// a busy machine cannot change the results).
+    #[arg(long)]
+    strict_deadlines: bool,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Also write the curves as an SVG plot to this file.
+    #[arg(long, value_name = "FILE")]
+    svg: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -108,6 +158,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             switchyard::sim::serve(listener, switchyard::sim::SimOptions { latency_scale }).await?;
             Ok(())
         }),
+        Command::Eval(args) => eval(args),
         Command::Plugin {
             command: PluginCommand::Check { file, kind, config, deadline_ms, memory_mb, iterations, cache_dir },
         } => {
@@ -132,6 +183,38 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plugin { command: PluginCommand::Build { dir, args } } => Ok(plugin_dev::build(dir, &args)?),
         Command::Plugin { command: PluginCommand::Test(args) } => Ok(plugin_dev::test(&args)?),
     }
+}
+
+fn eval(args: EvalArgs) -> anyhow::Result<()> {
+    let percent = args.holdout * 100.0;
+    anyhow::ensure!(
+        (0.0..100.0).contains(&percent) && (percent - percent.round()).abs() < 1e-9,
+        "--holdout: expected a share from 0 to 0.99 in whole percent (e.g. 0.3), got {}",
+        args.holdout
+    );
+    let mut options = switchyard::eval::EvalOptions::new(args.config, args.route, args.data);
+    options.model_map = args.model_map;
+    options.sweep = args.sweep;
+    options.holdout_percent = percent.round() as u32;
+    options.keep_contaminated = args.keep_contaminated;
+    options.threads = args.threads;
+    options.replay.default_output_tokens = args.output_tokens;
+    options.progress = true;
+    options.strict_deadlines = args.strict_deadlines;
+    let report = switchyard::eval::run(&options)?;
+    if let Some(path) = &args.svg {
+        std::fs::write(path, switchyard::eval::svg::render(&report))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", switchyard::eval::table::render(&report));
+        if let Some(path) = &args.svg {
+            println!("plot     {}", path.display());
+        }
+    }
+    Ok(())
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -162,6 +245,22 @@ async fn serve(config_path: PathBuf, listen: Option<String>, watch: bool) -> any
         None
     };
     let shutdown = async {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            match signal(SignalKind::terminate()) {
+                Ok(mut term) => {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutting down: finishing requests in flight");
     };

@@ -19,9 +19,12 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("STATIC_ROUTES", "static_routes", "policy `static-routes`: routing table from metadata to plans"),
     ("SANITY", "sanity", "gate `sanity`: escalates empty, truncated, refused or degenerate answers"),
     ("JSON_GATE", "json_gate", "gate `json-gate`: escalates answers that are not the JSON asked for"),
+    ("MATH_CHECK", "math_check", "gate `math-check`: escalates worked math answers that look wrong"),
+    ("DIFFICULTY", "difficulty", "classifier `difficulty`: difficulty.* signals of a question's shape"),
     ("HOSTILE", "hostile", "classifier `hostile`: misbehaves as its config's `mode` says (sandbox tests)"),
     ("BAD_POLICY", "bad_policy", "policy `bad-policy`: bad or echoing plans as its config's `mode` says"),
     ("TIERED", "tiered", "policy `tiered`: start tier from thresholds (twin of the Python and JS `tiered`)"),
+    ("FOREIGN", "foreign", "classifier `foreign`: also imports an interface the host does not offer"),
 ];
 
 /// Variables the outer cargo (or the user, for the host build) set that must not reach the
@@ -151,4 +154,9 @@ fn rerun_if_changed(plugins: &Path, wit: &Path) {
     for var in ["RUSTC", "CARGO"] {
         println!("cargo:rerun-if-env-changed={var}");
     }
+    // Worktrees of this repository that share one CARGO_TARGET_DIR share this build script's
+    // output directory too (cargo hashes path packages relative to the workspace), and cargo
+    // only checks the paths the *last* run reported. Re-run when the build comes from another
+    // directory, or one worktree's guest list (and paths) leaks into another's tests.
+    println!("cargo:rerun-if-env-changed=PWD");
 }

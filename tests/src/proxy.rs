@@ -46,7 +46,8 @@ pub struct Proxy {
     pub base: String,
     pub app: Arc<App>,
     pub records: Arc<Mutex<Vec<DecisionRecord>>>,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
+    _watch: Option<switchyard::reload::watch::WatchHandle>,
 }
 
 impl Proxy {
@@ -54,7 +55,21 @@ impl Proxy {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("switchyard.toml");
         std::fs::write(&path, config_text).unwrap();
-        let config = Config::load(&path).unwrap_or_else(|e| panic!("config: {e}"));
+        let mut proxy = Self::start_at(&path).await;
+        proxy._dir = Some(dir);
+        proxy
+    }
+
+    /// A proxy on the config file at `path` that reloads when it or a plugin file changes.
+    pub async fn start_watching(path: &std::path::Path, settle: Duration) -> Proxy {
+        let mut proxy = Self::start_at(path).await;
+        proxy._watch = Some(switchyard::reload::watch::spawn(proxy.app.clone(), settle).expect("watcher"));
+        proxy
+    }
+
+    /// A proxy on the config file at `path`.
+    pub async fn start_at(path: &std::path::Path) -> Proxy {
+        let config = Config::load(path).unwrap_or_else(|e| panic!("config: {e}"));
         let records = Arc::new(Mutex::new(Vec::new()));
         let app = App::start_with_sink(config, DecisionSink::Memory(records.clone()))
             .await
@@ -62,7 +77,7 @@ impl Proxy {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(switchyard::server::serve(listener, app.clone(), std::future::pending(), Duration::from_secs(1)));
-        Proxy { base, app, records, _dir: dir }
+        Proxy { base, app, records, _dir: None, _watch: None }
     }
 
     /// The decision record with this request id (waits briefly: streams finish their record
@@ -114,13 +129,17 @@ impl Reply {
 
 /// Sends one request and reads the whole response.
 pub async fn send(method: &str, url: &str, body: impl Into<Bytes>) -> Reply {
+    send_with(method, url, &[], body).await
+}
+
+/// Sends one request with extra headers and reads the whole response.
+pub async fn send_with(method: &str, url: &str, headers: &[(&str, &str)], body: impl Into<Bytes>) -> Reply {
     let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let request = Request::builder()
-        .method(method)
-        .uri(url)
-        .header("content-type", "application/json")
-        .body(Full::new(body.into()))
-        .unwrap();
+    let mut request = Request::builder().method(method).uri(url).header("content-type", "application/json");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request.body(Full::new(body.into())).unwrap();
     let response = tokio::time::timeout(Duration::from_secs(30), client.request(request))
         .await
         .expect("response within 30 s")

@@ -24,7 +24,7 @@ fn hostile_with_deadline(mode: &str, strategy: InstanceStrategy, deadline: Durat
 
 fn assert_recovers(plugin: &plugin::Plugin) {
     for _ in 0..3 {
-        let signals = plugin.classify(&user_request("hello")).expect("next call is served normally");
+        let signals = plugin.classify_blocking(&user_request("hello")).expect("next call is served normally");
         assert_eq!(signals[0].name, "hostile.ok");
     }
 }
@@ -34,7 +34,7 @@ fn an_infinite_loop_is_stopped_at_about_the_deadline() {
     for strategy in [InstanceStrategy::Warm, InstanceStrategy::Fresh] {
         let plugin = hostile("spin", strategy);
         let started = Instant::now();
-        let error = plugin.classify(&user_request("attack")).unwrap_err();
+        let error = plugin.classify_blocking(&user_request("attack")).unwrap_err();
         let took = started.elapsed();
         assert!(matches!(error, CallError::Deadline { .. }), "{error}");
         assert_eq!(error.limit(), Some(LimitKind::Deadline));
@@ -48,7 +48,7 @@ fn an_infinite_loop_is_stopped_at_about_the_deadline() {
 #[test]
 fn memory_growth_hits_the_cap() {
     let plugin = hostile_with_deadline("hog", InstanceStrategy::Warm, Duration::from_secs(5));
-    let error = plugin.classify(&user_request("attack")).unwrap_err();
+    let error = plugin.classify_blocking(&user_request("attack")).unwrap_err();
     assert!(matches!(error, CallError::Memory { cap_bytes, .. } if cap_bytes == 64 << 20), "{error}");
     assert_recovers(&plugin);
 }
@@ -56,7 +56,7 @@ fn memory_growth_hits_the_cap() {
 #[test]
 fn deep_recursion_exhausts_the_stack() {
     let plugin = hostile("recurse", InstanceStrategy::Warm);
-    let error = plugin.classify(&user_request("attack")).unwrap_err();
+    let error = plugin.classify_blocking(&user_request("attack")).unwrap_err();
     assert!(matches!(error, CallError::Stack { .. }), "{error}");
     assert_recovers(&plugin);
 }
@@ -64,7 +64,7 @@ fn deep_recursion_exhausts_the_stack() {
 #[test]
 fn a_panic_traps_and_the_instance_is_replaced() {
     let plugin = hostile("panic", InstanceStrategy::Warm);
-    let error = plugin.classify(&user_request("attack")).unwrap_err();
+    let error = plugin.classify_blocking(&user_request("attack")).unwrap_err();
     assert!(matches!(error, CallError::Trap { .. }), "{error}");
     assert!(error.to_string().contains("hostile"));
     assert_recovers(&plugin);
@@ -73,7 +73,7 @@ fn a_panic_traps_and_the_instance_is_replaced() {
 #[test]
 fn huge_outputs_are_refused() {
     let plugin = hostile_with_deadline("huge-output", InstanceStrategy::Warm, Duration::from_secs(5));
-    let error = plugin.classify(&user_request("attack")).unwrap_err();
+    let error = plugin.classify_blocking(&user_request("attack")).unwrap_err();
     assert!(matches!(error, CallError::BadOutput { .. }), "{error}");
     assert_recovers(&plugin);
 }
@@ -85,7 +85,7 @@ fn a_log_flood_is_rate_limited_not_fatal() {
     // 100 000 log calls, all but a handful dropped host-side: well within the deadline
     // would be ideal, but the guest-side formatting alone may not be; either way the host
     // survives and the call is bounded.
-    let result = plugin.classify(&user_request("attack"));
+    let result = plugin.classify_blocking(&user_request("attack"));
     assert!(started.elapsed() < Duration::from_millis(500));
     if let Err(error) = &result {
         assert!(matches!(error, CallError::Deadline { .. }), "{error}");
@@ -99,8 +99,8 @@ fn wasi_grants_nothing_and_time_and_randomness_are_fixed() {
     let read = |signals: &[switchyard::plugin::Signal], name: &str| {
         signals.iter().find(|s| s.name == name).unwrap_or_else(|| panic!("no {name}")).value
     };
-    let first = plugin.classify(&user_request("attack")).unwrap();
-    let second = plugin.classify(&user_request("attack")).unwrap();
+    let first = plugin.classify_blocking(&user_request("attack")).unwrap();
+    let second = plugin.classify_blocking(&user_request("attack")).unwrap();
     assert_eq!(read(&first, "probe.wall_clock_secs"), plugin::FIXED_WALL_CLOCK.as_secs_f64());
     assert_eq!(read(&first, "probe.monotonic_nanos"), 0.0);
     assert_eq!(read(&first, "probe.env_count"), 0.0);
@@ -117,8 +117,8 @@ fn a_warm_instance_that_trapped_is_discarded() {
     let plugin = plugin::load_blocking(&engine(), spec).unwrap();
     // The self-test used call 0 of the pooled instance; call 1 panics, which discards it; the
     // replacement starts again at call 0, so it answers.
-    assert!(matches!(plugin.classify(&user_request("x")), Err(CallError::Trap { .. })));
-    assert!(plugin.classify(&user_request("x")).is_ok());
+    assert!(matches!(plugin.classify_blocking(&user_request("x")), Err(CallError::Trap { .. })));
+    assert!(plugin.classify_blocking(&user_request("x")).is_ok());
 }
 
 #[test]
@@ -129,13 +129,13 @@ fn a_plugin_that_keeps_failing_is_quarantined() {
     spec.quarantine.retry_after = Duration::from_millis(200);
     let plugin = plugin::load_blocking(&engine(), spec).unwrap();
     for _ in 0..3 {
-        assert!(matches!(plugin.classify(&user_request("attack")), Err(CallError::Trap { .. })));
+        assert!(matches!(plugin.classify_blocking(&user_request("attack")), Err(CallError::Trap { .. })));
     }
     assert!(plugin.is_quarantined());
-    assert!(matches!(plugin.classify(&user_request("hello")), Err(CallError::Quarantined { .. })));
+    assert!(matches!(plugin.classify_blocking(&user_request("hello")), Err(CallError::Quarantined { .. })));
     std::thread::sleep(Duration::from_millis(250));
     // After the retry interval one probe is let through; it succeeds and lifts the quarantine.
-    assert!(plugin.classify(&user_request("hello")).is_ok());
+    assert!(plugin.classify_blocking(&user_request("hello")).is_ok());
     assert!(!plugin.is_quarantined());
 }
 
@@ -161,6 +161,12 @@ fn load_time_failures_are_reported_precisely() {
         plugin::load_blocking(&engine, spec("wrong", PluginKind::Policy, guests::HOSTILE, json!({}))).unwrap_err();
     let text = err.to_string();
     assert!(text.contains("missing export `route`") && text.contains("looks like a classifier"), "{text}");
+
+    // An import the host does not offer: refused at load, naming it.
+    let err = plugin::load_blocking(&engine, spec("foreign", PluginKind::Classifier, guests::FOREIGN, json!({})))
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("exfiltrate") && text.contains("does not offer"), "{text}");
 
     // Not wasm at all.
     let dir = tempfile::tempdir().unwrap();
@@ -197,7 +203,7 @@ fn the_disk_cache_skips_compilation() {
     let warm = load(plugin::PluginEngine::new(settings()).unwrap());
     assert_eq!(warm.load_report().cache, plugin::CacheOutcome::Disk);
     assert!(warm.load_report().compile < cold.load_report().compile);
-    assert!(warm.classify(&user_request("hi")).is_ok());
+    assert!(warm.classify_blocking(&user_request("hi")).is_ok());
     // The same engine again: memory.
     let engine = plugin::PluginEngine::new(settings()).unwrap();
     let _ = load(engine.clone());

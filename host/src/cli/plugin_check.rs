@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::plugin::{
-    self, CallError, EngineSettings, InstanceStrategy, Limits, Plugin, PluginEngine, PluginKind, PluginSpec, samples,
+    self, CallError, EngineSettings, InstanceStrategy, Limits, Plugin, PluginEngine, PluginKind, PluginSpec, blocking,
+    samples,
 };
 
 use super::stats::{Summary, micros};
@@ -63,8 +64,8 @@ pub fn run(options: &CheckOptions) -> Result<String, CheckError> {
         strategy,
         ..PluginSpec::new("check", kind, &options.path)
     };
-    let warm = plugin::load_bytes(&engine, spec(InstanceStrategy::Warm), &bytes, Instant::now())?;
-    let fresh = plugin::load_bytes(&engine, spec(InstanceStrategy::Fresh), &bytes, Instant::now())?;
+    let warm = blocking::run(plugin::load_bytes(&engine, spec(InstanceStrategy::Warm), bytes.clone(), Instant::now()))?;
+    let fresh = blocking::run(plugin::load_bytes(&engine, spec(InstanceStrategy::Fresh), bytes, Instant::now()))?;
 
     let mut out = String::new();
     let report = warm.load_report();
@@ -94,7 +95,7 @@ pub fn run(options: &CheckOptions) -> Result<String, CheckError> {
 
 fn answer(plugin: &Plugin, request: &plugin::Request) -> String {
     let result = match plugin.kind() {
-        PluginKind::Classifier => plugin.classify(request).map(|signals| {
+        PluginKind::Classifier => plugin.classify_blocking(request).map(|signals| {
             signals
                 .iter()
                 .map(|s| match &s.label {
@@ -105,9 +106,11 @@ fn answer(plugin: &Plugin, request: &plugin::Request) -> String {
                 .join(" ")
         }),
         PluginKind::Policy => plugin
-            .route(request, &samples::signals(), &samples::models())
+            .route_blocking(request, &samples::signals(), &samples::models())
             .map(|plan| format!("[{}] — {}", plan.steps.join(" → "), plan.reason)),
-        PluginKind::Gate => plugin.check(request, &samples::candidate(request)).map(|verdict| format!("{verdict:?}")),
+        PluginKind::Gate => {
+            plugin.check_blocking(request, &samples::candidate(request)).map(|verdict| format!("{verdict:?}"))
+        }
     };
     match result {
         Ok(text) => text,
@@ -126,9 +129,9 @@ fn time_calls(plugin: &Plugin, iterations: usize) -> Result<Summary, CheckError>
         let request = &requests[i % requests.len()];
         let started = Instant::now();
         let outcome = match plugin.kind() {
-            PluginKind::Classifier => plugin.classify(request).map(drop),
-            PluginKind::Policy => plugin.route(request, &signals, &models).map(drop),
-            PluginKind::Gate => plugin.check(request, &candidates[i % candidates.len()]).map(drop),
+            PluginKind::Classifier => plugin.classify_blocking(request).map(drop),
+            PluginKind::Policy => plugin.route_blocking(request, &signals, &models).map(drop),
+            PluginKind::Gate => plugin.check_blocking(request, &candidates[i % candidates.len()]).map(drop),
         };
         timings.push(started.elapsed());
         match outcome {
@@ -143,7 +146,7 @@ fn time_instantiate(plugin: &Plugin, iterations: usize) -> Result<Summary, Check
     let mut timings = Vec::with_capacity(iterations);
     for _ in 0..iterations {
         let started = Instant::now();
-        let instance = plugin.new_instance()?;
+        let instance = blocking::run(plugin.new_instance())?;
         timings.push(started.elapsed());
         drop(instance);
     }

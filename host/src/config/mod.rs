@@ -46,7 +46,7 @@ pub use plugin::{FailMode, InstanceMode, PluginConfig, PluginKind};
 pub use provider::{ProviderConfig, ProviderKind};
 pub use route::{OnReject, RouteConfig};
 pub use secret::{Secret, Secrets};
-pub use sections::{AdminConfig, DecisionLog, LogFormat, RuntimeConfig, ServerConfig, TelemetryConfig};
+pub use sections::{AdminConfig, DecisionLog, HealthConfig, LogFormat, RuntimeConfig, ServerConfig, TelemetryConfig};
 
 /// A loaded, validated config.
 #[derive(Debug, Clone, Deserialize)]
@@ -62,6 +62,9 @@ pub struct Config {
     /// `[server]`.
     #[serde(default)]
     pub server: ServerConfig,
+    /// `[health]`.
+    #[serde(default)]
+    pub health: HealthConfig,
     /// `[runtime]`.
     #[serde(default)]
     pub runtime: RuntimeConfig,

@@ -40,6 +40,8 @@ pub struct Secrets {
     pub provider_keys: BTreeMap<String, Secret>,
     /// The admin token, when `admin.token_env` is set.
     pub admin_token: Option<Secret>,
+    /// Client API keys, when `server.client_keys_env` is set.
+    pub client_keys: Vec<Secret>,
 }
 
 impl Secrets {

@@ -10,7 +10,7 @@ use super::Config;
 use super::error::Problems;
 use super::model::check_price;
 use super::provider::check_base_url;
-use super::secret::{Secrets, read_env};
+use super::secret::{Secret, Secrets, read_env};
 use super::sections::DecisionLog;
 
 /// A key as it would be written in a TOML path: bare when possible, quoted otherwise.
@@ -38,7 +38,17 @@ pub(crate) fn check(cfg: &mut Config, base: &Path, env: &dyn Fn(&str) -> Option<
     if let Some(hash) = &cfg.admin.token_sha256
         && !(hash.len() == 64 && hash.chars().all(|c| c.is_ascii_hexdigit()))
     {
-        problems.push("admin.token_sha256", "expected 64 hexadecimal characters (the SHA-256 of the token)".to_string());
+        problems
+            .push("admin.token_sha256", "expected 64 hexadecimal characters (the SHA-256 of the token)".to_string());
+    }
+    if let Some(var) = &cfg.server.client_keys_env {
+        match read_env(env, var, "the client API keys") {
+            Ok(keys) => {
+                cfg.secrets.client_keys =
+                    keys.expose().split(',').map(str::trim).filter(|k| !k.is_empty()).map(Secret::new).collect();
+            }
+            Err(e) => problems.push("server.client_keys_env", e),
+        }
     }
     check_providers(cfg, env, problems);
     check_models(cfg, problems);
@@ -60,6 +70,17 @@ fn check_sections(cfg: &mut Config, base: &Path, problems: &mut Problems) {
     nonzero(problems, "server.request_timeout_ms", s.request_timeout_ms, "a timeout");
     nonzero(problems, "server.header_read_timeout_ms", s.header_read_timeout_ms, "a timeout");
     nonzero(problems, "server.max_concurrent_requests", s.max_concurrent_requests.into(), "a limit");
+    nonzero(problems, "server.queue_timeout_ms", s.queue_timeout_ms, "a timeout");
+    for (i, hash) in s.client_keys_sha256.iter().enumerate() {
+        if !(hash.len() == 64 && hash.chars().all(|c| c.is_ascii_hexdigit())) {
+            problems.push(
+                format!("server.client_keys_sha256[{i}]"),
+                "expected 64 hexadecimal characters (the SHA-256 of a key)",
+            );
+        }
+    }
+    nonzero(problems, "health.window", cfg.health.window.into(), "a window");
+    nonzero(problems, "health.open_ms", cfg.health.open_ms, "a duration");
     let r = &cfg.runtime;
     nonzero(problems, "runtime.epoch_tick_ms", r.epoch_tick_ms, "a tick");
     nonzero(problems, "runtime.max_memory_mb", r.max_memory_mb, "a limit");

@@ -1,5 +1,11 @@
 //! Host bindings for the three worlds of `wit/switchyard.wit`.
 //!
+//! Exports are called asynchronously: wasmtime-wasi's synchronous WASI bindings block on a
+//! tokio runtime internally (`block_on`), which panics on a runtime worker thread, so any
+//! guest that merely prints (or panics, which prints) would take its request down. Async
+//! calls run WASI natively on the request's task; a plugin call still never waits on I/O,
+//! since the WASI it gets has none.
+//!
 //! The `types` and `host` interfaces are generated once (in `classifier`) and shared by the
 //! other two worlds through `with`, so a `Request` built for a classifier can be handed to a
 //! policy and a gate without conversion.
@@ -9,6 +15,7 @@ pub mod classifier {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "classifier",
+        exports: { default: async },
         additional_derives: [serde::Serialize, serde::Deserialize, PartialEq],
     });
 }
@@ -18,6 +25,7 @@ pub mod policy {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "policy",
+        exports: { default: async },
         with: {
             "switchyard:plugin/types": super::classifier::switchyard::plugin::types,
             "switchyard:plugin/host": super::classifier::switchyard::plugin::host,
@@ -30,6 +38,7 @@ pub mod gate {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "gate",
+        exports: { default: async },
         with: {
             "switchyard:plugin/types": super::classifier::switchyard::plugin::types,
             "switchyard:plugin/host": super::classifier::switchyard::plugin::host,

@@ -22,7 +22,8 @@ use super::store::HostState;
 /// Engine-wide settings; per-plugin limits live in [`super::Limits`].
 #[derive(Debug, Clone)]
 pub struct EngineSettings {
-    /// How often the epoch advances. Deadlines are rounded up to whole ticks.
+    /// How often the epoch advances; deadlines are enforced to within one tick. Default
+    /// 5 ms: a 1 ms tick costs ~5% of proxy throughput on 2 cores in wake-ups alone.
     pub epoch_tick: Duration,
     /// Enable fuel metering (needed for any plugin's `fuel` limit).
     pub fuel: bool,
@@ -38,7 +39,7 @@ pub struct EngineSettings {
 impl Default for EngineSettings {
     fn default() -> Self {
         EngineSettings {
-            epoch_tick: Duration::from_millis(1),
+            epoch_tick: Duration::from_millis(5),
             fuel: false,
             max_memory_bytes: 1 << 30,
             max_instances: 1000,
@@ -80,10 +81,12 @@ impl PluginEngine {
         Ok(Arc::new(PluginEngine { engine, linker, cache, settings, ticker_stop }))
     }
 
-    /// The number of epoch ticks that covers `deadline` (at least one).
+    /// The epoch ticks a call may run for `deadline`: one more than covers it, since the
+    /// call may start just before a tick. A call is stopped between `deadline` and
+    /// `deadline + epoch_tick` after it starts, never before.
     pub(crate) fn ticks_for(&self, deadline: Duration) -> u64 {
         let tick = self.settings.epoch_tick.as_nanos().max(1);
-        (deadline.as_nanos().div_ceil(tick) as u64).max(1)
+        (deadline.as_nanos().div_ceil(tick) as u64) + 1
     }
 
     /// Drops compiled components from the in-memory cache except those in `keep` (the ones a
@@ -135,7 +138,7 @@ fn wasmtime_config(settings: &EngineSettings) -> Config {
 /// The imports every plugin may use: the host's `log` and a WASI that grants nothing.
 fn host_linker(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
     let mut linker = Linker::new(engine);
-    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     bindings::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)?;
     Ok(linker)
 }

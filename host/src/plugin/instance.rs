@@ -62,23 +62,23 @@ impl WorldPre {
 
     /// Instantiates into `store` and runs the plugin's `init` with its configuration. The
     /// outer error is a trap; the inner one is the plugin refusing its configuration.
-    pub fn instantiate(
+    pub async fn instantiate(
         &self,
         store: &mut Store<HostState>,
         config_json: &str,
     ) -> wasmtime::Result<Result<Exports, String>> {
         Ok(match self {
             WorldPre::Classifier(pre) => {
-                let exports = pre.instantiate(&mut *store)?;
-                exports.call_init(&mut *store, config_json)?.map(|()| Exports::Classifier(exports))
+                let exports = pre.instantiate_async(&mut *store).await?;
+                exports.call_init(&mut *store, config_json).await?.map(|()| Exports::Classifier(exports))
             }
             WorldPre::Policy(pre) => {
-                let exports = pre.instantiate(&mut *store)?;
-                exports.call_init(&mut *store, config_json)?.map(|()| Exports::Policy(exports))
+                let exports = pre.instantiate_async(&mut *store).await?;
+                exports.call_init(&mut *store, config_json).await?.map(|()| Exports::Policy(exports))
             }
             WorldPre::Gate(pre) => {
-                let exports = pre.instantiate(&mut *store)?;
-                exports.call_init(&mut *store, config_json)?.map(|()| Exports::Gate(exports))
+                let exports = pre.instantiate_async(&mut *store).await?;
+                exports.call_init(&mut *store, config_json).await?.map(|()| Exports::Gate(exports))
             }
         })
     }

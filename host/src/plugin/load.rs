@@ -67,8 +67,8 @@ pub enum LoadError {
     Task { name: String, detail: String },
 }
 
-/// Loads a plugin without blocking the async runtime: the file is read asynchronously and
-/// compilation and the self-test run on a blocking thread.
+/// Loads a plugin without blocking the async runtime: the file is read asynchronously,
+/// compilation runs on a blocking thread, and the self-test is an ordinary async call.
 pub async fn load(engine: Arc<PluginEngine>, spec: PluginSpec) -> Result<Arc<Plugin>, LoadError> {
     let started = Instant::now();
     let bytes = tokio::fs::read(&spec.path).await.map_err(|source| LoadError::Read {
@@ -76,14 +76,10 @@ pub async fn load(engine: Arc<PluginEngine>, spec: PluginSpec) -> Result<Arc<Plu
         path: spec.path.clone(),
         source,
     })?;
-    let name = spec.name.clone();
-    tokio::task::spawn_blocking(move || load_bytes(&engine, spec, &bytes, started))
-        .await
-        .map_err(|e| LoadError::Task { name, detail: e.to_string() })?
-        .map(Arc::new)
+    load_bytes(&engine, spec, bytes, started).await.map(Arc::new)
 }
 
-/// Loads a plugin on the current thread (blocking: compilation can take seconds).
+/// Loads a plugin from code that is not async (see [`super::blocking`]).
 pub fn load_blocking(engine: &Arc<PluginEngine>, spec: PluginSpec) -> Result<Plugin, LoadError> {
     let started = Instant::now();
     let bytes = std::fs::read(&spec.path).map_err(|source| LoadError::Read {
@@ -91,28 +87,30 @@ pub fn load_blocking(engine: &Arc<PluginEngine>, spec: PluginSpec) -> Result<Plu
         path: spec.path.clone(),
         source,
     })?;
-    load_bytes(engine, spec, &bytes, started)
+    super::blocking::run(load_bytes(engine, spec, bytes, started))
 }
 
 /// Loads a plugin version from bytes already read from `spec.path`.
-pub fn load_bytes(
+pub async fn load_bytes(
     engine: &Arc<PluginEngine>,
     spec: PluginSpec,
-    bytes: &[u8],
+    bytes: Vec<u8>,
     started: Instant,
 ) -> Result<Plugin, LoadError> {
     let kept_spec = spec.clone();
     let PluginSpec { name, kind, path, config, limits, strategy, pool_size, quarantine } = spec;
     let config_json =
         serde_json::to_string(&config).map_err(|e| LoadError::Config { name: name.clone(), detail: e.to_string() })?;
-    let hash = ContentHash::of(bytes);
+    let hash = ContentHash::of(&bytes);
     let read = started.elapsed();
 
     let compile_started = Instant::now();
-    let (component, cache) = engine
-        .cache
-        .get_or_compile(&engine.engine, hash, bytes)
-        .map_err(|e| LoadError::Compile { name: name.clone(), path: path.clone(), detail: format!("{e:#}") })?;
+    let compiler = engine.clone();
+    let (component, cache) =
+        tokio::task::spawn_blocking(move || compiler.cache.get_or_compile(&compiler.engine, hash, &bytes))
+            .await
+            .map_err(|e| LoadError::Task { name: name.clone(), detail: e.to_string() })?
+            .map_err(|e| LoadError::Compile { name: name.clone(), path: path.clone(), detail: format!("{e:#}") })?;
     let compile = compile_started.elapsed();
 
     let link_started = Instant::now();
@@ -145,7 +143,7 @@ pub fn load_bytes(
         quarantine: Quarantine::new(quarantine),
     };
     let test_started = Instant::now();
-    self_test(&plugin).map_err(|source| LoadError::SelfTest { name: name.clone(), source })?;
+    self_test(&plugin).await.map_err(|source| LoadError::SelfTest { name: name.clone(), source })?;
     let mut plugin = plugin;
     plugin.report.self_test = test_started.elapsed();
     prewarm(&plugin);
@@ -178,25 +176,25 @@ fn prewarm(plugin: &Plugin) {
 /// Instantiates the plugin (running `init` with its configuration) and calls it once on a
 /// sample request. A guest `err(...)` result is a legitimate answer and passes; a trap, a
 /// limit, a refused configuration or a malformed result fails.
-fn self_test(plugin: &Plugin) -> Result<(), CallError> {
+async fn self_test(plugin: &Plugin) -> Result<(), CallError> {
     // Deadlines are wall time: a machine busy compiling or serving can starve one call. A
     // plugin that is really too slow misses all three tries.
-    let mut outcome = self_test_once(plugin);
+    let mut outcome = self_test_once(plugin).await;
     for _ in 0..2 {
         if !matches!(outcome, Err(CallError::Deadline { .. })) {
             break;
         }
-        outcome = self_test_once(plugin);
+        outcome = self_test_once(plugin).await;
     }
     outcome
 }
 
-fn self_test_once(plugin: &Plugin) -> Result<(), CallError> {
+async fn self_test_once(plugin: &Plugin) -> Result<(), CallError> {
     let request = &samples::requests()[0];
     let outcome = match plugin.kind {
-        PluginKind::Classifier => plugin.classify(request).map(drop),
-        PluginKind::Policy => plugin.route(request, &samples::signals(), &samples::models()).map(drop),
-        PluginKind::Gate => plugin.check(request, &samples::candidate(request)).map(drop),
+        PluginKind::Classifier => plugin.classify(request).await.map(drop),
+        PluginKind::Policy => plugin.route(request, &samples::signals(), &samples::models()).await.map(drop),
+        PluginKind::Gate => plugin.check(request, &samples::candidate(request)).await.map(drop),
     };
     match outcome {
         Ok(()) | Err(CallError::Guest { .. }) => Ok(()),

@@ -105,73 +105,96 @@ impl Plugin {
     }
 
     /// Runs a classifier on one request.
-    pub fn classify(&self, request: &Request) -> Result<Vec<Signal>, CallError> {
-        let signals = self.call(|store, exports| match exports {
-            Exports::Classifier(c) => c.call_classify(store, request),
-            _ => unreachable_world(),
-        })?;
+    pub async fn classify(&self, request: &Request) -> Result<Vec<Signal>, CallError> {
+        let mut instance = self.acquire().await?;
+        let call = async {
+            match &instance.exports {
+                Exports::Classifier(c) => c.call_classify(&mut instance.store, request).await,
+                _ => unreachable_world(),
+            }
+        };
+        let outcome = guard(call).await;
+        let signals = self.settle(instance, outcome)?;
         output::check_signals(&self.name, signals)
     }
 
     /// Runs a policy on one request.
-    pub fn route(&self, request: &Request, signals: &[Signal], models: &[ModelInfo]) -> Result<Plan, CallError> {
-        let plan = self.call(|store, exports| match exports {
-            Exports::Policy(p) => p.call_route(store, request, signals, models),
-            _ => unreachable_world(),
-        })?;
+    pub async fn route(&self, request: &Request, signals: &[Signal], models: &[ModelInfo]) -> Result<Plan, CallError> {
+        let mut instance = self.acquire().await?;
+        let call = async {
+            match &instance.exports {
+                Exports::Policy(p) => p.call_route(&mut instance.store, request, signals, models).await,
+                _ => unreachable_world(),
+            }
+        };
+        let outcome = guard(call).await;
+        let plan = self.settle(instance, outcome)?;
         output::check_plan(&self.name, plan)
     }
 
     /// Runs a gate on one candidate answer.
-    pub fn check(&self, request: &Request, candidate: &Candidate) -> Result<Verdict, CallError> {
-        let verdict = self.call(|store, exports| match exports {
-            Exports::Gate(g) => g.call_check(store, request, candidate),
-            _ => unreachable_world(),
-        })?;
+    pub async fn check(&self, request: &Request, candidate: &Candidate) -> Result<Verdict, CallError> {
+        let mut instance = self.acquire().await?;
+        let call = async {
+            match &instance.exports {
+                Exports::Gate(g) => g.call_check(&mut instance.store, request, candidate).await,
+                _ => unreachable_world(),
+            }
+        };
+        let outcome = guard(call).await;
+        let verdict = self.settle(instance, outcome)?;
         output::check_verdict(&self.name, verdict)
     }
 
-    /// Takes an instance, runs `f` on it under the per-call limits, and puts it back if it is
-    /// still sound. Also feeds the quarantine.
-    fn call<R>(
+    /// [`Plugin::classify`] for code that is not async (CLIs, `eval`, tests). Must not be
+    /// called from inside an async runtime.
+    pub fn classify_blocking(&self, request: &Request) -> Result<Vec<Signal>, CallError> {
+        super::blocking::run(self.classify(request))
+    }
+
+    /// [`Plugin::route`] for code that is not async.
+    pub fn route_blocking(
         &self,
-        f: impl FnOnce(&mut Store<HostState>, &Exports) -> wasmtime::Result<Result<R, String>>,
-    ) -> Result<R, CallError> {
+        request: &Request,
+        signals: &[Signal],
+        models: &[ModelInfo],
+    ) -> Result<Plan, CallError> {
+        super::blocking::run(self.route(request, signals, models))
+    }
+
+    /// [`Plugin::check`] for code that is not async.
+    pub fn check_blocking(&self, request: &Request, candidate: &Candidate) -> Result<Verdict, CallError> {
+        super::blocking::run(self.check(request, candidate))
+    }
+
+    /// An instance armed for one call: warm from the pool or new. Refused at once while the
+    /// plugin is quarantined.
+    async fn acquire(&self) -> Result<Instance, CallError> {
         if !self.quarantine.admit() {
             return Err(CallError::Quarantined { plugin: self.name.to_string() });
         }
-        let result = self.call_unguarded(f);
-        match &result {
-            // A guest returning `err(...)` is the plugin working as written (a policy may
-            // have no plan for some requests); only faults count towards quarantine.
-            Ok(_) | Err(CallError::Guest { .. }) => self.quarantine.record_success(),
-            Err(error) => {
-                if self.quarantine.record_failure() {
-                    tracing::error!(plugin = %self.name, "plugin quarantined after repeated failures; last: {error}");
-                }
-            }
-        }
-        result
-    }
-
-    fn call_unguarded<R>(
-        &self,
-        f: impl FnOnce(&mut Store<HostState>, &Exports) -> wasmtime::Result<Result<R, String>>,
-    ) -> Result<R, CallError> {
-        let mut instance = match self.strategy {
+        let instance = match self.strategy {
             InstanceStrategy::Warm => match self.pool.take() {
                 Some(mut warm) => {
                     store::arm(&self.engine, &mut warm.store, &self.limits);
-                    warm
+                    Ok(warm)
                 }
-                None => self.new_instance()?,
+                None => self.new_instance().await,
             },
-            InstanceStrategy::Fresh => self.new_instance()?,
+            InstanceStrategy::Fresh => self.new_instance().await,
         };
+        if let Err(error) = &instance {
+            self.record(Err(error));
+        }
+        instance
+    }
+
+    /// Turns a call's outcome into its result: a sound instance goes back to the pool, a
+    /// trapped one is dropped, and the quarantine learns how it went.
+    fn settle<R>(&self, mut instance: Instance, outcome: wasmtime::Result<Result<R, String>>) -> Result<R, CallError> {
         instance.uses += 1;
-        let outcome = f(&mut instance.store, &instance.exports);
         self.report_dropped_logs(&mut instance.store);
-        match outcome {
+        let result = match outcome {
             Ok(Ok(value)) => {
                 self.recycle(instance);
                 Ok(value)
@@ -184,14 +207,29 @@ impl Plugin {
                 })
             }
             Err(trap) => Err(self.trap_error(trap, instance.store.data())),
+        };
+        self.record(result.as_ref().map(drop));
+        result
+    }
+
+    fn record(&self, result: Result<(), &CallError>) {
+        match result {
+            // A guest returning `err(...)` is the plugin working as written (a policy may
+            // have no plan for some requests); only faults count towards quarantine.
+            Ok(()) | Err(CallError::Guest { .. }) => self.quarantine.record_success(),
+            Err(error) => {
+                if self.quarantine.record_failure() {
+                    tracing::error!(plugin = %self.name, "plugin quarantined after repeated failures; last: {error}");
+                }
+            }
         }
     }
 
     /// A new instance, armed for the call about to be made, with `init` already run.
-    pub(crate) fn new_instance(&self) -> Result<Instance, CallError> {
+    pub(crate) async fn new_instance(&self) -> Result<Instance, CallError> {
         let mut store = store::new_store(&self.engine, self.name.clone(), &self.limits);
         store::arm(&self.engine, &mut store, &self.limits);
-        match self.pre.instantiate(&mut store, &self.config_json) {
+        match guard(self.pre.instantiate(&mut store, &self.config_json)).await {
             Ok(Ok(exports)) => Ok(Instance { store, exports, uses: 0 }),
             Ok(Err(message)) => Err(CallError::Init {
                 plugin: self.name.to_string(),
@@ -250,6 +288,23 @@ fn looks_like_runaway_recursion(error: &wasmtime::Error) -> bool {
     };
     let frames = trace.frames();
     frames.len() >= 20 && frames.iter().all(|f| f.func_index() == frames[0].func_index())
+}
+
+/// Runs one call, turning a panic in host code (a host bug, or a WASI implementation
+/// misbehaving) into an error for this call instead of a crash of the request's task.
+async fn guard<R>(call: impl std::future::Future<Output = wasmtime::Result<R>>) -> wasmtime::Result<R> {
+    use futures_util::FutureExt;
+    match std::panic::AssertUnwindSafe(call).catch_unwind().await {
+        Ok(result) => result,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("unknown panic");
+            Err(wasmtime::Error::msg(format!("the host panicked while serving the plugin: {what}")))
+        }
+    }
 }
 
 /// A plugin's exports always match its kind: `WorldPre::new` built them from it. Reaching

@@ -8,6 +8,7 @@
 //! - [`CallError`]: every way a call can fail, naming the plugin and the limit.
 
 mod bindings;
+pub mod blocking;
 mod cache;
 mod engine;
 mod error;

@@ -129,12 +129,13 @@ impl HealthBook {
             let total = s.window.len();
             let failures = s.window.iter().filter(|(ok, _)| !ok).count();
             let mut ok_latencies: Vec<u32> = s.window.iter().filter(|(ok, _)| *ok).map(|(_, ms)| *ms).collect();
-            ok_latencies.sort_unstable();
+            let middle = ok_latencies.len() / 2;
+            let p50_ms = if ok_latencies.is_empty() { 0 } else { *ok_latencies.select_nth_unstable(middle).1 };
             ModelHealth {
                 // An elapsed open breaker counts as healthy, or no policy would ever send
                 // the probe that can close it.
                 healthy: s.breaker.would_allow(now),
-                p50_ms: ok_latencies.get(ok_latencies.len() / 2).copied().unwrap_or(0),
+                p50_ms,
                 error_rate: if total == 0 { 0.0 } else { failures as f64 / total as f64 },
             }
         })

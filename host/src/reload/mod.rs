@@ -71,13 +71,9 @@ pub async fn reload(app: &App, trigger: &str) -> Result<u64, ReloadError> {
         Err(error) => {
             let message = error.to_string();
             if let ReloadError::Snapshot(SnapshotError::Plugin(load)) = &error {
-                status.plugin_failures.insert(
-                    plugin_of(load).to_string(),
-                    PluginFailure {
-                        at_ms: now_ms(),
-                        error: message.clone(),
-                    },
-                );
+                status
+                    .plugin_failures
+                    .insert(plugin_of(load).to_string(), PluginFailure { at_ms: now_ms(), error: message.clone() });
             }
             tracing::error!(trigger, "reload failed, the previous snapshot keeps serving: {message}");
             attempt.error = Some(message);

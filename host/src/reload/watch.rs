@@ -47,13 +47,12 @@ pub fn spawn(app: Arc<App>, settle: Duration) -> Result<WatchHandle, WatchError>
             let _ = sender.send(event.paths);
         }
     })?;
-    let mut state = WatchState {
-        watcher,
-        dirs: BTreeSet::new(),
-        files: BTreeSet::new(),
-    };
+    let mut state = WatchState { watcher, dirs: BTreeSet::new(), files: BTreeSet::new() };
     state.follow(&app)?;
-    let task = tokio::spawn(run(app, state, receiver, settle));
+    // The baseline is taken now, before this returns, so a write right after cannot become
+    // the baseline and be mistaken for "no change".
+    let published = fingerprint(&state.files);
+    let task = tokio::spawn(run(app, state, receiver, settle, published));
     Ok(WatchHandle { task })
 }
 
@@ -100,10 +99,7 @@ fn absolute(path: &Path) -> PathBuf {
 
 /// Content hashes of `files` (a missing file hashes as absent).
 fn fingerprint(files: &BTreeSet<PathBuf>) -> BTreeMap<PathBuf, Option<[u8; 32]>> {
-    files
-        .iter()
-        .map(|f| (f.clone(), std::fs::read(f).ok().map(|bytes| Sha256::digest(&bytes).into())))
-        .collect()
+    files.iter().map(|f| (f.clone(), std::fs::read(f).ok().map(|bytes| Sha256::digest(&bytes).into()))).collect()
 }
 
 async fn run(
@@ -111,8 +107,8 @@ async fn run(
     mut state: WatchState,
     mut events: mpsc::UnboundedReceiver<Vec<PathBuf>>,
     settle: Duration,
+    mut published: BTreeMap<PathBuf, Option<[u8; 32]>>,
 ) {
-    let mut published = fingerprint(&state.files);
     while let Some(paths) = events.recv().await {
         if !state.concerns(&paths) {
             continue;
@@ -132,7 +128,8 @@ async fn run(
         }
         // The reload reads the files after `now` was taken; a write in between sends another
         // event, so publishing `now` as the baseline cannot hide a change.
-        if crate::reload::reload(&app, "watch").await.is_ok() {
+        let result = crate::reload::reload(&app, "watch").await;
+        if result.is_ok() {
             if let Err(error) = state.follow(&app) {
                 tracing::warn!("cannot watch the new snapshot's files: {error}");
             }

@@ -127,7 +127,7 @@ pub async fn run(
         let verdict = if has_gates {
             let route = route.as_deref().expect("has_gates implies a route");
             let candidate = candidate(&entry, &completion, last);
-            let (verdict, runs) = gates::judge(&recorder.app, route, &request, &candidate);
+            let (verdict, runs) = gates::judge(&recorder.app, route, &request, &candidate).await;
             attempt.gates = runs;
             verdict
         } else {

@@ -17,12 +17,12 @@ pub enum GateOutcome {
 }
 
 /// Runs the gates in order, stopping at the first that does not accept.
-pub fn judge(app: &App, route: &Route, request: &Request, candidate: &Candidate) -> (GateOutcome, Vec<GateRun>) {
+pub async fn judge(app: &App, route: &Route, request: &Request, candidate: &Candidate) -> (GateOutcome, Vec<GateRun>) {
     let mut runs = Vec::with_capacity(route.gates.len());
     for slot in &route.gates {
         let name = slot.plugin.name();
         let started = Instant::now();
-        let result = slot.plugin.check(request, candidate);
+        let result = slot.plugin.check(request, candidate).await;
         let elapsed = started.elapsed();
         let failure = result.as_ref().err().map(CallError::label);
         app.metrics().observe_plugin(name, "gate", elapsed.as_secs_f64(), failure);

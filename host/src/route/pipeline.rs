@@ -40,7 +40,7 @@ pub async fn run(
     if let Some(route) = snapshot.routes.get(&body.model).cloned() {
         recorder.record.route = Some(route.alias.clone());
         let deadline = tokio::time::Instant::from_std(started + route.deadline);
-        let plan = match plan_route(&mut recorder, &snapshot, &route, &request) {
+        let plan = match plan_route(&mut recorder, &snapshot, &route, &request).await {
             Ok(plan) => plan,
             Err(error) => return cascade::fail(recorder, error, &snapshot),
         };
@@ -57,7 +57,7 @@ pub async fn run(
 }
 
 /// Runs the route's classifiers and policy, applying fail modes, and records both.
-fn plan_route(
+async fn plan_route(
     recorder: &mut Recorder,
     snapshot: &Snapshot,
     route: &Route,
@@ -67,7 +67,7 @@ fn plan_route(
     let mut signals: Vec<Signal> = Vec::new();
     for slot in &route.classifiers {
         let started = Instant::now();
-        let result = slot.plugin.classify(request);
+        let result = slot.plugin.classify(request).await;
         let elapsed = started.elapsed();
         let failure = result.as_ref().err().map(CallError::label);
         app.metrics().observe_plugin(slot.plugin.name(), "classifier", elapsed.as_secs_f64(), failure);
@@ -78,8 +78,8 @@ fn plan_route(
         };
         match result {
             Ok(found) => {
-                run.signals = found.clone();
-                signals.extend(found);
+                signals.extend_from_slice(&found);
+                run.signals = found;
             }
             Err(error) => {
                 tracing::warn!(plugin = slot.plugin.name(), "classifier failed: {error}");
@@ -105,7 +105,7 @@ fn plan_route(
 
     let models = snapshot.model_table(app.health());
     let started = Instant::now();
-    let result = slot.plugin.route(request, &signals, &models).and_then(|plan| {
+    let result = slot.plugin.route(request, &signals, &models).await.and_then(|plan| {
         match plan.steps.iter().find(|step| !snapshot.models.contains_key(*step)) {
             Some(unknown) => Err(CallError::BadOutput {
                 plugin: slot.plugin.name().to_string(),

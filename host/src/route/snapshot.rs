@@ -144,17 +144,12 @@ impl Snapshot {
                 source,
             })?;
             let hash = ContentHash::of(&bytes);
-            let kept = previous
-                .and_then(|p| p.plugins.get(name))
-                .filter(|old| old.hash() == hash && *old.spec() == spec);
+            let kept =
+                previous.and_then(|p| p.plugins.get(name)).filter(|old| old.hash() == hash && *old.spec() == spec);
             let (loaded, change) = match kept {
                 Some(old) => (old.clone(), PluginChange::Kept),
                 None => {
-                    let engine = engine.clone();
-                    let task_name = name.clone();
-                    let loaded = tokio::task::spawn_blocking(move || plugin::load_bytes(&engine, spec, &bytes, Instant::now()))
-                        .await
-                        .map_err(|e| LoadError::Task { name: task_name, detail: e.to_string() })??;
+                    let loaded = plugin::load_bytes(engine, spec, bytes, Instant::now()).await?;
                     let change = if previous.is_some_and(|p| p.plugins.contains_key(name)) {
                         PluginChange::Replaced
                     } else {

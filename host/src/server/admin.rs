@@ -40,10 +40,8 @@ impl AdminAuth {
     /// Whether `headers` carry the right bearer token. Compares hashes, so the time taken
     /// says nothing about how much of a guess was right.
     fn allows(&self, headers: &HeaderMap) -> bool {
-        let Some(given) = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
+        let Some(given) =
+            headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "))
         else {
             return false;
         };
@@ -53,7 +51,7 @@ impl AdminAuth {
             AdminAuth::Token(token) => Sha256::digest(token.expose().as_bytes()).into(),
             AdminAuth::Sha256(hash) => *hash,
         };
-        given.iter().zip(expected.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+        super::auth::equal(&given, &expected)
     }
 }
 
@@ -67,7 +65,8 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>, path: &str) -> Re
             .into_response();
         }
         auth if !auth.allows(request.headers()) => {
-            return ApiError::unauthorized("The admin API needs `Authorization: Bearer <admin token>`.").into_response();
+            return ApiError::unauthorized("The admin API needs `Authorization: Bearer <admin token>`.")
+                .into_response();
         }
         _ => {}
     }
@@ -134,11 +133,8 @@ fn plugins(app: &App) -> serde_json::Value {
 fn snapshot(app: &App) -> serde_json::Value {
     let snapshot = app.snapshot();
     let status = app.reload_status();
-    let loaded_at_ms = snapshot
-        .loaded_at
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
+    let loaded_at_ms =
+        snapshot.loaded_at.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
     json!({
         "version": snapshot.version,
         "loaded_at_ms": loaded_at_ms,
@@ -155,8 +151,6 @@ fn snapshot(app: &App) -> serde_json::Value {
 fn json_response(status: StatusCode, body: serde_json::Value) -> Response<Body> {
     let mut response = Response::new(full(body.to_string()));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }

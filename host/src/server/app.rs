@@ -2,7 +2,7 @@
 //! snapshots (the plugin engine, upstream health, metrics, the decision log, admission).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -14,6 +14,7 @@ use crate::provider::{HealthBook, HealthOptions};
 use crate::reload::status::ReloadStatus;
 use crate::route::snapshot::{Snapshot, SnapshotError};
 use crate::server::admin::AdminAuth;
+use crate::server::auth::ClientKeys;
 use crate::telemetry::decision_log::OpenError;
 use crate::telemetry::{DecisionLog, DecisionSink, Metrics};
 
@@ -25,6 +26,10 @@ pub struct ServerLimits {
     /// Time allowed to receive the whole body once headers are in.
     pub body_read_timeout: Duration,
     pub max_concurrent: usize,
+    /// Requests that may wait for a slot before new ones are refused.
+    pub max_queued: usize,
+    /// Longest wait for a slot.
+    pub queue_timeout: Duration,
 }
 
 /// Why the proxy could not start.
@@ -47,6 +52,9 @@ pub struct App {
     decisions: DecisionLog,
     limits: ServerLimits,
     admission: Arc<Semaphore>,
+    queued: AtomicUsize,
+    /// Replaced on reload, so keys can be rotated without a restart.
+    client_keys: ArcSwap<ClientKeys>,
     next_version: AtomicU64,
     reload_lock: tokio::sync::Mutex<()>,
     reload_status: std::sync::Mutex<ReloadStatus>,
@@ -79,14 +87,24 @@ impl App {
             header_read_timeout: config.server.header_read_timeout(),
             body_read_timeout: config.server.header_read_timeout().max(Duration::from_secs(30)),
             max_concurrent: config.server.max_concurrent_requests as usize,
+            max_queued: config.server.max_queued_requests as usize,
+            queue_timeout: Duration::from_millis(config.server.queue_timeout_ms),
         };
+        let health = HealthOptions {
+            window: config.health.window as usize,
+            failure_threshold: config.health.failure_threshold,
+            open_for: Duration::from_millis(config.health.open_ms),
+        };
+        let client_keys = ClientKeys::from_config(&config);
         let decisions = DecisionLog::open(sink)?;
         let admin = AdminAuth::from_config(&config);
         let snapshot = Snapshot::build(config, &engine, 1).await?;
         Ok(Arc::new(App {
             live: ArcSwap::from_pointee(snapshot),
             engine,
-            health: HealthBook::new(HealthOptions::default()),
+            health: HealthBook::new(health),
+            client_keys: ArcSwap::from_pointee(client_keys),
+            queued: AtomicUsize::new(0),
             metrics: Metrics::new(),
             decisions,
             admission: Arc::new(Semaphore::new(limits.max_concurrent)),
@@ -105,6 +123,7 @@ impl App {
 
     /// Makes `snapshot` the one new requests run on. Requests in flight keep theirs.
     pub fn publish(&self, snapshot: Snapshot) {
+        self.client_keys.store(Arc::new(ClientKeys::from_config(&snapshot.config)));
         self.live.store(Arc::new(snapshot));
     }
 
@@ -128,9 +147,24 @@ impl App {
         &self.admin
     }
 
-    /// A slot for one request, or `None` when the proxy is at its concurrency limit.
-    pub fn admit(&self) -> Option<OwnedSemaphorePermit> {
-        self.admission.clone().try_acquire_owned().ok()
+    /// A slot for one request. When all are taken the request waits in a bounded queue for
+    /// up to the queue timeout; `None` when the queue is full or the wait ran out.
+    pub async fn admit(&self) -> Option<OwnedSemaphorePermit> {
+        if let Ok(permit) = self.admission.clone().try_acquire_owned() {
+            return Some(permit);
+        }
+        if self.queued.fetch_add(1, Ordering::AcqRel) >= self.limits.max_queued {
+            self.queued.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        let waited = tokio::time::timeout(self.limits.queue_timeout, self.admission.clone().acquire_owned()).await;
+        self.queued.fetch_sub(1, Ordering::AcqRel);
+        waited.ok().and_then(Result::ok)
+    }
+
+    /// The client keys in force.
+    pub fn client_keys(&self) -> Arc<ClientKeys> {
+        self.client_keys.load_full()
     }
 
     pub fn engine(&self) -> &Arc<PluginEngine> {

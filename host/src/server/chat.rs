@@ -13,7 +13,11 @@ use crate::route::{pipeline, request};
 
 pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<Body> {
     let started = Instant::now();
-    let Some(permit) = app.admit() else {
+    if !app.client_keys().allows(request.headers()) {
+        return ApiError::unauthorized("Incorrect or missing API key: send `Authorization: Bearer <key>`.")
+            .into_response();
+    }
+    let Some(permit) = app.admit().await else {
         app.metrics().observe_overload();
         return ApiError::overloaded().into_response();
     };

@@ -6,7 +6,13 @@ use serde_json::json;
 use super::app::App;
 use super::body::{Body, full};
 
-pub fn list(app: &App) -> Response<Body> {
+pub fn list(app: &App, headers: &http::HeaderMap) -> Response<Body> {
+    if !app.client_keys().allows(headers) {
+        return super::error::ApiError::unauthorized(
+            "Incorrect or missing API key: send `Authorization: Bearer <key>`.",
+        )
+        .into_response();
+    }
     let snapshot = app.snapshot();
     let created = snapshot.loaded_at.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let mut aliases: Vec<&String> = snapshot.routes.keys().collect();

@@ -15,7 +15,7 @@ pub async fn route(app: Arc<App>, request: Request<Incoming>) -> Response<Body> 
     let path = request.uri().path().trim_end_matches('/').to_string();
     match (request.method(), path.as_str()) {
         (&Method::POST, "/v1/chat/completions" | "/chat/completions") => chat::handle(app, request).await,
-        (&Method::GET, "/v1/models" | "/models") => models::list(&app),
+        (&Method::GET, "/v1/models" | "/models") => models::list(&app, request.headers()),
         (&Method::GET, "/healthz") => text(200, "ok\n", "text/plain"),
         (_, admin) if admin.starts_with("/admin/") => super::admin::handle(app, request, &path).await,
         (&Method::GET, "/metrics") => {

@@ -170,13 +170,14 @@ pub fn classify(req: &Request, config: &Config) -> Vec<Signal> {
     let tokens =
         if req.input_tokens > 0 { req.input_tokens } else { text::estimate_tokens(&text::all_text(&req.messages)) };
     let length = (f64::from(tokens) / f64::from(config.length_saturation_tokens)).min(1.0);
-    let code = scan::code(&text, &lower);
-    let math = scan::math(&text, &lower);
-    let reasoning = scan::reasoning(&lower);
+    let words = scan::Text::new(&text, &lower);
+    let code = scan::code(&text, &words);
+    let math = scan::math(&text, &words);
+    let reasoning = scan::reasoning(&words);
     let questions = scan::questions(&text);
     let json = if req.wants_json || req.json_schema.is_some() {
         1.0
-    } else if scan::has_word(&lower, "json") {
+    } else if words.has("json") {
         0.6
     } else {
         0.0

@@ -120,3 +120,17 @@ fn config_errors_are_precise() {
     assert!(parse_config(r#"{"scope": "everything"}"#).unwrap_err().starts_with("config key `scope`: unknown variant"));
     assert!(parse_config(r#"{"length_saturation_tokens": 0}"#).is_err());
 }
+
+#[test]
+#[ignore = "timing probe, run by hand"]
+fn timing_probe() {
+    let req = Request::from_user(
+        "Explain step by step why this fails to compile, then fix it:\n```rust\nfn main() { let s = String::new(); let r = &s; drop(s); println!(\"{r}\"); }\n```",
+    );
+    let config = Config::default();
+    let started = std::time::Instant::now();
+    for _ in 0..20_000 {
+        std::hint::black_box(classify(std::hint::black_box(&req), &config));
+    }
+    eprintln!("classify: {:?} per call", started.elapsed() / 20_000);
+}

@@ -1,0 +1,351 @@
+//! `switchyard eval` on a small hand-made data set whose answer is known, with the real
+//! first-party plugins built from source.
+//!
+//! Ten questions, two models:
+//!
+//! | items | weak | strong | metadata |
+//! |---|---|---|---|
+//! | alpha … delta (4) | right | right | |
+//! | epsilon … eta (3) | wrong, with wrong arithmetic | right | `hard=yes` |
+//! | theta (1) | right | wrong | |
+//! | iota, kappa (2) | wrong (clean-looking) | wrong | |
+//!
+//! So weak 50 %, strong 70 %, oracle 80 % with 30 % strong calls.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+use switchyard::eval::{self, EvalError, EvalOptions, Report, replay::ReplayError};
+use switchyard_tests::guests;
+
+const NAMES: [&str; 10] = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa"];
+
+/// (weak right, strong right, weak answer has wrong arithmetic)
+fn truth(i: usize) -> (bool, bool, bool) {
+    match i {
+        0..=3 => (true, true, false),
+        4..=6 => (false, true, true),
+        7 => (true, false, false),
+        _ => (false, false, false),
+    }
+}
+
+fn question(i: usize) -> String {
+    format!("What is 2 + 2? (question {})", NAMES[i])
+}
+
+fn write_jsonl(dir: &Path, with_answers: bool) -> PathBuf {
+    let mut text = String::new();
+    for i in 0..NAMES.len() {
+        let (weak, strong, bad_arithmetic) = truth(i);
+        let weak_answer = if bad_arithmetic { "2 + 2 = 5\n#### 5" } else { "2 + 2 = 4\n#### 4" };
+        let result = |correct: bool, answer: &str| {
+            if with_answers { json!({"correct": correct, "answer": answer}) } else { json!(correct) }
+        };
+        let mut line = json!({
+            "id": NAMES[i],
+            "prompt": question(i),
+            "results": {"weak-model": result(weak, weak_answer), "strong-model": result(strong, "2 + 2 = 4\n#### 4")},
+        });
+        if bad_arithmetic {
+            line["metadata"] = json!({"hard": "yes"});
+        }
+        text.push_str(&line.to_string());
+        text.push('\n');
+    }
+    let path = dir.join("known.jsonl");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn write_config(dir: &Path) -> PathBuf {
+    let config = format!(
+        r#"
+[runtime]
+cache_dir = {cache:?}
+
+[providers.offline]
+base_url = "http://127.0.0.1:9/v1"
+
+[models.small]
+provider = "offline"
+tier = 0
+input_price = 1.0
+output_price = 1.0
+
+[models.large]
+provider = "offline"
+tier = 1
+input_price = 10.0
+output_price = 10.0
+
+[plugins.perfect]
+kind = "policy"
+path = {static_routes:?}
+config = {{ rules = [{{ when = {{ hard = "yes" }}, plan = ["large"] }}], default = ["small"] }}
+
+[plugins.always-small]
+kind = "policy"
+path = {static_routes:?}
+config = {{ default = ["small"] }}
+
+[plugins.always-large]
+kind = "policy"
+path = {static_routes:?}
+config = {{ default = ["large"] }}
+
+[plugins.cascade]
+kind = "policy"
+path = {cascade:?}
+
+[plugins.math-check]
+kind = "gate"
+path = {math_check:?}
+
+[plugins.difficulty]
+kind = "classifier"
+path = {difficulty:?}
+
+[plugins.start-by-difficulty]
+kind = "policy"
+path = {cascade:?}
+config = {{ start_tier = 1, start_signal = "difficulty.score" }}
+
+[routes.perfect]
+policy = "perfect"
+default_plan = ["small"]
+
+[routes.weak]
+policy = "always-small"
+default_plan = ["small"]
+
+[routes.strong]
+policy = "always-large"
+default_plan = ["large"]
+
+[routes.cascade]
+policy = "cascade"
+gates = ["math-check"]
+default_plan = ["small", "large"]
+
+[routes.pre-route]
+classifiers = ["difficulty"]
+policy = "start-by-difficulty"
+default_plan = ["small", "large"]
+"#,
+        // Compiled plugins are shared by the tests (and runs): keyed by content hash.
+        cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("eval-plugin-cache"),
+        static_routes = guests::STATIC_ROUTES,
+        cascade = guests::CASCADE,
+        math_check = guests::MATH_CHECK,
+        difficulty = guests::DIFFICULTY,
+    );
+    let path = dir.join("eval.toml");
+    std::fs::write(&path, config).unwrap();
+    path
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    config: PathBuf,
+    data: PathBuf,
+}
+
+fn fixture(with_answers: bool) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    let data = write_jsonl(dir.path(), with_answers);
+    Fixture { _dir: dir, config, data }
+}
+
+fn options(f: &Fixture, route: &str) -> EvalOptions {
+    let mut options = EvalOptions::new(&f.config, route, vec![f.data.clone()]);
+    options.model_map = vec!["small=weak-model,large=strong-model".into()];
+    options.threads = 2;
+    options
+}
+
+fn run(f: &Fixture, route: &str, sweep: Option<&str>) -> Report {
+    let mut options = options(f, route);
+    options.sweep = sweep.map(str::to_string);
+    eval::run(&options).unwrap_or_else(|e| panic!("eval of route {route}: {e}"))
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-9
+}
+
+/// Cost of one call of `price` per million tokens: the prompt is estimated at ~4 characters a
+/// token + 4 for the message, the answer from its text.
+fn call_cost(i: usize, price: f64, answer: &str) -> f64 {
+    let input = question(i).chars().count().div_ceil(4) + 4;
+    let output = answer.chars().count().div_ceil(4);
+    (input + output) as f64 * price / 1e6
+}
+
+#[test]
+fn the_baselines_are_what_the_table_says() {
+    let f = fixture(true);
+    let report = run(&f, "weak", None);
+    let all = &report.parts[0];
+    assert_eq!(report.items, 10);
+    assert!(close(all.weak_accuracy, 0.5) && close(all.strong_accuracy, 0.7) && close(all.oracle_accuracy, 0.8));
+    assert_eq!((report.weak.as_str(), report.strong.as_str()), ("small", "large"));
+    // The oracle: 3 gains out of 10 recover the gap (0.2) at 20/3 % of the calls per 10 %.
+    let oracle = all.oracle;
+    assert!(close(oracle.cpt50.unwrap(), 0.1) && close(oracle.cpt80.unwrap(), 0.16), "{oracle:?}");
+    assert!(close(all.random.apgr.unwrap(), 0.5) && close(all.random.cpt50.unwrap(), 0.5));
+}
+
+#[test]
+fn a_constant_policy_reproduces_the_single_model_points() {
+    let f = fixture(true);
+    for (route, model, strong_calls) in [("weak", 0, 0.0), ("strong", 1, 1.0)] {
+        let report = run(&f, route, None);
+        let all = &report.parts[0];
+        let point = &all.points[0];
+        let single = &all.single[model];
+        assert!(close(point.accuracy, single.accuracy), "{route}: {} vs {}", point.accuracy, single.accuracy);
+        assert!(close(point.cost, single.cost), "{route}: {} vs {}", point.cost, single.cost);
+        assert!(close(point.strong_calls, strong_calls), "{route}");
+        assert_eq!(point.plugin_failures, 0);
+    }
+    // And the single-model costs are prices × the estimated tokens.
+    let all = &run(&f, "weak", None).parts[0];
+    let weak_cost: f64 = (0..10)
+        .map(|i| call_cost(i, 1.0, if truth(i).2 { "2 + 2 = 5\n#### 5" } else { "2 + 2 = 4\n#### 4" }))
+        .sum::<f64>()
+        / 10.0;
+    assert!(close(all.single[0].cost, weak_cost), "{} vs {weak_cost}", all.single[0].cost);
+}
+
+#[test]
+fn a_perfect_router_reproduces_the_oracle() {
+    let f = fixture(true);
+    let report = run(&f, "perfect", None);
+    let all = &report.parts[0];
+    let point = &all.points[0];
+    // Exactly the three items only the strong model gets go to it.
+    assert!(close(point.strong_calls, 0.3) && close(point.accuracy, all.oracle_accuracy), "{point:?}");
+    let knee = all.oracle_curve.iter().find(|p| close(p.accuracy, all.oracle_accuracy)).unwrap();
+    assert!(close(point.strong_calls, knee.strong) && close(point.cost, knee.cost), "{point:?} vs {knee:?}");
+    assert!(close(all.policy.cpt50.unwrap(), all.oracle.cpt50.unwrap()));
+    assert!(close(all.policy.cpt80.unwrap(), all.oracle.cpt80.unwrap()));
+}
+
+#[test]
+fn a_cascade_gate_sweep_spans_weak_oracle_and_strong() {
+    let f = fixture(true);
+    let report = run(&f, "cascade", Some("math-check.threshold=0,0.5,1.01"));
+    assert_eq!(report.knob.as_deref(), Some("math-check.threshold"));
+    let all = &report.parts[0];
+    let got: Vec<(f64, f64)> = all.points.iter().map(|p| (p.strong_calls, p.accuracy)).collect();
+    // Threshold 0 escalates everything, 0.5 exactly the wrong-arithmetic answers, 1.01 nothing.
+    let want = [(1.0, 0.7), (0.3, 0.8), (0.0, 0.5)];
+    for (g, w) in got.iter().zip(want) {
+        assert!(close(g.0, w.0) && close(g.1, w.1), "{got:?} vs {want:?}");
+    }
+    // A cascade pays the weak call for every item plus the strong call for each escalation.
+    let everything = &all.points[0];
+    assert!(close(everything.cost, all.single[0].cost + all.single[1].cost), "{everything:?}");
+    assert!(close(everything.escalated, 1.0));
+    assert!(close(all.points[1].calls[0], 1.0) && close(all.points[1].calls[1], 0.3));
+    // The gate is as good as the oracle here, so it recovers half the gap at the oracle's CPT.
+    assert!(close(all.policy.cpt50.unwrap(), all.oracle.cpt50.unwrap()));
+}
+
+#[test]
+fn a_classifier_sweep_runs_every_value_through_the_real_plugins() {
+    let f = fixture(true);
+    let report = run(&f, "pre-route", Some("start-by-difficulty.start_threshold=0:1:0.25"));
+    let all = &report.parts[0];
+    assert_eq!(all.points.len(), 5);
+    // Threshold 0: every question is "hard" and starts at the large model.
+    assert!(close(all.points[0].strong_calls, 1.0) && close(all.points[0].accuracy, 0.7));
+    // Short questions score ~0: past that nothing starts large.
+    assert!(close(all.points[4].strong_calls, 0.0) && close(all.points[4].accuracy, 0.5));
+    assert_eq!(report.timing.decisions, 50);
+    assert_eq!(report.timing.plugin_calls, 100);
+}
+
+#[test]
+fn replay_is_deterministic() {
+    let f = fixture(true);
+    let a = serde_json::to_value(run(&f, "cascade", Some("math-check.threshold=0:1:0.1")).parts).unwrap();
+    let b = serde_json::to_value(run(&f, "cascade", Some("math-check.threshold=0:1:0.1")).parts).unwrap();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn gates_need_the_answer_text() {
+    let f = fixture(false);
+    let error = eval::run(&options(&f, "cascade")).unwrap_err();
+    assert!(
+        matches!(&error, EvalError::Replay(ReplayError::NoAnswerText { model, .. }) if model == "small"),
+        "{error}"
+    );
+    // A pre-route policy needs none.
+    assert!(eval::run(&options(&f, "perfect")).is_ok());
+}
+
+#[test]
+fn holdout_parts_partition_the_items() {
+    let f = fixture(true);
+    let mut options = options(&f, "perfect");
+    options.holdout_percent = 40;
+    let report = eval::run(&options).unwrap();
+    let names: Vec<&str> = report.parts.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["all", "dev", "holdout"]);
+    assert_eq!(report.parts[1].items + report.parts[2].items, 10);
+}
+
+#[test]
+fn errors_name_what_to_fix() {
+    let f = fixture(true);
+    let mut bad_route = options(&f, "nope");
+    bad_route.model_map.clear();
+    let e = eval::run(&bad_route).unwrap_err().to_string();
+    assert!(e.contains("route `nope` is not in") && e.contains("cascade, perfect"), "{e}");
+    let mut unmapped = options(&f, "weak");
+    unmapped.model_map = vec!["small=gpt-5".into()];
+    let e = eval::run(&unmapped).unwrap_err().to_string();
+    assert!(e.contains("`gpt-5` is not a model of the data"), "{e}");
+    let mut sweep = options(&f, "weak");
+    sweep.sweep = Some("math-check.threshold=0,1".into());
+    let e = eval::run(&sweep).unwrap_err().to_string();
+    assert!(e.contains("plugin `math-check` is not on route `weak`"), "{e}");
+    let mut bad_value = options(&f, "cascade");
+    bad_value.sweep = Some("math-check.threshold=x".into());
+    let e = eval::run(&bad_value).unwrap_err().to_string();
+    assert!(e.contains("--sweep math-check.threshold=\"x\"") && e.contains("threshold"), "{e}");
+}
+
+#[test]
+fn routellm_csv_table_json_and_svg() {
+    let f = fixture(true);
+    let dir = f.data.parent().unwrap();
+    let mut csv = String::from("prompt,weak-model,strong-model,weak-model_response,strong-model_response\n");
+    for i in 0..NAMES.len() {
+        let (weak, strong, bad) = truth(i);
+        let answer = if bad { "\"2 + 2 = 5\n#### 5\"" } else { "\"2 + 2 = 4\n#### 4\"" };
+        let title = |b: bool| if b { "True" } else { "False" };
+        csv.push_str(&format!("\"{}\",{},{},{answer},\"#### 4\"\n", question(i), title(weak), title(strong)));
+    }
+    let path = dir.join("known.csv");
+    std::fs::write(&path, csv).unwrap();
+    let mut options = options(&f, "cascade");
+    options.data = vec![path];
+    options.model_map = vec!["small=weak,large=strong".into()];
+    options.sweep = Some("math-check.threshold=0:1:0.5".into());
+    let report = eval::run(&options).unwrap();
+    assert_eq!(report.models[0].data_name, "weak-model");
+    assert!(close(report.parts[0].points[1].accuracy, 0.8));
+
+    let table = eval::table::render(&report);
+    assert!(table.contains("route `cascade`") && table.contains("APGR") && table.contains("oracle"), "{table}");
+    let svg = eval::svg::render(&report);
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>") && svg.contains("polyline"));
+    let json: serde_json::Value = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["parts"][0]["points"].as_array().unwrap().len(), 3);
+    assert!(json["parts"][0]["policy"]["apgr"].is_number());
+}

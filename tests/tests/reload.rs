@@ -1,0 +1,267 @@
+//! Hot reload over real sockets and real files: a policy swapped between two versions many
+//! times under continuous load with zero failed requests; every failure keeps the last good
+//! snapshot serving and shows up in the admin API; a config change changes a route.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use sha2::Digest;
+use switchyard_tests::guests;
+use switchyard_tests::proxy::{Proxy, Reply, chat, send_with, simulator};
+
+const TOKEN: &str = "test-admin-token";
+const SETTLE: Duration = Duration::from_millis(100);
+
+/// A config whose policy lives in `policy.wasm` and classifier in `classifier.wasm`, both
+/// next to the config file so the watcher follows them.
+fn config(sim: std::net::SocketAddr, classifier_config: &str, extra_routes: &str) -> String {
+    let hash = hex::encode(sha2::Sha256::digest(TOKEN.as_bytes()));
+    format!(
+        r#"
+[admin]
+token_sha256 = "{hash}"
+[telemetry]
+decision_log = "off"
+[providers.sim]
+base_url = "http://{sim}/v1"
+[models.small]
+provider = "sim"
+upstream = "sim-small"
+input_price = 0.1
+output_price = 0.1
+[models.large]
+provider = "sim"
+upstream = "sim-large"
+tier = 1
+input_price = 1.0
+output_price = 1.0
+[plugins.classifier]
+kind = "classifier"
+path = "classifier.wasm"
+deadline_ms = 2000
+config = {classifier_config}
+[plugins.policy]
+kind = "policy"
+path = "policy.wasm"
+deadline_ms = 2000
+[routes.auto]
+classifiers = ["classifier"]
+policy = "policy"
+default_plan = ["large"]
+{extra_routes}
+"#
+    )
+}
+
+struct Setup {
+    dir: tempfile::TempDir,
+    sim: std::net::SocketAddr,
+}
+
+impl Setup {
+    async fn new() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(guests::CASCADE, dir.path().join("policy.wasm")).unwrap();
+        std::fs::copy(guests::HOSTILE, dir.path().join("classifier.wasm")).unwrap();
+        let setup = Setup { dir, sim: simulator().await };
+        setup.write_config(r#"{ mode = "ok" }"#, "");
+        setup
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+    fn write_config(&self, classifier_config: &str, extra_routes: &str) {
+        replace_atomically(&self.path("switchyard.toml"), config(self.sim, classifier_config, extra_routes).as_bytes());
+    }
+}
+
+/// Writes a temporary file and renames it over `path`, as deploy tools and editors do.
+fn replace_atomically(path: &Path, bytes: &[u8]) {
+    let tmp = path.with_extension("tmp~");
+    std::fs::write(&tmp, bytes).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+/// Overwrites `path` in place in three chunks with pauses, as a slow copy would.
+fn write_in_chunks(path: &Path, bytes: &[u8], pause: Duration) {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new().write(true).truncate(true).open(path).unwrap();
+    for chunk in bytes.chunks(bytes.len().div_ceil(3)) {
+        file.write_all(chunk).unwrap();
+        file.flush().unwrap();
+        std::thread::sleep(pause);
+    }
+}
+
+async fn ask(proxy: &Proxy) -> Reply {
+    chat(proxy, json!({"model": "auto", "messages": [{"role": "user", "content": "hello there"}]})).await
+}
+
+async fn admin(proxy: &Proxy, method: &str, path: &str) -> Reply {
+    let auth = format!("Bearer {TOKEN}");
+    send_with(method, &format!("{}{path}", proxy.base), &[("authorization", &auth)], "").await
+}
+
+/// Which policy version answered: cascade says "cheapest-first", bad-policy's echo lists
+/// signals.
+fn policy_version(reply: &Reply) -> &'static str {
+    let reason = reply.header("x-switchyard-reason");
+    if reason.contains("cheapest-first") {
+        "cascade"
+    } else if reason.contains("hostile.ok") {
+        "echo"
+    } else {
+        "unknown"
+    }
+}
+
+async fn wait_for(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn reloads_failed(proxy: &Proxy) -> u64 {
+    admin(proxy, "GET", "/admin/snapshot").await.json()["reloads_failed"].as_u64().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_swapped_under_load_never_fails_a_request() {
+    let setup = Setup::new().await;
+    let proxy = Arc::new(Proxy::start_watching(&setup.path("switchyard.toml"), SETTLE).await);
+    assert_eq!(policy_version(&ask(&proxy).await), "cascade");
+
+    // Bounded load: 4 clients until the swaps are done (at most ~60 s).
+    let stop = Arc::new(AtomicBool::new(false));
+    let (sent, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        let (proxy, stop, sent, failed) = (proxy.clone(), stop.clone(), sent.clone(), failed.clone());
+        clients.push(tokio::spawn(async move {
+            let until = Instant::now() + Duration::from_secs(60);
+            while !stop.load(Ordering::Relaxed) && Instant::now() < until {
+                let reply = ask(&proxy).await;
+                sent.fetch_add(1, Ordering::Relaxed);
+                if reply.status != 200 || policy_version(&reply) == "unknown" {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                    eprintln!("failed: {} {}", reply.status, String::from_utf8_lossy(&reply.body));
+                }
+            }
+        }));
+    }
+
+    let versions = [(guests::BAD_POLICY, "echo"), (guests::CASCADE, "cascade")];
+    for swap in 0..10 {
+        let (file, expect) = versions[swap % 2];
+        let bytes = std::fs::read(file).unwrap();
+        let policy = setup.path("policy.wasm");
+        if swap % 4 < 2 {
+            replace_atomically(&policy, &bytes);
+        } else {
+            // Chunks 30 ms apart: the settle delay must keep the partial file from loading.
+            write_in_chunks(&policy, &bytes, Duration::from_millis(30));
+        }
+        wait_for(&format!("swap {swap} to {expect}"), async || policy_version(&ask(&proxy).await) == expect).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    for client in clients {
+        client.await.unwrap();
+    }
+    let sent = sent.load(Ordering::Relaxed);
+    assert!(sent > 20, "the load ran ({sent} requests)");
+    assert_eq!(failed.load(Ordering::Relaxed), 0, "no request failed out of {sent}");
+    let snapshot = admin(&proxy, "GET", "/admin/snapshot").await.json();
+    assert!(snapshot["version"].as_u64().unwrap() >= 11, "{snapshot}");
+    // Only the policy was reloaded: the classifier was carried over each time.
+    let changes = &snapshot["last_reload"]["plugins"];
+    assert!(changes.as_array().unwrap().contains(&json!({"plugin": "classifier", "change": "kept"})), "{changes}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_failed_reload_keeps_the_last_good_snapshot_serving() {
+    let setup = Setup::new().await;
+    let proxy = Proxy::start_watching(&setup.path("switchyard.toml"), SETTLE).await;
+    let good_policy = std::fs::read(guests::CASCADE).unwrap();
+    let policy = setup.path("policy.wasm");
+
+    let cases: Vec<(&str, Box<dyn Fn()>)> = vec![
+        ("truncated wasm", Box::new(|| replace_atomically(&policy, &good_policy[..good_policy.len() / 2]))),
+        ("corrupt wasm", Box::new(|| replace_atomically(&policy, b"\0asm\x0d\0\x01\0garbage"))),
+        ("the wrong world", Box::new(|| replace_atomically(&policy, &std::fs::read(guests::COMPLEXITY).unwrap()))),
+        ("a self-test that traps", Box::new(|| setup.write_config(r#"{ mode = "panic" }"#, ""))),
+        (
+            "an invalid config",
+            Box::new(|| replace_atomically(&setup.path("switchyard.toml"), b"[routes.auto\nbroken = ")),
+        ),
+        ("a deleted plugin file", Box::new(|| std::fs::remove_file(&policy).unwrap())),
+    ];
+    for (what, break_it) in cases {
+        let failed_before = reloads_failed(&proxy).await;
+        let version_before = ask(&proxy).await.header("x-switchyard-snapshot").to_string();
+        break_it();
+        wait_for(&format!("the failed reload after {what}"), async || reloads_failed(&proxy).await > failed_before)
+            .await;
+        let reply = ask(&proxy).await;
+        assert_eq!(reply.status, 200, "after {what}: {}", String::from_utf8_lossy(&reply.body));
+        assert_eq!(policy_version(&reply), "cascade", "after {what}");
+        assert_eq!(reply.header("x-switchyard-snapshot"), version_before, "after {what}, the old snapshot serves");
+        let snapshot = admin(&proxy, "GET", "/admin/snapshot").await.json();
+        assert_eq!(snapshot["last_reload"]["ok"], false, "after {what}: {snapshot}");
+        assert!(snapshot["last_reload"]["error"].as_str().is_some_and(|e| !e.is_empty()));
+
+        // Repair, and wait until a reload succeeds again.
+        replace_atomically(&policy, &good_policy);
+        setup.write_config(r#"{ mode = "ok" }"#, "");
+        let ok = proxy.app.reload_status().reloads_ok;
+        let _ = admin(&proxy, "POST", "/admin/reload").await;
+        wait_for(&format!("recovery after {what}"), async || proxy.app.reload_status().reloads_ok > ok).await;
+    }
+
+    // The plugin view names the failing plugin and its error.
+    replace_atomically(&policy, &good_policy[..100]);
+    let failed_before = reloads_failed(&proxy).await;
+    wait_for("the truncated policy to be noticed", async || reloads_failed(&proxy).await > failed_before).await;
+    let plugins = admin(&proxy, "GET", "/admin/plugins").await.json();
+    let entry = plugins["plugins"].as_array().unwrap().iter().find(|p| p["name"] == "policy").unwrap().clone();
+    assert_eq!(entry["status"], "serving_previous_version", "{entry}");
+    assert!(entry["last_error"].as_str().unwrap().contains("policy.wasm"), "{entry}");
+    assert_eq!(entry["kind"], "policy");
+    assert_eq!(entry["hash"].as_str().unwrap().len(), 64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_reload_changes_a_route() {
+    let setup = Setup::new().await;
+    let proxy = Proxy::start_watching(&setup.path("switchyard.toml"), SETTLE).await;
+    let fast = json!({"model": "fast", "messages": [{"role": "user", "content": "hi"}]});
+    assert_eq!(chat(&proxy, fast.clone()).await.status, 404);
+    setup.write_config(r#"{ mode = "ok" }"#, "[routes.fast]\ndefault_plan = [\"small\"]");
+    wait_for("the new route", async || chat(&proxy, fast.clone()).await.status == 200).await;
+    let reply = chat(&proxy, fast).await;
+    assert_eq!(reply.header("x-switchyard-model"), "small");
+    assert_eq!(reply.header("x-switchyard-route"), "fast");
+    let record = proxy.record(reply.header("x-switchyard-request-id")).await;
+    assert!(record.snapshot >= 2, "the record names the snapshot that served it");
+}
+
+#[tokio::test]
+async fn the_admin_api_needs_its_token() {
+    let setup = Setup::new().await;
+    let proxy = Proxy::start_at(&setup.path("switchyard.toml")).await;
+    let url = format!("{}/admin/plugins", proxy.base);
+    assert_eq!(send_with("GET", &url, &[], "").await.status, 401);
+    assert_eq!(send_with("GET", &url, &[("authorization", "Bearer wrong")], "").await.status, 401);
+    let ok = admin(&proxy, "GET", "/admin/plugins").await;
+    assert_eq!(ok.status, 200);
+    let json = ok.json();
+    let names: Vec<&str> = json["plugins"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["classifier", "policy"]);
+    let forced = admin(&proxy, "POST", "/admin/reload").await;
+    assert_eq!(forced.status, 200, "{}", String::from_utf8_lossy(&forced.body));
+    assert_eq!(forced.json()["version"], 2);
+}
