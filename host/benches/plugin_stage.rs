@@ -18,7 +18,7 @@ use std::time::Duration;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use serde_json::json;
 use switchyard::plugin::{
-    Candidate, CacheOutcome, EngineSettings, InstanceStrategy, ModelInfo, Plugin, PluginEngine, PluginKind, PluginSpec,
+    CacheOutcome, Candidate, EngineSettings, InstanceStrategy, ModelInfo, Plugin, PluginEngine, PluginKind, PluginSpec,
     Request, Signal, load_blocking, samples,
 };
 
@@ -47,14 +47,16 @@ fn stages() -> Vec<(&'static str, PluginKind, &'static str, serde_json::Value)> 
 }
 
 fn engine(cache_dir: Option<std::path::PathBuf>) -> Arc<PluginEngine> {
-    PluginEngine::new(EngineSettings {
-        cache_dir,
-        ..EngineSettings::default()
-    })
-    .expect("engine")
+    PluginEngine::new(EngineSettings { cache_dir, ..EngineSettings::default() }).expect("engine")
 }
 
-fn spec(name: &str, kind: PluginKind, path: &str, config: &serde_json::Value, strategy: InstanceStrategy) -> PluginSpec {
+fn spec(
+    name: &str,
+    kind: PluginKind,
+    path: &str,
+    config: &serde_json::Value,
+    strategy: InstanceStrategy,
+) -> PluginSpec {
     let mut spec = PluginSpec::new(name, kind, path);
     spec.config = config.clone();
     spec.strategy = strategy;
@@ -106,12 +108,7 @@ fn inputs_for(id: &str) -> Inputs {
     };
     let request = samples::requests().swap_remove(index);
     let candidate = samples::candidate(&request);
-    Inputs {
-        request,
-        signals: samples::signals(),
-        models: samples::models(),
-        candidate,
-    }
+    Inputs { request, signals: samples::signals(), models: samples::models(), candidate }
 }
 
 fn plugin_stage(c: &mut Criterion) {

@@ -78,7 +78,8 @@ default_plan = ["unreachable", "failing"]
     );
     let proxy = Proxy::start(&config).await;
     let mut seen = String::new();
-    for (model, stream) in [("auto", false), ("auto", true), ("doomed", false), ("good", false), ("unreachable", true)] {
+    for (model, stream) in [("auto", false), ("auto", true), ("doomed", false), ("good", false), ("unreachable", true)]
+    {
         let mut body = json!({"model": model, "messages": [{"role": "user", "content": "hi"}]});
         body["stream"] = json!(stream);
         let reply = chat(&proxy, body).await;

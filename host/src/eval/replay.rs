@@ -230,7 +230,7 @@ pub fn decide(
     let mut signals: Vec<Signal> = Vec::new();
     for slot in &route.classifiers {
         decision.plugin_calls += 1;
-        match slot.plugin.classify(request) {
+        match slot.plugin.classify_blocking(request) {
             Ok(found) => signals.extend(found),
             Err(error) => {
                 decision.failed(&error);
@@ -249,7 +249,7 @@ pub fn decide(
         }
         Some(slot) => {
             decision.plugin_calls += 1;
-            let planned = slot.plugin.route(request, &signals, &models.table).and_then(|plan| {
+            let planned = slot.plugin.route_blocking(request, &signals, &models.table).and_then(|plan| {
                 match plan.steps.iter().find(|step| !models.known.contains(*step)) {
                     Some(unknown) => Err(CallError::BadOutput {
                         plugin: slot.plugin.name().to_string(),
@@ -324,7 +324,7 @@ enum GateOutcome {
 fn judge(gates: &[Slot], request: &Request, candidate: &Candidate, decision: &mut Decision) -> GateOutcome {
     for slot in gates {
         decision.plugin_calls += 1;
-        let outcome = match slot.plugin.check(request, candidate) {
+        let outcome = match slot.plugin.check_blocking(request, candidate) {
             Ok(Verdict::Accept(_)) => GateOutcome::Accept,
             Ok(Verdict::Escalate(_)) => GateOutcome::Escalate,
             Ok(Verdict::Reject(_)) => GateOutcome::Reject,

@@ -184,7 +184,7 @@ pub fn routes(
     for value in &spec.values {
         let mut load_spec = base_spec.clone();
         load_spec.config = set_key(&base_spec.config, &spec.plugin, &spec.key, value.clone())?;
-        let loaded = plugin::load_bytes(engine, load_spec, &bytes, Instant::now())
+        let loaded = plugin::blocking::run(plugin::load_bytes(engine, load_spec, bytes.clone(), Instant::now()))
             .map_err(|source| SweepLoadError::Load { knob: spec.knob(), value: value.clone(), source })?;
         routes.push(base.with_plugin(&spec.plugin, &Arc::new(loaded)));
     }
