@@ -213,8 +213,8 @@ fn warm_and_fresh_instances_of_heavy_guests_answer_alike() {
         for request in samples::requests() {
             let candidate = samples::candidate(&request);
             let call = |p: &plugin::Plugin| match kind {
-                PluginKind::Classifier => format!("{:?}", p.classify(&request)),
-                _ => format!("{:?}", p.check(&request, &candidate)),
+                PluginKind::Classifier => format!("{:?}", p.classify_blocking(&request)),
+                _ => format!("{:?}", p.check_blocking(&request, &candidate)),
             };
             let first = call(&warm);
             assert_eq!(call(&warm), first, "{lang}/{name}: a warm instance answers the same twice");
@@ -322,4 +322,24 @@ fn warm_call_cost() {
         }
         eprintln!("{line}");
     }
+}
+
+#[test]
+fn a_python_plugin_sees_fixed_clocks_and_no_files_network_or_environment() {
+    require_toolchains();
+    let dir = repo().join("plugins/python/test-guests/probe");
+    let path = build(&dir, "python-probe");
+    let warm = load(&path, PluginKind::Classifier, InstanceStrategy::Warm, serde_json::json!({}));
+    let fresh = load(&path, PluginKind::Classifier, InstanceStrategy::Fresh, serde_json::json!({}));
+    let request = &samples::requests()[0];
+    let first = warm.classify_blocking(request).expect("probe answers");
+    let value = |name: &str| first.iter().find(|s| s.name == name).map(|s| s.value);
+    assert_eq!(value("probe.time"), Some(plugin::FIXED_WALL_CLOCK.as_secs_f64()));
+    assert_eq!(value("probe.monotonic"), Some(0.0));
+    for denied in ["probe.env", "probe.file", "probe.dir", "probe.socket"] {
+        assert_eq!(value(denied), Some(0.0), "{denied}: {first:?}");
+    }
+    // The "random" bytes are a fixed sequence, rewound before every call of every instance.
+    assert_eq!(warm.classify_blocking(request).unwrap(), first, "a warm instance answers the same twice");
+    assert_eq!(fresh.classify_blocking(request).unwrap(), first, "a fresh instance answers the same");
 }

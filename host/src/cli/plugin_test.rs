@@ -225,7 +225,7 @@ fn run_target(engine: &Arc<PluginEngine>, options: &TestOptions, target: Target)
     if let Some(mb) = options.memory_mb.or(target.memory_mb) {
         spec.limits.memory_bytes = mb << 20;
     }
-    let plugin = plugin::load_bytes(engine, spec, &bytes, Instant::now())?;
+    let plugin = plugin::blocking::run(plugin::load_bytes(engine, spec, bytes, Instant::now()))?;
 
     let outcomes = fixtures
         .iter()
@@ -252,12 +252,14 @@ fn run_target(engine: &Arc<PluginEngine>, options: &TestOptions, target: Target)
     })
 }
 
-/// Calls the plugin on one fixture.
+/// Calls the plugin on one fixture (blocking: not from inside an async runtime).
 pub fn call(plugin: &Plugin, fixture: &Fixture) -> Result<Output, CallError> {
     Ok(match plugin.kind() {
-        PluginKind::Classifier => Output::Signals(plugin.classify(&fixture.request)?),
-        PluginKind::Policy => Output::Plan(plugin.route(&fixture.request, &fixture.signals, &fixture.models)?),
-        PluginKind::Gate => Output::Verdict(plugin.check(&fixture.request, &fixture.candidate)?),
+        PluginKind::Classifier => Output::Signals(plugin.classify_blocking(&fixture.request)?),
+        PluginKind::Policy => {
+            Output::Plan(plugin.route_blocking(&fixture.request, &fixture.signals, &fixture.models)?)
+        }
+        PluginKind::Gate => Output::Verdict(plugin.check_blocking(&fixture.request, &fixture.candidate)?),
     })
 }
 

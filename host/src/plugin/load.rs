@@ -146,7 +146,7 @@ pub async fn load_bytes(
     self_test(&plugin).await.map_err(|source| LoadError::SelfTest { name: name.clone(), source })?;
     let mut plugin = plugin;
     plugin.report.self_test = test_started.elapsed();
-    prewarm(&plugin);
+    prewarm(&plugin).await;
     Ok(plugin)
 }
 
@@ -156,14 +156,14 @@ pub async fn load_bytes(
 /// plugins on its runtime's worker threads, one per core, so that many instances cover every
 /// call that can run at once (capped by the pool size). Best effort: a failure here is
 /// logged and the pool fills on demand as before.
-fn prewarm(plugin: &Plugin) {
+async fn prewarm(plugin: &Plugin) {
     if plugin.strategy != InstanceStrategy::Warm {
         return;
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let want = plugin.pool.capacity().min(cores);
     while plugin.pool.idle() < want {
-        match plugin.new_instance() {
+        match plugin.new_instance().await {
             Ok(instance) => plugin.pool.give_back(instance),
             Err(error) => {
                 tracing::debug!(plugin = %plugin.name, "pre-warming stopped: {error}");
