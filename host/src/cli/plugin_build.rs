@@ -42,8 +42,16 @@ pub fn python_install_command() -> String {
     format!("pip install componentize-py=={COMPONENTIZE_PY_VERSION}")
 }
 
-/// The command that installs componentize-js into a project (its package.json pins it).
+/// The command that installs componentize-js into a project: `npm install` when its
+/// package.json already pins the toolchain (as `plugin new` writes it), else the pinned
+/// packages by name.
 pub fn js_install_command(dir: &Path) -> String {
+    let pinned = std::fs::read_to_string(dir.join("package.json")).is_ok_and(|text| {
+        text.contains(&format!("\"@bytecodealliance/componentize-js\": \"{COMPONENTIZE_JS_VERSION}\""))
+    });
+    if pinned {
+        return format!("npm install --prefix {}", dir.display());
+    }
     format!(
         "npm install --prefix {} --save-exact --save-dev @bytecodealliance/componentize-js@{COMPONENTIZE_JS_VERSION} \
          @bytecodealliance/jco@{JCO_VERSION} @bytecodealliance/preview2-shim@{PREVIEW2_SHIM_VERSION}",

@@ -7,7 +7,7 @@
 //! its kind is detected from its exports unless `--kind` says it.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -278,11 +278,6 @@ fn time_calls(plugin: &Plugin, fixtures: &[Fixture], iterations: usize) -> Resul
         }
     }
     Ok(Summary::of(&mut timings))
-}
-
-/// The fixture file a project would use, for messages.
-pub fn default_fixtures(dir: &Path) -> Option<PathBuf> {
-    Project::load(dir).ok().map(|p| p.fixtures)
 }
 
 /// A one-paragraph summary of failures, for error messages.
