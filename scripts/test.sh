@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# Runs every test: the host workspace (unit tests, the sandbox suite with hostile guests, the
-# end-to-end proxy suite over loopback sockets, the official openai SDK as a client) and the
-# guest plugins' own unit tests. Guests are built from source by the test setup.
+# Runs every test: the host workspace (unit tests; the sandbox suite with hostile guests; the
+# end-to-end proxy, reload, hardening, soak and fuzz-smoke suites over loopback sockets; the
+# official openai SDK as a client; the Python/JS plugins and the plugin kit) and the guest
+# plugins' own unit tests. Guests are built from source by the test setup.
+#
+# On a fresh machine it first installs what the tests need and the toolchain lacks, each step
+# idempotent and quick when already done: the wasm32-wasip2 target, the pinned openai SDK,
+# and the pinned Python/JS component toolchains.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
-  echo "the wasm32-wasip2 target is missing: rustup target add wasm32-wasip2" >&2
-  exit 1
-fi
+rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+python3 -c 'import openai' 2>/dev/null ||
+  python3 -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+bash scripts/install-polyglot-toolchains.sh
 
 echo "==> host workspace"
 cargo test --workspace --locked

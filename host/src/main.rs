@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 use switchyard::cli::plugin_check::{self, CheckOptions};
+use switchyard::cli::plugin_dev;
 use switchyard::plugin::{Limits, PluginKind};
 
 #[global_allocator]
@@ -123,6 +124,17 @@ enum PluginCommand {
         #[arg(long)]
         cache_dir: Option<PathBuf>,
     },
+    /// Scaffold a plugin project (Rust, Python or JavaScript) that builds and tests as is.
+    New(plugin_dev::NewArgs),
+    /// Build a plugin project into a component (cargo, componentize-py or componentize-js).
+    Build {
+        /// The project directory (with switchyard-plugin.toml).
+        dir: Option<PathBuf>,
+        #[command(flatten)]
+        args: plugin_dev::BuildArgs,
+    },
+    /// Run a plugin over fixture requests: answers, unmet expectations, timing percentiles.
+    Test(plugin_dev::TestArgs),
 }
 
 fn main() -> ExitCode {
@@ -167,6 +179,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{report}");
             Ok(())
         }
+        Command::Plugin { command: PluginCommand::New(args) } => Ok(plugin_dev::new(&args)?),
+        Command::Plugin { command: PluginCommand::Build { dir, args } } => Ok(plugin_dev::build(dir, &args)?),
+        Command::Plugin { command: PluginCommand::Test(args) } => Ok(plugin_dev::test(&args)?),
     }
 }
 

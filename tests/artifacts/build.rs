@@ -23,6 +23,7 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("DIFFICULTY", "difficulty", "classifier `difficulty`: difficulty.* signals of a question's shape"),
     ("HOSTILE", "hostile", "classifier `hostile`: misbehaves as its config's `mode` says (sandbox tests)"),
     ("BAD_POLICY", "bad_policy", "policy `bad-policy`: bad or echoing plans as its config's `mode` says"),
+    ("TIERED", "tiered", "policy `tiered`: start tier from thresholds (twin of the Python and JS `tiered`)"),
     ("FOREIGN", "foreign", "classifier `foreign`: also imports an interface the host does not offer"),
 ];
 

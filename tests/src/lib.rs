@@ -2,6 +2,9 @@
 //! (`switchyard_test_artifacts`), plugin engines and sample requests, and (in [`proxy`]) a
 //! proxy with a simulated upstream on real loopback sockets.
 
+pub mod flap;
+pub mod fuzz_checks;
+pub mod procstat;
 pub mod proxy;
 
 use std::sync::Arc;

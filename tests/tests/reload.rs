@@ -189,7 +189,8 @@ async fn every_failed_reload_keeps_the_last_good_snapshot_serving() {
     let good_policy = std::fs::read(guests::CASCADE).unwrap();
     let policy = setup.path("policy.wasm");
 
-    let cases: Vec<(&str, Box<dyn Fn()>)> = vec![
+    type Case<'a> = (&'static str, Box<dyn Fn() + 'a>);
+    let cases: Vec<Case> = vec![
         ("truncated wasm", Box::new(|| replace_atomically(&policy, &good_policy[..good_policy.len() / 2]))),
         ("corrupt wasm", Box::new(|| replace_atomically(&policy, b"\0asm\x0d\0\x01\0garbage"))),
         ("the wrong world", Box::new(|| replace_atomically(&policy, &std::fs::read(guests::COMPLEXITY).unwrap()))),

@@ -114,6 +114,11 @@ impl WarmPool {
         }
     }
 
+    /// The most idle instances kept.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     pub fn idle(&self) -> usize {
         self.lock().len()
     }

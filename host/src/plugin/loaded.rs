@@ -173,7 +173,7 @@ impl Plugin {
         if !self.quarantine.admit() {
             return Err(CallError::Quarantined { plugin: self.name.to_string() });
         }
-        let instance = match self.strategy {
+        let mut instance = match self.strategy {
             InstanceStrategy::Warm => match self.pool.take() {
                 Some(mut warm) => {
                     store::arm(&self.engine, &mut warm.store, &self.limits);
@@ -183,8 +183,9 @@ impl Plugin {
             },
             InstanceStrategy::Fresh => self.new_instance().await,
         };
-        if let Err(error) = &instance {
-            self.record(Err(error));
+        match &mut instance {
+            Ok(ready) => store::rewind_random(&mut ready.store),
+            Err(error) => self.record(Err(error)),
         }
         instance
     }

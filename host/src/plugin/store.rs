@@ -101,3 +101,11 @@ pub(crate) fn arm(engine: &PluginEngine, store: &mut Store<HostState>, limits: &
     state.limiter.hit_cap = false;
     state.random_position.store(0, Ordering::Relaxed);
 }
+
+/// Rewinds the instance's deterministic random sequence right before an export call, so the
+/// call draws the same bytes whether its instance is warm or was just created: instantiation
+/// and `init` may draw some first (CPython does), which would otherwise make a fresh
+/// instance answer differently from a warm one.
+pub(crate) fn rewind_random(store: &mut Store<HostState>) {
+    store.data().random_position.store(0, Ordering::Relaxed);
+}

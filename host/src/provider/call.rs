@@ -5,6 +5,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderValue, Request, header};
 use http_body_util::{BodyExt, Full};
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 use tokio::time::Instant;
 
@@ -25,10 +26,9 @@ impl Provider {
     /// fits), never past `call.deadline`. A stream is returned as soon as its headers
     /// arrive; nothing is retried after that.
     pub async fn chat(&self, call: UpstreamCall<'_>) -> Result<UpstreamReply, ProviderError> {
-        let mut body = call.body;
-        body.insert("model".into(), Value::String(call.upstream_model.to_string()));
-        body.insert("stream".into(), Value::Bool(call.stream));
-        let bytes = Bytes::from(serde_json::to_vec(&body).map_err(|e| ProviderError::Protocol(e.to_string()))?);
+        let body = call.body;
+        let outgoing = Outgoing { body, model: call.upstream_model, stream: call.stream, usage: call.stream_usage };
+        let bytes = Bytes::from(serde_json::to_vec(&outgoing).map_err(|e| ProviderError::Protocol(e.to_string()))?);
         let mut retry = 0u32;
         loop {
             let now = Instant::now();
@@ -36,7 +36,7 @@ impl Provider {
                 return Err(ProviderError::Timeout(Duration::ZERO));
             }
             let attempt_deadline = call.deadline.min(now + self.timeout);
-            let error = match self.attempt(bytes.clone(), call.stream, attempt_deadline, &body).await {
+            let error = match self.attempt(bytes.clone(), call.stream, attempt_deadline, body).await {
                 Ok(reply) => return Ok(reply),
                 Err(e) => e,
             };
@@ -110,6 +110,93 @@ impl Provider {
     }
 }
 
+/// The body sent upstream: the client's map serialised as is, except `model` (the upstream's
+/// name), `stream`, and with `usage`, `stream_options.include_usage = true` (when
+/// `stream_options` is an object or absent). Written in the map's key order with the
+/// replaced keys in their sorted place, so the bytes are those of the edited map, without
+/// copying it.
+struct Outgoing<'a> {
+    body: &'a Map<String, Value>,
+    model: &'a str,
+    stream: bool,
+    usage: bool,
+}
+
+/// The keys `Outgoing` sets, in sorted order.
+#[derive(Clone, Copy)]
+enum Set {
+    Model,
+    Stream,
+    StreamOptions,
+}
+
+impl Set {
+    fn key(self) -> &'static str {
+        match self {
+            Set::Model => "model",
+            Set::Stream => "stream",
+            Set::StreamOptions => "stream_options",
+        }
+    }
+}
+
+impl Serialize for Outgoing<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let all = [Set::Model, Set::Stream, Set::StreamOptions];
+        let set = if self.stream && self.usage { &all[..] } else { &all[..2] };
+        let mut set = set.iter().copied().peekable();
+        let mut map = serializer.serialize_map(None)?;
+        let put = |map: &mut S::SerializeMap, which: Set, old: Option<&Value>| match which {
+            Set::Model => map.serialize_entry("model", self.model),
+            Set::Stream => map.serialize_entry("stream", &self.stream),
+            Set::StreamOptions => match old {
+                Some(Value::Object(options)) => map.serialize_entry("stream_options", &WithUsage(options)),
+                Some(other) => map.serialize_entry("stream_options", other),
+                None => map.serialize_entry("stream_options", &WithUsage(&Map::new())),
+            },
+        };
+        for (key, value) in self.body {
+            while let Some(which) = set.next_if(|w| w.key() < key.as_str()) {
+                put(&mut map, which, None)?;
+            }
+            if let Some(which) = set.next_if(|w| w.key() == key.as_str()) {
+                put(&mut map, which, Some(value))?;
+            } else {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        for which in set {
+            put(&mut map, which, None)?;
+        }
+        map.end()
+    }
+}
+
+/// A `stream_options` object with `include_usage` set to true, in sorted key order.
+struct WithUsage<'a>(&'a Map<String, Value>);
+
+impl Serialize for WithUsage<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        const KEY: &str = "include_usage";
+        let mut map = serializer.serialize_map(None)?;
+        let mut done = false;
+        for (key, value) in self.0 {
+            if !done && KEY <= key.as_str() {
+                map.serialize_entry(KEY, &true)?;
+                done = true;
+                if key == KEY {
+                    continue;
+                }
+            }
+            map.serialize_entry(key, value)?;
+        }
+        if !done {
+            map.serialize_entry(KEY, &true)?;
+        }
+        map.end()
+    }
+}
+
 enum ReadError {
     Timeout,
     TooLarge,
@@ -146,6 +233,46 @@ pub(crate) fn retry_after(value: Option<&HeaderValue>) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The old way: copy the map, edit it, serialise it.
+    fn edited(body: &Map<String, Value>, model: &str, stream: bool, usage: bool) -> Vec<u8> {
+        let mut json = body.clone();
+        if stream && usage {
+            let options = json.entry("stream_options").or_insert_with(|| Value::Object(Default::default()));
+            if let Value::Object(options) = options {
+                options.insert("include_usage".into(), Value::Bool(true));
+            }
+        }
+        json.insert("model".into(), Value::String(model.to_string()));
+        json.insert("stream".into(), Value::Bool(stream));
+        serde_json::to_vec(&json).unwrap()
+    }
+
+    #[test]
+    fn outgoing_body_is_the_edited_map() {
+        let bodies = [
+            r#"{"messages":[{"role":"user","content":"hi"}]}"#,
+            r#"{"model":"auto","messages":[],"stream":true,"a":1,"zz":[1,2],"max_tokens":5}"#,
+            r#"{"model":"auto","stream":null,"stream_options":{"include_usage":false,"x":1},"n":2}"#,
+            r#"{"model":"auto","stream_options":{"a":1,"z":2},"tools":[]}"#,
+            r#"{"model":"auto","stream_options":"weird","temperature":0.5}"#,
+            r#"{"model":"auto","stream_options":{},"stream_optionsx":1,"streamy":2,"modem":3,"mode":4}"#,
+            r#"{"a":{"model":"nested"},"stream_options":null}"#,
+            r#"{}"#,
+        ];
+        for text in bodies {
+            let body: Map<String, Value> = serde_json::from_str(text).unwrap();
+            for (stream, usage) in [(false, false), (false, true), (true, false), (true, true)] {
+                let outgoing = Outgoing { body: &body, model: "up-1", stream, usage };
+                let got = serde_json::to_vec(&outgoing).unwrap();
+                assert_eq!(
+                    String::from_utf8(got).unwrap(),
+                    String::from_utf8(edited(&body, "up-1", stream, usage)).unwrap(),
+                    "{text} stream={stream} usage={usage}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn retry_after_parses_seconds_only() {

@@ -1,5 +1,12 @@
 //! A complete answer, parsed from a non-streamed body or assembled from a stream.
 
+use std::borrow::Cow;
+use std::fmt;
+use std::ops::Range;
+
+use serde::Deserialize;
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::cost::{Usage, estimate_prompt_tokens, estimate_tokens};
@@ -9,7 +16,7 @@ use super::error::ProviderError;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Completion {
     /// The upstream's JSON (for a stream: an equivalent `chat.completion` object).
-    pub body: Value,
+    pub body: CompletionBody,
     /// `choices[0].message.content` (empty for tool-call-only answers).
     pub content: String,
     /// `choices[0].finish_reason` (`"stop"`, `"length"`, ...; empty if the upstream gave none).
@@ -23,18 +30,151 @@ pub struct Completion {
 impl Completion {
     /// Parses a non-streamed `chat.completion` body. `request` is the body that was sent,
     /// used to estimate prompt tokens when the upstream reports no usage.
+    ///
+    /// Only `choices` and `usage` are parsed into values; the rest of the body is checked
+    /// and kept as the upstream's bytes, so answering the client needs no re-serialisation
+    /// (see [`CompletionBody::with_model`]).
     pub fn from_body(bytes: &[u8], request: &Map<String, Value>) -> Result<Completion, ProviderError> {
-        let body: Value = serde_json::from_slice(bytes)
+        let TopLevel(fields) = serde_json::from_slice(bytes)
             .map_err(|e| ProviderError::Protocol(format!("response is not valid JSON: {e}")))?;
-        let choice = body
-            .get("choices")
-            .and_then(|c| c.get(0))
-            .ok_or_else(|| ProviderError::Protocol("response has no choices[0]".to_string()))?;
+        let no_choice = || ProviderError::Protocol("response has no choices[0]".to_string());
+        let fields = fields.ok_or_else(no_choice)?;
+        // As in a parsed object, the last of duplicate keys counts.
+        let last = |name: &str| fields.iter().rev().find(|(key, _)| key.as_ref() == name).map(|(_, raw)| *raw);
+        let parse = |raw: &RawValue| serde_json::from_str::<Value>(raw.get()).ok();
+        let choices = last("choices").and_then(parse);
+        let choice = choices.as_ref().and_then(|c| c.get(0)).ok_or_else(no_choice)?;
         let content = choice.pointer("/message/content").and_then(Value::as_str).unwrap_or_default().to_string();
         let finish_reason = choice.get("finish_reason").and_then(Value::as_str).unwrap_or_default().to_string();
         let mean_logprob = mean_logprob(choice.pointer("/logprobs/content"));
-        let usage = usage_of(body.get("usage"), request, &content);
+        let usage = usage_of(last("usage").and_then(parse).as_ref(), request, &content);
+        let start = bytes.as_ptr() as usize;
+        let models = fields
+            .iter()
+            .filter(|(key, _)| key.as_ref() == "model")
+            .map(|(_, raw)| {
+                let at = raw.get().as_ptr() as usize - start;
+                at..at + raw.get().len()
+            })
+            .collect();
+        let empty = fields.is_empty();
+        let body = CompletionBody::Raw { bytes: bytes.to_vec(), models, empty };
         Ok(Completion { body, content, finish_reason, usage, mean_logprob })
+    }
+}
+
+/// An answer's JSON body, as the upstream sent it or as assembled from a stream.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CompletionBody {
+    /// A JSON object as received: its bytes, where its top-level `model` values are, and
+    /// whether it has no key at all.
+    Raw { bytes: Vec<u8>, models: Vec<Range<usize>>, empty: bool },
+    /// A JSON object built here (a stream's summary).
+    Json(Value),
+}
+
+impl CompletionBody {
+    /// The body as the client gets it: top-level `model` set to `model` (added when the
+    /// upstream sent none), everything else as it came.
+    pub fn with_model(self, model: &str) -> Vec<u8> {
+        match self {
+            CompletionBody::Json(mut json) => {
+                if let Value::Object(object) = &mut json {
+                    object.insert("model".into(), Value::String(model.to_string()));
+                }
+                serde_json::to_vec(&json).unwrap_or_default()
+            }
+            CompletionBody::Raw { bytes, models, empty } => {
+                let name = serde_json::to_string(model).unwrap_or_else(|_| "\"\"".to_string());
+                let mut out = Vec::with_capacity(bytes.len() + name.len() + 10);
+                if models.is_empty() {
+                    // The object opens with `{` after optional whitespace.
+                    let open = bytes.iter().position(|b| *b == b'{').map_or(0, |at| at + 1);
+                    out.extend_from_slice(&bytes[..open]);
+                    out.extend_from_slice(b"\"model\":");
+                    out.extend_from_slice(name.as_bytes());
+                    if !empty {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(&bytes[open..]);
+                    return out;
+                }
+                let mut at = 0;
+                for span in models {
+                    out.extend_from_slice(&bytes[at..span.start]);
+                    out.extend_from_slice(name.as_bytes());
+                    at = span.end;
+                }
+                out.extend_from_slice(&bytes[at..]);
+                out
+            }
+        }
+    }
+
+    /// The body as a JSON value (tests and debugging).
+    pub fn to_value(&self) -> Value {
+        match self {
+            CompletionBody::Json(json) => json.clone(),
+            CompletionBody::Raw { bytes, .. } => serde_json::from_slice(bytes).unwrap_or(Value::Null),
+        }
+    }
+}
+
+/// A top-level JSON value: for an object its keys and raw values in order, for anything
+/// else `None`.
+struct TopLevel<'a>(Option<Vec<(Cow<'a, str>, &'a RawValue)>>);
+
+impl<'de> Deserialize<'de> for TopLevel<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(TopLevelVisitor)
+    }
+}
+
+struct TopLevelVisitor;
+
+impl<'de> Visitor<'de> for TopLevelVisitor {
+    type Value = TopLevel<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut fields = Vec::new();
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            let value: &'de RawValue = map.next_value()?;
+            fields.push((key, value));
+        }
+        Ok(TopLevel(Some(fields)))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(TopLevel(None))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(TopLevel(None))
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(TopLevel(None))
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(TopLevel(None))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(TopLevel(None))
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(TopLevel(None))
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(TopLevel(None))
     }
 }
 
@@ -91,9 +231,44 @@ mod tests {
         assert_eq!(c.mean_logprob, None);
     }
 
+    /// The old way: parse, set `model`, serialise.
+    fn reserialised(text: &str, model: &str) -> Value {
+        let mut json: Value = serde_json::from_str(text).unwrap();
+        json.as_object_mut().unwrap().insert("model".into(), Value::String(model.into()));
+        json
+    }
+
+    #[test]
+    fn model_is_rewritten_without_reserialising() {
+        for text in [
+            r#"{"id":"x","model":"fixed","choices":[{"message":{"content":"hi"},"finish_reason":"stop"}]}"#,
+            r#"{"choices":[{"message":{"content":"hi"}}],"usage":{"prompt_tokens":1,"completion_tokens":2}}"#,
+            r#" { "choices" : [ {"message": {"content": "a\"b", "model": "inner"}} ] ,
+                 "model" : "up\u0020x" , "mod\u0065l": 3 } "#,
+            r#"{"model":null,"choices":[{}],"model":"twice"}"#,
+        ] {
+            let c = Completion::from_body(text.as_bytes(), &req()).unwrap();
+            let out = c.body.with_model("small \"q\"");
+            let got: Value = serde_json::from_slice(&out).unwrap();
+            assert_eq!(got, reserialised(text, "small \"q\""), "{text} -> {}", String::from_utf8_lossy(&out));
+        }
+        let c = Completion::from_body(br#"{"choices":[{"message":{"content":"hi"}}]}"#, &req()).unwrap();
+        assert_eq!(c.content, "hi");
+        assert_eq!(
+            String::from_utf8(c.body.with_model("m")).unwrap(),
+            r#"{"model":"m","choices":[{"message":{"content":"hi"}}]}"#
+        );
+    }
+
+    #[test]
+    fn duplicate_keys_count_last() {
+        let text = r#"{"choices":[{"message":{"content":"a"}}],"choices":[{"message":{"content":"b"}}]}"#;
+        assert_eq!(Completion::from_body(text.as_bytes(), &req()).unwrap().content, "b");
+    }
+
     #[test]
     fn rejects_bad_bodies() {
-        for bad in [&b"not json"[..], b"{}", br#"{"choices": []}"#, b"[1]"] {
+        for bad in [&b"not json"[..], b"{}", br#"{"choices": []}"#, b"[1]", b"\"s\"", b"3", b"null", b"{} x"] {
             assert!(matches!(Completion::from_body(bad, &req()), Err(ProviderError::Protocol(_))));
         }
     }

@@ -29,7 +29,7 @@ use tokio::time::Instant;
 
 use crate::config::{Config, ProviderConfig, Secret};
 
-pub use completion::Completion;
+pub use completion::{Completion, CompletionBody};
 pub use cost::{Usage, cost_usd};
 pub use error::{ProviderError, SetupError};
 pub use health::{HealthBook, HealthOptions, ModelHealth};
@@ -39,12 +39,16 @@ pub use stream::{CompletionStream, StreamEvent};
 #[derive(Debug, Clone)]
 pub struct UpstreamCall<'a> {
     /// The client's JSON body, passed through untouched (unknown fields included) except
-    /// `model` and `stream`, which the provider sets.
-    pub body: Map<String, Value>,
+    /// `model` and `stream`, which the provider sets. Borrowed: the body sent is serialised
+    /// straight from it with those fields replaced, never copied.
+    pub body: &'a Map<String, Value>,
     /// The model name to ask the upstream for.
     pub upstream_model: &'a str,
     /// Whether to ask for a server-sent-event stream.
     pub stream: bool,
+    /// With `stream`: also set `stream_options.include_usage` (the usage chunk is needed for
+    /// the cost).
+    pub stream_usage: bool,
     /// When the whole call, retries included, must be over.
     pub deadline: Instant,
 }

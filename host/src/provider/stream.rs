@@ -10,7 +10,7 @@ use http_body_util::combinators::BoxBody;
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
-use super::completion::{Completion, mean_logprob, usage_of};
+use super::completion::{Completion, CompletionBody, mean_logprob, usage_of};
 use super::error::{ProviderError, truncate};
 use super::sse::{SseEvent, SseParser};
 
@@ -29,7 +29,9 @@ pub enum StreamEvent {
 /// or [`CompletionStream::collect`] (buffering, e.g. before gates judge it).
 pub struct CompletionStream {
     body: BoxBody<Bytes, BoxError>,
-    parser: SseParser,
+    /// Boxed: it is the bulk of the struct, and `UpstreamReply::Stream` should stay close in
+    /// size to `UpstreamReply::Complete` (clippy's `large_enum_variant`).
+    parser: Box<SseParser>,
     pending: VecDeque<SseEvent>,
     deadline: Instant,
     timeout: Duration,
@@ -56,7 +58,7 @@ impl CompletionStream {
     {
         CompletionStream {
             body: body.map_err(Into::into).boxed(),
-            parser: SseParser::new(),
+            parser: Box::default(),
             pending: VecDeque::new(),
             deadline,
             timeout,
@@ -201,7 +203,7 @@ impl Accumulator {
             }),
         );
         Completion {
-            body: Value::Object(body),
+            body: CompletionBody::Json(Value::Object(body)),
             content: self.content.clone(),
             finish_reason,
             usage,
@@ -240,8 +242,8 @@ mod tests {
         assert_eq!(c.content, "Hello");
         assert_eq!(c.finish_reason, "stop");
         assert_eq!((c.usage.prompt_tokens, c.usage.completion_tokens, c.usage.estimated), (7, 2, false));
-        assert_eq!(c.body["id"], "c1");
-        assert_eq!(c.body["choices"][0]["message"]["content"], "Hello");
+        assert_eq!(c.body.to_value()["id"], "c1");
+        assert_eq!(c.body.to_value()["choices"][0]["message"]["content"], "Hello");
     }
 
     #[tokio::test]

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use http::{Response, StatusCode};
-use serde_json::Value;
 use tokio::time::Instant as Deadline;
 
 use super::decision::{Attempt, AttemptOutcome};
@@ -71,10 +70,13 @@ pub async fn run(
         }
         let buffered = body.stream && has_gates && !last;
         let started = Instant::now();
+        // The client's body, untouched but for asking streams to report usage (needed for
+        // the cost; stripped again if the client did not ask for it).
         let call = UpstreamCall {
-            body: upstream_body(&body),
+            body: &body.json,
             upstream_model: entry.upstream_name(),
             stream: body.stream,
+            stream_usage: true,
             deadline,
         };
         let reply = entry.provider.chat(call).await;
@@ -166,19 +168,6 @@ pub async fn run(
     }
     let api = no_answer(&recorder, deadline);
     fail(recorder, api, &snapshot)
-}
-
-/// The body sent upstream: the client's, untouched but for asking streams to report usage
-/// (needed for the cost; stripped again if the client did not ask for it).
-fn upstream_body(body: &ChatBody) -> serde_json::Map<String, Value> {
-    let mut json = body.json.clone();
-    if body.stream {
-        let options = json.entry("stream_options").or_insert_with(|| Value::Object(Default::default()));
-        if let Value::Object(options) = options {
-            options.insert("include_usage".into(), Value::Bool(true));
-        }
-    }
-    json
 }
 
 fn skipped(step: usize, entry: &ModelEntry, outcome: AttemptOutcome, why: &str) -> Attempt {

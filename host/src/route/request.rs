@@ -121,6 +121,13 @@ fn check_messages(json: &Map<String, Value>) -> Result<(), InvalidRequest> {
             ));
         }
     }
+    // Plugins get the temperature as an f32: a number past its range would reach them as
+    // infinity (found by the request fuzzer).
+    if let Some(t) = json.get("temperature").and_then(Value::as_f64)
+        && !(t as f32).is_finite()
+    {
+        return Err(invalid("temperature", format!("Invalid 'temperature': {t} is out of range.")));
+    }
     Ok(())
 }
 
@@ -257,6 +264,9 @@ mod tests {
                 .as_deref(),
             Some("temperature")
         );
+        let err =
+            parse(r#"{"model":"auto","temperature":1e39,"messages":[{"role":"user","content":"x"}]}"#).unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("temperature"), "{err}");
     }
 
     #[test]

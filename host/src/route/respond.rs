@@ -52,11 +52,7 @@ fn with_headers(mut response: Response<Body>, content_type: &'static str, t: &Tr
 
 /// A whole (non-streamed) answer.
 pub fn complete(recorder: Recorder, entry: &ModelEntry, completion: Completion, plan: &Plan) -> Response<Body> {
-    let mut json = completion.body;
-    if let Value::Object(object) = &mut json {
-        object.insert("model".into(), Value::String(entry.id.clone()));
-    }
-    let bytes = serde_json::to_vec(&json).unwrap_or_default();
+    let bytes = completion.body.with_model(&entry.id);
     let t = transparency(&recorder, Some(&entry.id), &plan.reason, recorder.cost_so_far(), None);
     recorder.finish(200, Some(entry.id.clone()), None);
     with_headers(Response::new(full(bytes)), "application/json", &t)

@@ -55,6 +55,13 @@ impl Transparency {
 /// A header value from arbitrary text: non-visible-ASCII characters become `?` and the text
 /// is cut to 512 bytes, so a plugin's reason can never produce an invalid header.
 pub fn header_value(text: &str) -> HeaderValue {
+    let visible = |b: &u8| *b == b' ' || b.is_ascii_graphic();
+    if text.len() <= 512 && text.bytes().all(|b| visible(&b)) {
+        // Already clean (the usual case): no intermediate copy.
+        if let Ok(value) = HeaderValue::from_str(text) {
+            return value;
+        }
+    }
     let clean: String =
         text.chars().take(512).map(|c| if c == ' ' || c.is_ascii_graphic() { c } else { '?' }).collect();
     HeaderValue::from_str(&clean).unwrap_or_else(|_| HeaderValue::from_static("-"))

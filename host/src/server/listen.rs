@@ -59,6 +59,9 @@ pub async fn serve(
         });
     }
     connections.wait(drain).await;
+    // Records are written in batches: write the last ones before the process exits.
+    let decisions = app.decisions().clone();
+    let _ = tokio::task::spawn_blocking(move || decisions.flush(Duration::from_secs(2))).await;
     Ok(())
 }
 

@@ -10,7 +10,9 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
+use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, OnceLock, RwLock};
 
 use crate::route::decision::{AttemptOutcome, DecisionRecord};
 
@@ -65,8 +67,44 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.000_05, 2.0, 20))
 }
 
+/// The series one (route, model) pair touches, resolved on first use. A `Family` lookup
+/// needs an owned label set (a `String` per label) and a hash of it; a request touches ~10
+/// series, so the handles are kept here, found by `&str` without allocating. Each series is
+/// created only when first observed, exactly as with `get_or_create`.
+#[derive(Default)]
+struct PairHandles {
+    requests_ok: OnceLock<Counter>,
+    requests_error: OnceLock<Counter>,
+    escalations: OnceLock<Counter>,
+    fallbacks: OnceLock<Counter>,
+    upstream_duration: OnceLock<Histogram>,
+    tokens_input: OnceLock<Counter>,
+    tokens_output: OnceLock<Counter>,
+    cost: OnceLock<Counter<f64, AtomicU64>>,
+}
+
+#[derive(Default)]
+struct RouteHandles {
+    duration: OnceLock<Histogram>,
+    models: RwLock<HashMap<String, Arc<PairHandles>>>,
+}
+
+/// A plugin's call-duration histograms, by kind.
+type PluginHandles = RwLock<Vec<(String, Histogram)>>;
+
+/// Finds `key` under a read lock, inserting a default under the write lock the first time.
+fn cached<V: Default>(map: &RwLock<HashMap<String, Arc<V>>>, key: &str) -> Arc<V> {
+    if let Some(found) = map.read().unwrap_or_else(|p| p.into_inner()).get(key) {
+        return found.clone();
+    }
+    map.write().unwrap_or_else(|p| p.into_inner()).entry(key.to_string()).or_default().clone()
+}
+
 /// Every metric Switchyard exports.
 pub struct Metrics {
+    routes: RwLock<HashMap<String, Arc<RouteHandles>>>,
+    /// Plugin name -> (kind, call-duration histogram).
+    plugins: RwLock<HashMap<String, Arc<PluginHandles>>>,
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     request_duration: Family<RouteLabel, Histogram, fn() -> Histogram>,
@@ -142,6 +180,8 @@ impl Metrics {
             rejected_overload.clone(),
         );
         Metrics {
+            routes: RwLock::default(),
+            plugins: RwLock::default(),
             registry,
             requests,
             request_duration,
@@ -160,46 +200,90 @@ impl Metrics {
 
     /// Summarises one finished request.
     pub fn observe_decision(&self, record: &DecisionRecord) {
-        let route = record.route.clone().unwrap_or_else(|| "-".to_string());
-        let model = record.outcome.model.clone().unwrap_or_else(|| "-".to_string());
-        self.requests
-            .get_or_create(&RequestLabels { route: route.clone(), model, outcome: record.outcome.status.clone() })
-            .inc();
-        self.request_duration.get_or_create(&RouteLabel { route: route.clone() }).observe(record.latency_ms / 1000.0);
+        let route = record.route.as_deref().unwrap_or("-");
+        let route_handles = cached(&self.routes, route);
+        let pair = |model: &str| cached(&route_handles.models, model);
+        let route_model = |model: &str| RouteModel { route: route.to_string(), model: model.to_string() };
+        let answered = record.outcome.model.as_deref().unwrap_or("-");
+        let request_labels = |outcome: &str| RequestLabels {
+            route: route.to_string(),
+            model: answered.to_string(),
+            outcome: outcome.to_string(),
+        };
+        let status = record.outcome.status.as_str();
+        match status {
+            "ok" | "error" => {
+                let handles = pair(answered);
+                let slot = if status == "ok" { &handles.requests_ok } else { &handles.requests_error };
+                slot.get_or_init(|| self.requests.get_or_create_owned(&request_labels(status))).inc();
+            }
+            other => {
+                self.requests.get_or_create(&request_labels(other)).inc();
+            }
+        }
+        route_handles
+            .duration
+            .get_or_init(|| self.request_duration.get_or_create_owned(&RouteLabel { route: route.to_string() }))
+            .observe(record.latency_ms / 1000.0);
         for attempt in &record.attempts {
-            let labels = RouteModel { route: route.clone(), model: attempt.model.clone() };
+            let model = attempt.model.as_str();
+            let handles = pair(model);
             match attempt.outcome {
                 AttemptOutcome::Escalated => {
-                    self.escalations.get_or_create(&labels).inc();
+                    handles.escalations.get_or_init(|| self.escalations.get_or_create_owned(&route_model(model))).inc();
                 }
                 AttemptOutcome::UpstreamError | AttemptOutcome::DeadlineExceeded => {
-                    self.fallbacks.get_or_create(&labels).inc();
+                    handles.fallbacks.get_or_init(|| self.fallbacks.get_or_create_owned(&route_model(model))).inc();
                 }
                 _ => {}
             }
             if attempt.status.is_some() {
-                self.upstream_duration
-                    .get_or_create(&ModelLabel { model: attempt.model.clone() })
+                handles
+                    .upstream_duration
+                    .get_or_init(|| {
+                        self.upstream_duration.get_or_create_owned(&ModelLabel { model: model.to_string() })
+                    })
                     .observe(attempt.latency_ms / 1000.0);
             }
-            for (direction, count) in [("input", attempt.input_tokens), ("output", attempt.output_tokens)] {
+            for (direction, count, slot) in [
+                ("input", attempt.input_tokens, &handles.tokens_input),
+                ("output", attempt.output_tokens, &handles.tokens_output),
+            ] {
                 if count > 0 {
-                    self.tokens
-                        .get_or_create(&TokenLabels { model: attempt.model.clone(), direction: direction.to_string() })
-                        .inc_by(u64::from(count));
+                    slot.get_or_init(|| {
+                        self.tokens.get_or_create_owned(&TokenLabels {
+                            model: model.to_string(),
+                            direction: direction.to_string(),
+                        })
+                    })
+                    .inc_by(u64::from(count));
                 }
             }
             if attempt.cost_usd > 0.0 {
-                self.cost.get_or_create(&labels).inc_by(attempt.cost_usd);
+                handles
+                    .cost
+                    .get_or_init(|| self.cost.get_or_create_owned(&route_model(model)))
+                    .inc_by(attempt.cost_usd);
             }
         }
     }
 
     /// Records one plugin call's time and, if it failed, why.
     pub fn observe_plugin(&self, plugin: &str, kind: &str, seconds: f64, failure: Option<&str>) {
-        self.plugin_duration
-            .get_or_create(&PluginLabels { plugin: plugin.to_string(), kind: kind.to_string() })
-            .observe(seconds);
+        let kinds = cached(&self.plugins, plugin);
+        let found =
+            kinds.read().unwrap_or_else(|p| p.into_inner()).iter().find(|(k, _)| k == kind).map(|(_, h)| h.clone());
+        let histogram = found.unwrap_or_else(|| {
+            let histogram = self
+                .plugin_duration
+                .get_or_create_owned(&PluginLabels { plugin: plugin.to_string(), kind: kind.to_string() });
+            let mut kinds = kinds.write().unwrap_or_else(|p| p.into_inner());
+            if !kinds.iter().any(|(k, _)| k == kind) {
+                kinds.push((kind.to_string(), histogram.clone()));
+            }
+            histogram
+        });
+        histogram.observe(seconds);
         if let Some(reason) = failure {
             self.plugin_failures
                 .get_or_create(&PluginFailureLabels { plugin: plugin.to_string(), reason: reason.to_string() })
