@@ -23,7 +23,8 @@ pub fn load(paths: &[PathBuf], options: &LoadOptions) -> Result<Dataset, DataErr
     let mut builder = Builder::default();
     let mut exclusion_lists = Vec::new();
     for path in paths {
-        let files = if path.is_dir() { data_files(path)? } else { vec![path.clone()] };
+        let meta = std::fs::metadata(path).map_err(|source| DataError::Read { path: path.clone(), source })?;
+        let files = if meta.is_dir() { data_files(path)? } else { vec![path.clone()] };
         for file in files {
             match extension(&file).as_str() {
                 "csv" => routellm::load(&file, &mut builder)?,

@@ -116,7 +116,7 @@ pub enum EvalError {
     Plugin(#[from] LoadError),
     #[error(transparent)]
     Snapshot(#[from] SnapshotError),
-    #[error("data: {0}")]
+    #[error(transparent)]
     Data(#[from] data::DataError),
     #[error(transparent)]
     Map(#[from] mapping::MapError),
