@@ -13,6 +13,13 @@ cargo build --release -p switchyard --quiet
 cargo build --release --target wasm32-wasip2 --manifest-path plugins/Cargo.toml --target-dir target/guests --quiet
 bin="$root/target/release/switchyard"
 
+for port in 9001 8080; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "port $port is already in use: stop whatever listens there (an earlier quickstart?) and retry" >&2
+    exit 1
+  fi
+done
+
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
@@ -42,7 +49,7 @@ ask "an easy question: the small model answers, no escalation" \
   '{"model":"auto","messages":[{"role":"user","content":"What is the capital of France?"}]}'
 ask "a hard question: the small model fails a gate, the cascade escalates to large" \
   '{"model":"auto","messages":[{"role":"user","content":"Prove step by step that the square root of 2 is irrational, then explain why the proof generalises to every prime."}]}'
-ask "JSON asked for: the json gate checks the small model'"'"'s answer" \
+ask "JSON asked for: the json gate checks the small model's answer" \
   '{"model":"auto","response_format":{"type":"json_object"},"messages":[{"role":"user","content":"Give me a JSON object describing a cat with name, age and three hobbies."}]}'
 ask "a concrete model: a plain gateway, no plugins" \
   '{"model":"small","messages":[{"role":"user","content":"Say hi."}]}'

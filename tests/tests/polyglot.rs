@@ -1,7 +1,9 @@
 //! Plugins in Python and JavaScript, built from source by the test setup and run through the
 //! real runtime: the examples pass their fixtures, the `tiered` policy gives identical plans
-//! in Rust, Python and JS, warm instances keep heavy guests cheap, and `switchyard plugin
-//! new` scaffolds projects that build and pass their own fixtures.
+//! in Rust, Python and JS (and hot-swap into each other under a running proxy), warm instances
+//! keep heavy guests cheap and answer like fresh ones, a Python guest sees fixed clocks and no
+//! files, network or environment, and `switchyard plugin new` scaffolds projects that build
+//! and pass their own fixtures.
 //!
 //! Needs componentize-py and componentize-js (`bash scripts/install-polyglot-toolchains.sh`).
 //! Building a Python or JS component takes ~10 s and compiling it another ~10 s, so builds
@@ -342,4 +344,76 @@ fn a_python_plugin_sees_fixed_clocks_and_no_files_network_or_environment() {
     // The "random" bytes are a fixed sequence, rewound before every call of every instance.
     assert_eq!(warm.classify_blocking(request).unwrap(), first, "a warm instance answers the same twice");
     assert_eq!(fresh.classify_blocking(request).unwrap(), first, "a fresh instance answers the same");
+}
+
+/// A policy is hot-swapped across languages under a running proxy: the Rust `tiered` is
+/// replaced by the Python one, then the JS one, by renaming files into place, and every
+/// version answers the same request with the same plan and reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_hot_swaps_between_rust_python_and_js() {
+    use switchyard_tests::proxy::{Proxy, chat, simulator};
+
+    require_toolchains();
+    let (rust, python, js) = tokio::task::spawn_blocking(tiered_builds).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.wasm");
+    std::fs::copy(&rust, &policy).unwrap();
+    let sim = simulator().await;
+    let config = format!(
+        r#"
+[runtime]
+cache_dir = {cache:?}
+[telemetry]
+decision_log = "off"
+[providers.sim]
+base_url = "http://{sim}/v1"
+[models.small]
+provider = "sim"
+upstream = "sim-small"
+input_price = 0.1
+output_price = 0.1
+[models.large]
+provider = "sim"
+upstream = "sim-large"
+tier = 1
+input_price = 1.0
+output_price = 1.0
+[plugins.tiered]
+kind = "policy"
+path = "policy.wasm"
+deadline_ms = 2000
+config = {{ thresholds = [0.5] }}
+[routes.auto]
+policy = "tiered"
+default_plan = ["small"]
+"#,
+        cache = work_dir().join("compiled").to_str().unwrap()
+    );
+    let config_path = dir.path().join("switchyard.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let proxy = Proxy::start_watching(&config_path, Duration::from_millis(100)).await;
+    let request = serde_json::json!({"model": "auto", "messages": [{"role": "user", "content": "hi"}], "metadata": {"tier": "1"}});
+
+    let first = chat(&proxy, request.clone()).await;
+    assert_eq!(first.status, 200);
+    let reason = first.header("x-switchyard-reason").to_string();
+    assert_eq!(reason, "tiered: start tier 1 (hint tier=1); 2 of 2 models");
+    assert_eq!(first.header("x-switchyard-model"), "large");
+
+    for (lang, path) in [("python", python), ("js", js)] {
+        let before = proxy.app.reload_status().reloads_ok;
+        let tmp = dir.path().join("policy.wasm.tmp~");
+        std::fs::copy(&path, &tmp).unwrap();
+        std::fs::rename(&tmp, &policy).unwrap();
+        // A new Python or JS version compiles for ~10 s unless the disk cache has it.
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        while proxy.app.reload_status().reloads_ok <= before {
+            assert!(std::time::Instant::now() < deadline, "the {lang} version was not swapped in");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let reply = chat(&proxy, request.clone()).await;
+        assert_eq!(reply.status, 200, "{lang}");
+        assert_eq!(reply.header("x-switchyard-reason"), reason, "{lang} plans like rust");
+        assert_eq!(reply.header("x-switchyard-model"), "large", "{lang}");
+    }
 }

@@ -55,7 +55,9 @@ pub async fn reload(app: &App, trigger: &str) -> Result<u64, ReloadError> {
     match result {
         Ok((snapshot, changes)) => {
             let version = snapshot.version;
-            let keep: Vec<_> = snapshot.plugins.values().map(|p| p.hash()).collect();
+            // Keep the outgoing version's compiled code too: rolling back to it (the common
+            // "undo" of a bad deploy) is then a memory hit, not a disk-cache load.
+            let keep: Vec<_> = snapshot.plugins.values().chain(current.plugins.values()).map(|p| p.hash()).collect();
             for name in snapshot.plugins.keys() {
                 status.plugin_failures.remove(name);
             }
