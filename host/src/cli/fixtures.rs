@@ -21,7 +21,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::plugin::{Candidate, Message, ModelInfo, Plan, Request, Signal, Verdict, samples};
-use crate::route::request::estimate_tokens;
+use crate::provider::cost::estimate_tokens;
 
 /// One fixture, ready to run.
 #[derive(Debug, Clone)]

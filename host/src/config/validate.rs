@@ -36,7 +36,7 @@ pub(crate) fn check(cfg: &mut Config, base: &Path, env: &dyn Fn(&str) -> Option<
         }
     }
     if let Some(hash) = &cfg.admin.token_sha256
-        && !(hash.len() == 64 && hash.chars().all(|c| c.is_ascii_hexdigit()))
+        && !is_sha256_hex(hash)
     {
         problems
             .push("admin.token_sha256", "expected 64 hexadecimal characters (the SHA-256 of the token)".to_string());
@@ -72,7 +72,7 @@ fn check_sections(cfg: &mut Config, base: &Path, problems: &mut Problems) {
     nonzero(problems, "server.max_concurrent_requests", s.max_concurrent_requests.into(), "a limit");
     nonzero(problems, "server.queue_timeout_ms", s.queue_timeout_ms, "a timeout");
     for (i, hash) in s.client_keys_sha256.iter().enumerate() {
-        if !(hash.len() == 64 && hash.chars().all(|c| c.is_ascii_hexdigit())) {
+        if !is_sha256_hex(hash) {
             problems.push(
                 format!("server.client_keys_sha256[{i}]"),
                 "expected 64 hexadecimal characters (the SHA-256 of a key)",
@@ -201,4 +201,9 @@ fn check_plugins(cfg: &mut Config, base: &Path, problems: &mut Problems) {
 fn absolute(base: &Path, path: &Path) -> std::path::PathBuf {
     let joined = base.join(path);
     std::path::absolute(&joined).unwrap_or(joined)
+}
+
+/// Whether `text` is a hex SHA-256 digest (64 hexadecimal characters).
+fn is_sha256_hex(text: &str) -> bool {
+    text.len() == 64 && text.chars().all(|c| c.is_ascii_hexdigit())
 }

@@ -22,7 +22,7 @@ use super::data::Item;
 use super::mapping::ModelMap;
 use crate::config::{FailMode, OnReject};
 use crate::plugin::{CallError, Candidate, Message, ModelInfo, Plugin, Request, Signal, Verdict};
-use crate::route::request::estimate_tokens;
+use crate::provider::cost::estimate_tokens;
 use crate::route::snapshot::{Route, Slot};
 
 /// A route's plugins as eval runs them; a sweep swaps one plugin for a re-configured copy.

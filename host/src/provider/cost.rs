@@ -19,7 +19,7 @@ pub struct Usage {
 /// Characters per token assumed by the estimator.
 const CHARS_PER_TOKEN: usize = 4;
 /// Per-message overhead of the chat format (role markers), as OpenAI documents it.
-const TOKENS_PER_MESSAGE: u32 = 4;
+pub const TOKENS_PER_MESSAGE: u32 = 4;
 
 /// Estimated tokens in `text`: one per 4 characters, rounded up.
 pub fn estimate_tokens(text: &str) -> u32 {

@@ -7,6 +7,7 @@ use http::HeaderMap;
 use serde_json::{Map, Value};
 
 use crate::plugin::{Message, Request};
+use crate::provider::cost;
 
 /// Header prefix whose headers become routing hints in `Request::metadata`.
 pub const HINT_HEADER_PREFIX: &str = "x-switchyard-";
@@ -142,23 +143,6 @@ fn kind(value: &Value) -> &'static str {
     }
 }
 
-/// The text of one message's content: a string, or the text parts of an array joined by
-/// newlines (images and audio are not text and are skipped).
-pub fn content_text(content: Option<&Value>) -> String {
-    match content {
-        Some(Value::String(text)) => text.clone(),
-        Some(Value::Array(parts)) => {
-            parts.iter().filter_map(|part| part.get("text").and_then(Value::as_str)).collect::<Vec<_>>().join("\n")
-        }
-        _ => String::new(),
-    }
-}
-
-/// Tokens in `text`, estimated at four characters a token (rounded up).
-pub fn estimate_tokens(text: &str) -> u32 {
-    (text.chars().count() as u64).div_ceil(4).min(u64::from(u32::MAX)) as u32
-}
-
 /// Builds the plugin-facing request from a parsed body and the request headers.
 pub fn plugin_request(id: &str, body: &ChatBody, headers: &HeaderMap) -> Request {
     let messages: Vec<Message> = body
@@ -170,14 +154,16 @@ pub fn plugin_request(id: &str, body: &ChatBody, headers: &HeaderMap) -> Request
                 .iter()
                 .map(|m| Message {
                     role: m.get("role").and_then(Value::as_str).unwrap_or_default().to_string(),
-                    content: content_text(m.get("content")),
+                    content: cost::message_text(m),
                 })
                 .collect()
         })
         .unwrap_or_default();
-    // Each message costs ~4 tokens of framing on top of its text.
-    let input_tokens =
-        messages.iter().map(|m| estimate_tokens(&m.content).saturating_add(4)).fold(0u32, u32::saturating_add);
+    // The same estimate as `cost::estimate_prompt_tokens`, from the text already extracted.
+    let input_tokens = messages
+        .iter()
+        .map(|m| cost::TOKENS_PER_MESSAGE.saturating_add(cost::estimate_tokens(&m.content)))
+        .fold(0u32, u32::saturating_add);
     let json = &body.json;
     let max_tokens = ["max_completion_tokens", "max_tokens"]
         .iter()

@@ -6,52 +6,39 @@ use std::sync::Arc;
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use super::app::App;
+use super::auth;
 use super::body::{Body, full};
 use super::error::ApiError;
-use crate::config::{Config, Secret};
+use crate::config::Config;
 
 /// How admin requests prove who they are.
 #[derive(Debug, Clone)]
 pub enum AdminAuth {
     /// No token configured: the admin API answers 404.
     Disabled,
-    /// `admin.token_env`: the token itself, from the environment.
-    Token(Secret),
-    /// `admin.token_sha256`: only the token's hash is known.
-    Sha256([u8; 32]),
+    /// The SHA-256 of the admin token: from `admin.token_env` (hashed at load) or given as
+    /// `admin.token_sha256`.
+    Digest([u8; 32]),
 }
 
 impl AdminAuth {
     pub fn from_config(config: &Config) -> AdminAuth {
-        if let Some(token) = &config.secrets().admin_token {
-            return AdminAuth::Token(token.clone());
-        }
-        if let Some(hash) = config.admin.token_sha256.as_deref().and_then(|h| hex::decode(h).ok())
-            && let Ok(hash) = <[u8; 32]>::try_from(hash.as_slice())
-        {
-            return AdminAuth::Sha256(hash);
-        }
-        AdminAuth::Disabled
+        let digest = match &config.secrets().admin_token {
+            Some(token) => Some(auth::digest(token.expose())),
+            None => config.admin.token_sha256.as_deref().and_then(auth::decode_digest),
+        };
+        digest.map_or(AdminAuth::Disabled, AdminAuth::Digest)
     }
 
     /// Whether `headers` carry the right bearer token. Compares hashes, so the time taken
     /// says nothing about how much of a guess was right.
     fn allows(&self, headers: &HeaderMap) -> bool {
-        let Some(given) =
-            headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "))
-        else {
-            return false;
-        };
-        let given: [u8; 32] = Sha256::digest(given.trim().as_bytes()).into();
-        let expected: [u8; 32] = match self {
-            AdminAuth::Disabled => return false,
-            AdminAuth::Token(token) => Sha256::digest(token.expose().as_bytes()).into(),
-            AdminAuth::Sha256(hash) => *hash,
-        };
-        super::auth::equal(&given, &expected)
+        match (self, auth::bearer(headers)) {
+            (AdminAuth::Digest(expected), Some(given)) => auth::equal(&auth::digest(given.trim()), expected),
+            _ => false,
+        }
     }
 }
 

@@ -15,16 +15,8 @@ pub struct ClientKeys {
 
 impl ClientKeys {
     pub fn from_config(config: &Config) -> ClientKeys {
-        let mut hashes: Vec<[u8; 32]> =
-            config.secrets().client_keys.iter().map(|key| Sha256::digest(key.expose().as_bytes()).into()).collect();
-        hashes.extend(
-            config
-                .server
-                .client_keys_sha256
-                .iter()
-                .filter_map(|h| hex::decode(h).ok())
-                .filter_map(|h| <[u8; 32]>::try_from(h.as_slice()).ok()),
-        );
+        let mut hashes: Vec<[u8; 32]> = config.secrets().client_keys.iter().map(|key| digest(key.expose())).collect();
+        hashes.extend(config.server.client_keys_sha256.iter().filter_map(|h| decode_digest(h)));
         ClientKeys { hashes }
     }
 
@@ -38,17 +30,28 @@ impl ClientKeys {
         if !self.required() {
             return true;
         }
-        let given = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .or_else(|| headers.get("api-key").and_then(|v| v.to_str().ok()));
+        let given = bearer(headers).or_else(|| headers.get("api-key").and_then(|v| v.to_str().ok()));
         let Some(given) = given else {
             return false;
         };
-        let given: [u8; 32] = Sha256::digest(given.trim().as_bytes()).into();
+        let given = digest(given.trim());
         self.hashes.iter().fold(false, |found, hash| found | equal(hash, &given))
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "))
+}
+
+/// SHA-256 of a credential.
+pub fn digest(text: &str) -> [u8; 32] {
+    Sha256::digest(text.as_bytes()).into()
+}
+
+/// A hex SHA-256 from the config (validated there), as bytes.
+pub fn decode_digest(hex_digest: &str) -> Option<[u8; 32]> {
+    hex::decode(hex_digest).ok().and_then(|bytes| <[u8; 32]>::try_from(bytes.as_slice()).ok())
 }
 
 /// Constant-time equality of two digests.
@@ -62,7 +65,7 @@ mod tests {
 
     #[test]
     fn accepts_only_listed_keys() {
-        let keys = ClientKeys { hashes: vec![Sha256::digest(b"sk-good").into()] };
+        let keys = ClientKeys { hashes: vec![digest("sk-good")] };
         let mut headers = HeaderMap::new();
         assert!(!keys.allows(&headers));
         headers.insert(header::AUTHORIZATION, "Bearer sk-bad".parse().unwrap());
