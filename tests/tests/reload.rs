@@ -8,53 +8,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use sha2::Digest;
 use switchyard_tests::guests;
 use switchyard_tests::proxy::{Proxy, Reply, chat, send_with, simulator};
+use switchyard_tests::reload::{ADMIN_TOKEN, replace_atomically, watched_config};
 
-const TOKEN: &str = "test-admin-token";
 const SETTLE: Duration = Duration::from_millis(100);
-
-/// A config whose policy lives in `policy.wasm` and classifier in `classifier.wasm`, both
-/// next to the config file so the watcher follows them.
-fn config(sim: std::net::SocketAddr, classifier_config: &str, extra_routes: &str) -> String {
-    let hash = hex::encode(sha2::Sha256::digest(TOKEN.as_bytes()));
-    format!(
-        r#"
-[admin]
-token_sha256 = "{hash}"
-[telemetry]
-decision_log = "off"
-[providers.sim]
-base_url = "http://{sim}/v1"
-[models.small]
-provider = "sim"
-upstream = "sim-small"
-input_price = 0.1
-output_price = 0.1
-[models.large]
-provider = "sim"
-upstream = "sim-large"
-tier = 1
-input_price = 1.0
-output_price = 1.0
-[plugins.classifier]
-kind = "classifier"
-path = "classifier.wasm"
-deadline_ms = 2000
-config = {classifier_config}
-[plugins.policy]
-kind = "policy"
-path = "policy.wasm"
-deadline_ms = 2000
-[routes.auto]
-classifiers = ["classifier"]
-policy = "policy"
-default_plan = ["large"]
-{extra_routes}
-"#
-    )
-}
 
 struct Setup {
     dir: tempfile::TempDir,
@@ -74,15 +32,11 @@ impl Setup {
         self.dir.path().join(name)
     }
     fn write_config(&self, classifier_config: &str, extra_routes: &str) {
-        replace_atomically(&self.path("switchyard.toml"), config(self.sim, classifier_config, extra_routes).as_bytes());
+        replace_atomically(
+            &self.path("switchyard.toml"),
+            watched_config(self.sim, classifier_config, extra_routes).as_bytes(),
+        );
     }
-}
-
-/// Writes a temporary file and renames it over `path`, as deploy tools and editors do.
-fn replace_atomically(path: &Path, bytes: &[u8]) {
-    let tmp = path.with_extension("tmp~");
-    std::fs::write(&tmp, bytes).unwrap();
-    std::fs::rename(&tmp, path).unwrap();
 }
 
 /// Overwrites `path` in place in three chunks with pauses, as a slow copy would.
@@ -101,7 +55,7 @@ async fn ask(proxy: &Proxy) -> Reply {
 }
 
 async fn admin(proxy: &Proxy, method: &str, path: &str) -> Reply {
-    let auth = format!("Bearer {TOKEN}");
+    let auth = format!("Bearer {ADMIN_TOKEN}");
     send_with(method, &format!("{}{path}", proxy.base), &[("authorization", &auth)], "").await
 }
 

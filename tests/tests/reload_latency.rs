@@ -22,12 +22,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use sha2::Digest;
 use switchyard::cli::plugin_build::{self, BuildOptions};
 use switchyard_tests::guests;
 use switchyard_tests::proxy::{Proxy, chat, simulator};
+use switchyard_tests::reload::{replace_atomically, watched_config};
 
-const TOKEN: &str = "test-admin-token";
 const POLL: Duration = Duration::from_millis(2);
 
 fn env_or(name: &str, default: u64) -> u64 {
@@ -88,50 +87,6 @@ fn unique(component: &[u8], n: u64) -> Vec<u8> {
     with_custom_section(component, format!("cold {n} {nanos}").as_bytes())
 }
 
-fn config(sim: std::net::SocketAddr) -> String {
-    let hash = hex::encode(sha2::Sha256::digest(TOKEN.as_bytes()));
-    format!(
-        r#"
-[admin]
-token_sha256 = "{hash}"
-[telemetry]
-decision_log = "off"
-[providers.sim]
-base_url = "http://{sim}/v1"
-[models.small]
-provider = "sim"
-upstream = "sim-small"
-input_price = 0.1
-output_price = 0.1
-[models.large]
-provider = "sim"
-upstream = "sim-large"
-tier = 1
-input_price = 1.0
-output_price = 1.0
-[plugins.classifier]
-kind = "classifier"
-path = "classifier.wasm"
-deadline_ms = 2000
-config = {{ mode = "ok" }}
-[plugins.policy]
-kind = "policy"
-path = "policy.wasm"
-deadline_ms = 2000
-[routes.auto]
-classifiers = ["classifier"]
-policy = "policy"
-default_plan = ["large"]
-"#
-    )
-}
-
-fn replace_atomically(path: &Path, bytes: &[u8]) {
-    let tmp = path.with_extension("tmp~");
-    std::fs::write(&tmp, bytes).unwrap();
-    std::fs::rename(&tmp, path).unwrap();
-}
-
 /// Replaces the policy and returns the time until a request is answered with a reason
 /// containing `expect`.
 async fn swap(proxy: &Proxy, policy: &Path, bytes: &[u8], expect: &str) -> Duration {
@@ -182,7 +137,8 @@ async fn reload_latency() {
     let policy = dir.path().join("policy.wasm");
     std::fs::write(&policy, &cascade).unwrap();
     std::fs::copy(guests::HOSTILE, dir.path().join("classifier.wasm")).unwrap();
-    std::fs::write(dir.path().join("switchyard.toml"), config(simulator().await)).unwrap();
+    std::fs::write(dir.path().join("switchyard.toml"), watched_config(simulator().await, r#"{ mode = "ok" }"#, ""))
+        .unwrap();
     let proxy = Proxy::start_watching(&dir.path().join("switchyard.toml"), settle).await;
 
     let mut rows = Vec::new();

@@ -11,7 +11,6 @@
 //! `SOAK_SECS` (default 20) sets the duration; `bench/soak.sh` runs it for minutes and prints
 //! the figures kept in BENCHMARKS.md. `SOAK_RSS_GROWTH_MIB` (default 64) bounds RSS growth.
 
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -26,6 +25,7 @@ use switchyard_tests::flap::Flapper;
 use switchyard_tests::guests;
 use switchyard_tests::procstat::{open_fds, rss_kib};
 use switchyard_tests::proxy::{Proxy, simulator};
+use switchyard_tests::reload::replace_atomically;
 
 const CLIENTS: usize = 4;
 const SWAP_EVERY: Duration = Duration::from_millis(500);
@@ -91,13 +91,6 @@ default_plan = ["z_large"]
         complexity = guests::COMPLEXITY,
         sanity = guests::SANITY,
     )
-}
-
-/// Writes a temporary file and renames it over `path`, as deploy tools do.
-fn replace_atomically(path: &Path, bytes: &[u8]) {
-    let tmp = path.with_extension("tmp~");
-    std::fs::write(&tmp, bytes).unwrap();
-    std::fs::rename(&tmp, path).unwrap();
 }
 
 const PROMPTS: &[&str] = &[

@@ -1,0 +1,58 @@
+//! Fixtures for the hot-reload suites: replacing files the way deploy tools do, and the
+//! config whose plugins live next to it so the watcher follows them.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use sha2::Digest;
+
+/// The admin token of [`watched_config`].
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+
+/// Writes a temporary file and renames it over `path`, as deploy tools and editors do.
+pub fn replace_atomically(path: &Path, bytes: &[u8]) {
+    let tmp = path.with_extension("tmp~");
+    std::fs::write(&tmp, bytes).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+/// A config whose policy lives in `policy.wasm` and classifier in `classifier.wasm`, both
+/// next to the config file, with the admin API on [`ADMIN_TOKEN`].
+pub fn watched_config(sim: SocketAddr, classifier_config: &str, extra_routes: &str) -> String {
+    let hash = hex::encode(sha2::Sha256::digest(ADMIN_TOKEN.as_bytes()));
+    format!(
+        r#"
+[admin]
+token_sha256 = "{hash}"
+[telemetry]
+decision_log = "off"
+[providers.sim]
+base_url = "http://{sim}/v1"
+[models.small]
+provider = "sim"
+upstream = "sim-small"
+input_price = 0.1
+output_price = 0.1
+[models.large]
+provider = "sim"
+upstream = "sim-large"
+tier = 1
+input_price = 1.0
+output_price = 1.0
+[plugins.classifier]
+kind = "classifier"
+path = "classifier.wasm"
+deadline_ms = 2000
+config = {classifier_config}
+[plugins.policy]
+kind = "policy"
+path = "policy.wasm"
+deadline_ms = 2000
+[routes.auto]
+classifiers = ["classifier"]
+policy = "policy"
+default_plan = ["large"]
+{extra_routes}
+"#
+    )
+}
