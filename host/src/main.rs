@@ -35,6 +35,10 @@ enum Command {
         /// Do not reload when the config or a plugin file changes (the admin API still can).
         #[arg(long)]
         no_watch: bool,
+        /// Quiet time after the last change to a watched file before reloading, in ms. A
+        /// partial file that fails validation is simply retried on the next change.
+        #[arg(long, default_value_t = switchyard::reload::watch::DEFAULT_SETTLE.as_millis() as u64)]
+        settle_ms: u64,
     },
     /// Serve the offline upstream simulator (sim-small, sim-large and fault models) for demos
     /// and tests: OpenAI-compatible, deterministic, no network.
@@ -165,7 +169,10 @@ fn message(error: &anyhow::Error) -> String {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { config, listen, no_watch } => runtime()?.block_on(serve(config, listen, !no_watch)),
+        Command::Serve { config, listen, no_watch, settle_ms } => {
+            let watch = (!no_watch).then_some(Duration::from_millis(settle_ms));
+            runtime()?.block_on(serve(config, listen, watch))
+        }
         Command::Simulate { listen, latency_scale } => runtime()?.block_on(async move {
             let listener =
                 tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
@@ -236,7 +243,8 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
 }
 
-async fn serve(config_path: PathBuf, listen: Option<String>, watch: bool) -> anyhow::Result<()> {
+/// Serves until SIGINT/SIGTERM; `watch` is the settle delay when files are watched.
+async fn serve(config_path: PathBuf, listen: Option<String>, watch: Option<Duration>) -> anyhow::Result<()> {
     let config = switchyard::config::Config::load(&config_path)?;
     let addr = match listen {
         Some(addr) => addr.parse().with_context(|| format!("--listen {addr}: expected HOST:PORT"))?,
@@ -254,10 +262,9 @@ async fn serve(config_path: PathBuf, listen: Option<String>, watch: bool) -> any
         "switchyard is serving (loaded in {:.0} ms)",
         started.elapsed().as_secs_f64() * 1000.0
     );
-    let _watch = if watch {
-        Some(switchyard::reload::watch::spawn(app.clone(), switchyard::reload::watch::DEFAULT_SETTLE)?)
-    } else {
-        None
+    let _watch = match watch {
+        Some(settle) => Some(switchyard::reload::watch::spawn(app.clone(), settle)?),
+        None => None,
     };
     let shutdown = async {
         #[cfg(unix)]

@@ -56,3 +56,30 @@ default_plan = ["large"]
 "#
     )
 }
+
+fn leb128(mut n: usize, out: &mut Vec<u8>) {
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// `component` with a custom section (id 0, size, name, payload) appended: same behaviour,
+/// different content hash.
+pub fn with_custom_section(component: &[u8], payload: &[u8]) -> Vec<u8> {
+    let name = b"switchyard-reload-bench";
+    let mut body = Vec::new();
+    leb128(name.len(), &mut body);
+    body.extend_from_slice(name);
+    body.extend_from_slice(payload);
+    let mut out = component.to_vec();
+    out.push(0);
+    leb128(body.len(), &mut out);
+    out.extend_from_slice(&body);
+    out
+}

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use switchyard_tests::guests;
 use switchyard_tests::proxy::{Proxy, Reply, chat, send_with, simulator};
-use switchyard_tests::reload::{ADMIN_TOKEN, replace_atomically, watched_config};
+use switchyard_tests::reload::{ADMIN_TOKEN, replace_atomically, watched_config, with_custom_section};
 
 const SETTLE: Duration = Duration::from_millis(100);
 
@@ -134,6 +134,73 @@ async fn a_policy_swapped_under_load_never_fails_a_request() {
     // Only the policy was reloaded: the classifier was carried over each time.
     let changes = &snapshot["last_reload"]["plugins"];
     assert!(changes.as_array().unwrap().contains(&json!({"plugin": "classifier", "change": "kept"})), "{changes}");
+}
+
+/// The policy's entry in `GET /admin/plugins`.
+async fn policy_entry(proxy: &Proxy) -> serde_json::Value {
+    let list = admin(proxy, "GET", "/admin/plugins").await.json();
+    list["plugins"].as_array().unwrap().iter().find(|p| p["name"] == "policy").cloned().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_version_goes_live_on_baseline_code_and_moves_to_optimized_code_under_load() {
+    let setup = Setup::new().await;
+    let proxy = Arc::new(Proxy::start_watching(&setup.path("switchyard.toml"), SETTLE).await);
+    let stop = Arc::new(AtomicBool::new(false));
+    let (sent, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let mut clients = Vec::new();
+    for _ in 0..2 {
+        let (proxy, stop, sent, failed) = (proxy.clone(), stop.clone(), sent.clone(), failed.clone());
+        clients.push(tokio::spawn(async move {
+            let until = Instant::now() + Duration::from_secs(60);
+            while !stop.load(Ordering::Relaxed) && Instant::now() < until {
+                let reply = ask(&proxy).await;
+                sent.fetch_add(1, Ordering::Relaxed);
+                if reply.status != 200 || policy_version(&reply) == "unknown" {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                    eprintln!("failed: {} {}", reply.status, String::from_utf8_lossy(&reply.body));
+                }
+            }
+        }));
+    }
+
+    // Three versions never seen before (no cache can hold their code), each tiering up while
+    // the clients run; the last is then swapped away and back, which must hit the cache.
+    let echo = std::fs::read(guests::BAD_POLICY).unwrap();
+    let policy = setup.path("policy.wasm");
+    for round in 0..3 {
+        let version = with_custom_section(&echo, format!("tier-up test {round}").as_bytes());
+        replace_atomically(&policy, &version);
+        wait_for("the new version", async || policy_version(&ask(&proxy).await) == "echo").await;
+        let entry = policy_entry(&proxy).await;
+        assert_eq!(entry["load"]["tier"], "baseline", "{entry}");
+        assert_eq!(entry["load"]["cache"], "compiled", "{entry}");
+        wait_for("optimized code", async || policy_entry(&proxy).await["tier"] == "optimized").await;
+        let entry = policy_entry(&proxy).await;
+        assert_eq!(entry["tier_up"]["state"], "done", "{entry}");
+        assert!(entry["tier_up"]["compile_ms"].as_f64().unwrap() > 0.0, "{entry}");
+        assert!(entry["idle_instances"].as_u64().unwrap() >= 1, "the optimized code was pre-warmed: {entry}");
+        // The version stays the same snapshot: only its machine code changed.
+        assert_eq!(policy_version(&ask(&proxy).await), "echo");
+
+        replace_atomically(&policy, &std::fs::read(guests::CASCADE).unwrap());
+        wait_for("cascade back", async || policy_version(&ask(&proxy).await) == "cascade").await;
+        if round == 2 {
+            replace_atomically(&policy, &version);
+            wait_for("the cached version", async || policy_version(&ask(&proxy).await) == "echo").await;
+            let entry = policy_entry(&proxy).await;
+            assert_eq!(entry["load"]["tier"], "optimized", "a version seen before skips the baseline: {entry}");
+            assert_eq!(entry["load"]["cache"], "memory", "{entry}");
+            assert_eq!(entry["tier_up"]["state"], "not_needed", "{entry}");
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for client in clients {
+        client.await.unwrap();
+    }
+    let sent = sent.load(Ordering::Relaxed);
+    assert!(sent > 20, "the load ran ({sent} requests)");
+    assert_eq!(failed.load(Ordering::Relaxed), 0, "no request failed out of {sent}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

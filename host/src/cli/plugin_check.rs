@@ -146,7 +146,7 @@ fn time_instantiate(plugin: &Plugin, iterations: usize) -> Result<Summary, Check
     let mut timings = Vec::with_capacity(iterations);
     for _ in 0..iterations {
         let started = Instant::now();
-        let instance = blocking::run(plugin.new_instance())?;
+        let instance = blocking::run(plugin.new_instance(&plugin.code.load()))?;
         timings.push(started.elapsed());
         drop(instance);
     }

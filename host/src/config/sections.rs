@@ -96,6 +96,10 @@ pub struct RuntimeConfig {
     pub max_memory_mb: u64,
     /// Most plugin instances alive at once (pooling allocator slots). Default 1000.
     pub max_instances: u32,
+    /// A plugin version with no compiled code in the cache goes live on baseline (Winch)
+    /// code in under a second and moves to optimized (Cranelift) code built in the
+    /// background. Default true; false waits for the optimized build before serving.
+    pub tiered_compilation: bool,
 }
 
 impl Default for RuntimeConfig {
@@ -106,6 +110,7 @@ impl Default for RuntimeConfig {
             epoch_tick_ms: 5,
             max_memory_mb: 1024,
             max_instances: 1000,
+            tiered_compilation: true,
         }
     }
 }

@@ -272,6 +272,8 @@ fn build_engine(config: &Config) -> Result<Arc<PluginEngine>, EvalError> {
         max_memory_bytes: runtime.max_memory_mb << 20,
         max_instances: runtime.max_instances,
         cache_dir: Some(config.base_dir.join(&runtime.cache_dir)),
+        // A replay measures the code the proxy settles on, so it waits for optimized code.
+        tiered: false,
     })?)
 }
 

@@ -64,17 +64,23 @@ impl ArtifactCache {
         hash: ContentHash,
         bytes: &[u8],
     ) -> wasmtime::Result<(Component, CacheOutcome)> {
-        if let Some(component) = self.lock().get(&hash) {
-            return Ok((component.clone(), CacheOutcome::Memory));
-        }
-        if let Some(component) = self.read_disk(engine, hash) {
-            self.lock().insert(hash, component.clone());
-            return Ok((component, CacheOutcome::Disk));
+        if let Some(hit) = self.get(engine, hash) {
+            return Ok(hit);
         }
         let component = Component::new(engine, bytes)?;
         self.write_disk(hash, &component);
         self.lock().insert(hash, component.clone());
         Ok((component, CacheOutcome::Compiled))
+    }
+
+    /// The compiled component for `hash` if memory or disk holds it; never compiles.
+    pub(crate) fn get(&self, engine: &Engine, hash: ContentHash) -> Option<(Component, CacheOutcome)> {
+        if let Some(component) = self.lock().get(&hash) {
+            return Some((component.clone(), CacheOutcome::Memory));
+        }
+        let component = self.read_disk(engine, hash)?;
+        self.lock().insert(hash, component.clone());
+        Some((component, CacheOutcome::Disk))
     }
 
     /// Forgets compiled versions not in `keep`, so memory does not grow with every reload.

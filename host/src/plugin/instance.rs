@@ -12,6 +12,7 @@ use super::bindings::gate::{Gate, GatePre};
 use super::bindings::policy::{Policy, PolicyPre};
 use super::engine::PluginEngine;
 use super::store::HostState;
+use super::tier::Tier;
 
 /// How a plugin's calls get an instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -49,10 +50,10 @@ pub(crate) struct Instance {
 }
 
 impl WorldPre {
-    /// Links `component` against the host's imports and checks its exports against `kind`'s
+    /// Links `component` (compiled for `tier`) against the host's imports and checks its exports against `kind`'s
     /// world. Errors say which import or export did not fit.
-    pub fn new(engine: &PluginEngine, component: &Component, kind: PluginKind) -> wasmtime::Result<Self> {
-        let pre: InstancePre<HostState> = engine.linker.instantiate_pre(component)?;
+    pub fn new(engine: &PluginEngine, tier: Tier, component: &Component, kind: PluginKind) -> wasmtime::Result<Self> {
+        let pre: InstancePre<HostState> = engine.backend(tier).linker.instantiate_pre(component)?;
         Ok(match kind {
             PluginKind::Classifier => WorldPre::Classifier(ClassifierPre::new(pre)?),
             PluginKind::Policy => WorldPre::Policy(PolicyPre::new(pre)?),

@@ -5,15 +5,19 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
+use arc_swap::ArcSwap;
+use wasmtime::component::Component;
+
 use super::PluginKind;
-use super::cache::ContentHash;
+use super::cache::{CacheOutcome, ContentHash};
 use super::engine::PluginEngine;
 use super::error::CallError;
-use super::instance::{InstanceStrategy, WarmPool, WorldPre};
+use super::instance::{InstanceStrategy, WorldPre};
 use super::limits::Limits;
 use super::loaded::{LoadReport, Plugin};
 use super::quarantine::{Quarantine, QuarantinePolicy};
 use super::samples;
+use super::tier::{Code, Tier, TierUpState};
 use super::world;
 
 /// Everything needed to load one plugin, as the configuration describes it.
@@ -106,26 +110,26 @@ pub async fn load_bytes(
 
     let compile_started = Instant::now();
     let compiler = engine.clone();
-    let (component, cache) =
-        tokio::task::spawn_blocking(move || compiler.cache.get_or_compile(&compiler.engine, hash, &bytes))
-            .await
-            .map_err(|e| LoadError::Task { name: name.clone(), detail: e.to_string() })?
-            .map_err(|e| LoadError::Compile { name: name.clone(), path: path.clone(), detail: format!("{e:#}") })?;
+    let (component, cache, tier, tier_up_source) = tokio::task::spawn_blocking(move || compile(&compiler, hash, bytes))
+        .await
+        .map_err(|e| LoadError::Task { name: name.clone(), detail: e.to_string() })?
+        .map_err(|e| LoadError::Compile { name: name.clone(), path: path.clone(), detail: format!("{e:#}") })?;
     let compile = compile_started.elapsed();
 
     let link_started = Instant::now();
-    world::check(&engine.engine, &component, kind).map_err(|detail| LoadError::World {
+    world::check(&engine.backend(tier).engine, &component, kind).map_err(|detail| LoadError::World {
         name: name.clone(),
         path: path.clone(),
         detail,
     })?;
-    let pre = WorldPre::new(engine, &component, kind).map_err(|e| LoadError::Link {
+    let pre = WorldPre::new(engine, tier, &component, kind).map_err(|e| LoadError::Link {
         name: name.clone(),
         path: path.clone(),
         kind,
         detail: format!("{e:#}"),
     })?;
     let link = link_started.elapsed();
+    let code = Code::new(tier, pre, pool_size);
 
     let plugin = Plugin {
         spec: kept_spec,
@@ -136,18 +140,36 @@ pub async fn load_bytes(
         limits,
         strategy,
         config_json,
-        report: LoadReport { cache, read, compile, link, self_test: Default::default() },
+        report: LoadReport { cache, tier, read, compile, link, self_test: Default::default() },
         engine: engine.clone(),
-        pre,
-        pool: WarmPool::new(pool_size),
+        code: ArcSwap::new(code.clone()),
+        tier_up: TierUpState::new(tier_up_source),
         quarantine: Quarantine::new(quarantine),
     };
     let test_started = Instant::now();
-    self_test(&plugin).await.map_err(|source| LoadError::SelfTest { name: name.clone(), source })?;
+    self_test(&plugin, &code).await.map_err(|source| LoadError::SelfTest { name: name.clone(), source })?;
     let mut plugin = plugin;
     plugin.report.self_test = test_started.elapsed();
-    prewarm(&plugin).await;
+    prewarm(&plugin, &code).await;
     Ok(plugin)
+}
+
+/// Compiled code for `bytes`: optimized code from a cache, else baseline code when the engine
+/// tiers (returning the bytes for the tier-up), else optimized code compiled now. Blocking.
+fn compile(
+    engine: &PluginEngine,
+    hash: ContentHash,
+    bytes: Vec<u8>,
+) -> wasmtime::Result<(Component, CacheOutcome, Tier, Option<Vec<u8>>)> {
+    if let Some(baseline) = &engine.baseline {
+        if let Some((component, cache)) = engine.cache.get(&engine.optimized.engine, hash) {
+            return Ok((component, cache, Tier::Optimized, None));
+        }
+        let component = Component::new(&baseline.engine, &bytes)?;
+        return Ok((component, CacheOutcome::Compiled, Tier::Baseline, Some(bytes)));
+    }
+    let (component, cache) = engine.cache.get_or_compile(&engine.optimized.engine, hash, &bytes)?;
+    Ok((component, cache, Tier::Optimized, None))
 }
 
 /// Fills the warm pool at load, off the request path, so that no request pays for an
@@ -156,15 +178,15 @@ pub async fn load_bytes(
 /// plugins on its runtime's worker threads, one per core, so that many instances cover every
 /// call that can run at once (capped by the pool size). Best effort: a failure here is
 /// logged and the pool fills on demand as before.
-async fn prewarm(plugin: &Plugin) {
+pub(crate) async fn prewarm(plugin: &Plugin, code: &Code) {
     if plugin.strategy != InstanceStrategy::Warm {
         return;
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let want = plugin.pool.capacity().min(cores);
-    while plugin.pool.idle() < want {
-        match plugin.new_instance().await {
-            Ok(instance) => plugin.pool.give_back(instance),
+    let want = code.pool.capacity().min(cores);
+    while code.pool.idle() < want {
+        match plugin.new_instance(code).await {
+            Ok(instance) => code.pool.give_back(instance),
             Err(error) => {
                 tracing::debug!(plugin = %plugin.name, "pre-warming stopped: {error}");
                 break;
@@ -176,25 +198,25 @@ async fn prewarm(plugin: &Plugin) {
 /// Instantiates the plugin (running `init` with its configuration) and calls it once on a
 /// sample request. A guest `err(...)` result is a legitimate answer and passes; a trap, a
 /// limit, a refused configuration or a malformed result fails.
-async fn self_test(plugin: &Plugin) -> Result<(), CallError> {
+pub(crate) async fn self_test(plugin: &Plugin, code: &Arc<Code>) -> Result<(), CallError> {
     // Deadlines are wall time: a machine busy compiling or serving can starve one call. A
     // plugin that is really too slow misses all three tries.
-    let mut outcome = self_test_once(plugin).await;
+    let mut outcome = self_test_once(plugin, code).await;
     for _ in 0..2 {
         if !matches!(outcome, Err(CallError::Deadline { .. })) {
             break;
         }
-        outcome = self_test_once(plugin).await;
+        outcome = self_test_once(plugin, code).await;
     }
     outcome
 }
 
-async fn self_test_once(plugin: &Plugin) -> Result<(), CallError> {
+async fn self_test_once(plugin: &Plugin, code: &Arc<Code>) -> Result<(), CallError> {
     let request = &samples::requests()[0];
     let outcome = match plugin.kind {
-        PluginKind::Classifier => plugin.classify(request).await.map(drop),
-        PluginKind::Policy => plugin.route(request, &samples::signals(), &samples::models()).await.map(drop),
-        PluginKind::Gate => plugin.check(request, &samples::candidate(request)).await.map(drop),
+        PluginKind::Classifier => plugin.classify_on(code, request).await.map(drop),
+        PluginKind::Policy => plugin.route_on(code, request, &samples::signals(), &samples::models()).await.map(drop),
+        PluginKind::Gate => plugin.check_on(code, request, &samples::candidate(request)).await.map(drop),
     };
     match outcome {
         Ok(()) | Err(CallError::Guest { .. }) => Ok(()),

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use wasmtime::{Store, Trap};
 
 use super::PluginKind;
@@ -15,16 +16,19 @@ use super::bindings::types::{Candidate, ModelInfo, Plan, Request, Signal, Verdic
 use super::cache::{CacheOutcome, ContentHash};
 use super::engine::PluginEngine;
 use super::error::CallError;
-use super::instance::{Exports, Instance, InstanceStrategy, PluginName, WarmPool, WorldPre};
+use super::instance::{Exports, Instance, InstanceStrategy, PluginName};
 use super::limits::Limits;
 use super::output;
 use super::quarantine::Quarantine;
 use super::store::{self, HostState};
+use super::tier::{Code, TierUpState};
 
 /// How long each phase of a load took, and whether compilation was skipped.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct LoadReport {
     pub cache: CacheOutcome,
+    /// The tier the version went live on.
+    pub tier: super::Tier,
     /// Reading the file and hashing it.
     pub read: Duration,
     /// Compiling, or fetching from the cache.
@@ -49,8 +53,10 @@ pub struct Plugin {
     pub(crate) config_json: String,
     pub(crate) report: LoadReport,
     pub(crate) engine: Arc<PluginEngine>,
-    pub(crate) pre: WorldPre,
-    pub(crate) pool: WarmPool,
+    /// The machine code serving calls, with its warm instances; swapped once when a version
+    /// that went live on baseline code gets its optimized code (see [`super::tier`]).
+    pub(crate) code: ArcSwap<Code>,
+    pub(crate) tier_up: std::sync::Mutex<TierUpState>,
     pub(crate) quarantine: Quarantine,
 }
 
@@ -62,6 +68,7 @@ impl std::fmt::Debug for Plugin {
             .field("path", &self.path)
             .field("hash", &self.hash.to_string())
             .field("strategy", &self.strategy)
+            .field("tier", &self.tier())
             .finish_non_exhaustive()
     }
 }
@@ -93,7 +100,7 @@ impl Plugin {
     }
     /// Idle warm instances right now.
     pub fn idle_instances(&self) -> usize {
-        self.pool.idle()
+        self.code.load().pool.idle()
     }
     /// Failed calls since this version was loaded.
     pub fn failures(&self) -> u64 {
@@ -106,7 +113,11 @@ impl Plugin {
 
     /// Runs a classifier on one request.
     pub async fn classify(&self, request: &Request) -> Result<Vec<Signal>, CallError> {
-        let mut instance = self.acquire().await?;
+        self.classify_on(&self.code.load_full(), request).await
+    }
+
+    pub(crate) async fn classify_on(&self, code: &Arc<Code>, request: &Request) -> Result<Vec<Signal>, CallError> {
+        let mut instance = self.acquire(code).await?;
         let call = async {
             match &instance.exports {
                 Exports::Classifier(c) => c.call_classify(&mut instance.store, request).await,
@@ -114,13 +125,23 @@ impl Plugin {
             }
         };
         let outcome = guard(call).await;
-        let signals = self.settle(instance, outcome)?;
+        let signals = self.settle(code, instance, outcome)?;
         output::check_signals(&self.name, signals)
     }
 
     /// Runs a policy on one request.
     pub async fn route(&self, request: &Request, signals: &[Signal], models: &[ModelInfo]) -> Result<Plan, CallError> {
-        let mut instance = self.acquire().await?;
+        self.route_on(&self.code.load_full(), request, signals, models).await
+    }
+
+    pub(crate) async fn route_on(
+        &self,
+        code: &Arc<Code>,
+        request: &Request,
+        signals: &[Signal],
+        models: &[ModelInfo],
+    ) -> Result<Plan, CallError> {
+        let mut instance = self.acquire(code).await?;
         let call = async {
             match &instance.exports {
                 Exports::Policy(p) => p.call_route(&mut instance.store, request, signals, models).await,
@@ -128,13 +149,22 @@ impl Plugin {
             }
         };
         let outcome = guard(call).await;
-        let plan = self.settle(instance, outcome)?;
+        let plan = self.settle(code, instance, outcome)?;
         output::check_plan(&self.name, plan)
     }
 
     /// Runs a gate on one candidate answer.
     pub async fn check(&self, request: &Request, candidate: &Candidate) -> Result<Verdict, CallError> {
-        let mut instance = self.acquire().await?;
+        self.check_on(&self.code.load_full(), request, candidate).await
+    }
+
+    pub(crate) async fn check_on(
+        &self,
+        code: &Arc<Code>,
+        request: &Request,
+        candidate: &Candidate,
+    ) -> Result<Verdict, CallError> {
+        let mut instance = self.acquire(code).await?;
         let call = async {
             match &instance.exports {
                 Exports::Gate(g) => g.call_check(&mut instance.store, request, candidate).await,
@@ -142,7 +172,7 @@ impl Plugin {
             }
         };
         let outcome = guard(call).await;
-        let verdict = self.settle(instance, outcome)?;
+        let verdict = self.settle(code, instance, outcome)?;
         output::check_verdict(&self.name, verdict)
     }
 
@@ -167,21 +197,21 @@ impl Plugin {
         super::blocking::run(self.check(request, candidate))
     }
 
-    /// An instance armed for one call: warm from the pool or new. Refused at once while the
-    /// plugin is quarantined.
-    async fn acquire(&self) -> Result<Instance, CallError> {
+    /// An instance of `code` armed for one call: warm from its pool or new. Refused at once
+    /// while the plugin is quarantined.
+    async fn acquire(&self, code: &Code) -> Result<Instance, CallError> {
         if !self.quarantine.admit() {
             return Err(CallError::Quarantined { plugin: self.name.to_string() });
         }
         let mut instance = match self.strategy {
-            InstanceStrategy::Warm => match self.pool.take() {
+            InstanceStrategy::Warm => match code.pool.take() {
                 Some(mut warm) => {
                     store::arm(&self.engine, &mut warm.store, &self.limits);
                     Ok(warm)
                 }
-                None => self.new_instance().await,
+                None => self.new_instance(code).await,
             },
-            InstanceStrategy::Fresh => self.new_instance().await,
+            InstanceStrategy::Fresh => self.new_instance(code).await,
         };
         match &mut instance {
             Ok(ready) => store::rewind_random(&mut ready.store),
@@ -192,16 +222,21 @@ impl Plugin {
 
     /// Turns a call's outcome into its result: a sound instance goes back to the pool, a
     /// trapped one is dropped, and the quarantine learns how it went.
-    fn settle<R>(&self, mut instance: Instance, outcome: wasmtime::Result<Result<R, String>>) -> Result<R, CallError> {
+    fn settle<R>(
+        &self,
+        code: &Code,
+        mut instance: Instance,
+        outcome: wasmtime::Result<Result<R, String>>,
+    ) -> Result<R, CallError> {
         instance.uses += 1;
         self.report_dropped_logs(&mut instance.store);
         let result = match outcome {
             Ok(Ok(value)) => {
-                self.recycle(instance);
+                self.recycle(code, instance);
                 Ok(value)
             }
             Ok(Err(message)) => {
-                self.recycle(instance);
+                self.recycle(code, instance);
                 Err(CallError::Guest {
                     plugin: self.name.to_string(),
                     message: store::truncate(&message, output::MAX_TEXT_BYTES).to_string(),
@@ -226,11 +261,12 @@ impl Plugin {
         }
     }
 
-    /// A new instance, armed for the call about to be made, with `init` already run.
-    pub(crate) async fn new_instance(&self) -> Result<Instance, CallError> {
-        let mut store = store::new_store(&self.engine, self.name.clone(), &self.limits);
+    /// A new instance of `code`, armed for the call about to be made, with `init` already run.
+    pub(crate) async fn new_instance(&self, code: &Code) -> Result<Instance, CallError> {
+        let backend = self.engine.backend(code.tier);
+        let mut store = store::new_store(&backend.engine, self.name.clone(), &self.limits);
         store::arm(&self.engine, &mut store, &self.limits);
-        match guard(self.pre.instantiate(&mut store, &self.config_json)).await {
+        match guard(code.pre.instantiate(&mut store, &self.config_json)).await {
             Ok(Ok(exports)) => Ok(Instance { store, exports, uses: 0 }),
             Ok(Err(message)) => Err(CallError::Init {
                 plugin: self.name.to_string(),
@@ -248,9 +284,9 @@ impl Plugin {
         }
     }
 
-    fn recycle(&self, instance: Instance) {
+    fn recycle(&self, code: &Code, instance: Instance) {
         if self.strategy == InstanceStrategy::Warm {
-            self.pool.give_back(instance);
+            code.pool.give_back(instance);
         }
     }
 

@@ -1,8 +1,10 @@
 //! The plugin runtime: wasmtime, narrowed to the one calling style Switchyard uses.
 //!
-//! - [`PluginEngine`]: one engine (component model, pooling allocator, epoch ticker), its
+//! - [`PluginEngine`]: the engines (component model, pooling allocator, epoch ticker), their
 //!   linker (the host's `log` and a WASI that grants nothing) and the compiled-artifact cache.
 //! - [`load`]: file → compiled component → world check → `InstancePre` → self-test.
+//! - [`tier`]: new versions go live on baseline (Winch) code and move to optimized
+//!   (Cranelift) code built in the background.
 //! - [`Plugin`]: a loaded version; `classify`, `route` and `check` run one call each under the
 //!   plugin's [`Limits`], in a warm pooled instance or a fresh one ([`InstanceStrategy`]).
 //! - [`CallError`]: every way a call can fail, naming the plugin and the limit.
@@ -12,6 +14,7 @@ pub mod blocking;
 mod cache;
 mod engine;
 mod error;
+mod function_cache;
 mod instance;
 mod limits;
 mod load;
@@ -20,6 +23,7 @@ mod output;
 mod quarantine;
 pub mod samples;
 mod store;
+mod tier;
 mod wasi;
 mod world;
 
@@ -35,6 +39,7 @@ pub use loaded::{LoadReport, Plugin};
 pub use output::{MAX_PLAN_STEPS, MAX_SIGNALS, MAX_TEXT_BYTES};
 pub use quarantine::QuarantinePolicy;
 pub use store::{LOG_LINE_MAX_BYTES, LOG_LINES_PER_CALL};
+pub use tier::{Tier, TierUp};
 pub use wasi::FIXED_WALL_CLOCK;
 
 /// The three plugin worlds of `wit/switchyard.wit`.

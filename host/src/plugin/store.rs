@@ -83,8 +83,8 @@ pub(crate) fn truncate(s: &str, max: usize) -> &str {
 }
 
 /// A new store for one instance of `plugin`, with its limits installed.
-pub(crate) fn new_store(engine: &PluginEngine, plugin: Arc<str>, limits: &Limits) -> Store<HostState> {
-    let mut store = Store::new(&engine.engine, HostState::new(plugin, limits));
+pub(crate) fn new_store(engine: &wasmtime::Engine, plugin: Arc<str>, limits: &Limits) -> Store<HostState> {
+    let mut store = Store::new(engine, HostState::new(plugin, limits));
     store.limiter(|state| &mut state.limiter);
     store
 }

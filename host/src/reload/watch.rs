@@ -18,8 +18,11 @@ use tokio::sync::mpsc;
 
 use crate::server::App;
 
-/// Default quiet time after the last file event before a reload starts.
-pub const DEFAULT_SETTLE: Duration = Duration::from_millis(150);
+/// Default quiet time after the last file event before a reload starts. Editors' rename
+/// dance and `cp` finish well within it. A plugin written slower than that fails validation
+/// (a cut component is not valid) and is retried on the next change; a config file should be
+/// replaced atomically (temporary file + rename), since a cut TOML file can still parse.
+pub const DEFAULT_SETTLE: Duration = Duration::from_millis(50);
 
 /// The watcher could not start.
 #[derive(Debug, thiserror::Error)]

@@ -149,13 +149,17 @@ impl Snapshot {
             let (loaded, change) = match kept {
                 Some(old) => (old.clone(), PluginChange::Kept),
                 None => {
-                    let loaded = plugin::load_bytes(engine, spec, bytes, Instant::now()).await?;
+                    let loaded = Arc::new(plugin::load_bytes(engine, spec, bytes, Instant::now()).await?);
+                    // A version that went live on baseline code gets its optimized code in
+                    // the background, whether or not this snapshot ends up published: its
+                    // artifact then lands in the cache for the next attempt.
+                    loaded.start_tier_up();
                     let change = if previous.is_some_and(|p| p.plugins.contains_key(name)) {
                         PluginChange::Replaced
                     } else {
                         PluginChange::Added
                     };
-                    (Arc::new(loaded), change)
+                    (loaded, change)
                 }
             };
             changes.push(change.named(name));

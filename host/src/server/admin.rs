@@ -97,6 +97,8 @@ fn plugins(app: &App) -> serde_json::Value {
                 "status": state,
                 "last_error": failure.map(|f| &f.error),
                 "load": plugin.load_report(),
+                "tier": plugin.tier(),
+                "tier_up": plugin.tier_up_status(),
                 "instance": plugin.strategy(),
                 "idle_instances": plugin.idle_instances(),
                 "failed_calls": plugin.failures(),

@@ -81,6 +81,7 @@ impl App {
             max_memory_bytes: runtime.max_memory_mb << 20,
             max_instances: runtime.max_instances,
             cache_dir: Some(config.base_dir.join(&runtime.cache_dir)),
+            tiered: runtime.tiered_compilation,
         })?;
         let limits = ServerLimits {
             body_limit: config.server.body_limit_bytes as usize,
