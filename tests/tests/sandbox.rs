@@ -4,7 +4,9 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use switchyard::plugin::{self, CallError, InstanceStrategy, LimitKind, LoadError, PluginKind};
+use switchyard::plugin::{
+    self, CallError, EngineSettings, InstanceStrategy, LimitKind, LoadError, PluginEngine, PluginKind, Tier,
+};
 use switchyard_tests::{engine, guests, spec, user_request};
 
 /// Loads the hostile classifier misbehaving in `mode` only on requests that say "attack",
@@ -61,6 +63,35 @@ fn deep_recursion_exhausts_the_stack() {
     let error = plugin.classify_blocking(&user_request("attack")).unwrap_err();
     assert!(matches!(error, CallError::Stack { .. }), "{error}");
     assert_recovers(&plugin);
+}
+
+/// A new version serves baseline (Winch) code until its optimized code is ready; a hostile
+/// guest must be held to every limit on that code too.
+#[test]
+fn baseline_code_is_held_to_the_same_limits() {
+    let engine = PluginEngine::new(EngineSettings { tiered: true, ..EngineSettings::default() }).unwrap();
+    type Expect = fn(&CallError) -> bool;
+    let cases: [(&str, u64, Expect); 5] = [
+        ("spin", 10, |e| matches!(e, CallError::Deadline { .. })),
+        ("hog", 5000, |e| matches!(e, CallError::Memory { .. })),
+        ("recurse", 1000, |e| matches!(e, CallError::Stack { .. })),
+        ("panic", 1000, |e| matches!(e, CallError::Trap { .. })),
+        ("huge-output", 5000, |e| matches!(e, CallError::BadOutput { .. })),
+    ];
+    for (mode, deadline_ms, expected) in cases {
+        let mut spec =
+            spec("hostile", PluginKind::Classifier, guests::HOSTILE, json!({"mode": mode, "trigger": "attack"}));
+        spec.limits.deadline = Duration::from_millis(deadline_ms);
+        let plugin = plugin::load_blocking(&engine, spec).expect("hostile guest loads");
+        assert_eq!(plugin.tier(), Tier::Baseline, "{mode}: loaded without optimized code in any cache");
+        let started = Instant::now();
+        let error = plugin.classify_blocking(&user_request("attack")).unwrap_err();
+        assert!(expected(&error), "{mode}: {error}");
+        if mode == "spin" {
+            assert!(started.elapsed() < Duration::from_millis(200), "{mode}: stopped late: {:?}", started.elapsed());
+        }
+        assert_recovers(&plugin);
+    }
 }
 
 #[test]
@@ -212,4 +243,25 @@ fn the_disk_cache_skips_compilation() {
     let engine = plugin::PluginEngine::new(settings()).unwrap();
     let _ = load(engine.clone());
     assert_eq!(load(engine).load_report().cache, plugin::CacheOutcome::Memory);
+}
+
+#[test]
+fn a_tier_up_swaps_in_optimized_code_and_caches_it_for_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = || EngineSettings { cache_dir: Some(dir.path().to_path_buf()), tiered: true, ..Default::default() };
+    let load = |engine| plugin::load_blocking(&engine, spec("c", PluginKind::Classifier, guests::HOSTILE, json!({})));
+    let first = std::sync::Arc::new(load(PluginEngine::new(settings()).unwrap()).unwrap());
+    assert_eq!(first.tier(), Tier::Baseline);
+    assert_eq!(first.tier_up_status(), plugin::TierUp::Pending);
+    let before = first.classify_blocking(&user_request("hi")).unwrap();
+    first.start_tier_up();
+    let status = first.wait_for_tier_up(Duration::from_secs(120));
+    assert!(matches!(status, plugin::TierUp::Done { .. }), "{status:?}");
+    assert_eq!(first.tier(), Tier::Optimized);
+    assert_eq!(first.classify_blocking(&user_request("hi")).unwrap(), before, "both tiers answer alike");
+    // A restarted process finds the optimized artifact on disk and skips the baseline.
+    let restarted = load(PluginEngine::new(settings()).unwrap()).unwrap();
+    assert_eq!(restarted.tier(), Tier::Optimized);
+    assert_eq!(restarted.load_report().cache, plugin::CacheOutcome::Disk);
+    assert_eq!(restarted.tier_up_status(), plugin::TierUp::NotNeeded);
 }
