@@ -127,6 +127,10 @@ enum PluginCommand {
         /// Keep compiled artifacts here between runs.
         #[arg(long)]
         cache_dir: Option<PathBuf>,
+        /// Measure the baseline (Winch) code a never-seen version serves on until its
+        /// optimized code is ready, instead of the optimized code.
+        #[arg(long, conflicts_with = "cache_dir")]
+        baseline: bool,
     },
     /// Scaffold a plugin project (Rust, Python or JavaScript) that builds and tests as is.
     New(plugin_dev::NewArgs),
@@ -182,7 +186,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }),
         Command::Eval(args) => eval(args),
         Command::Plugin {
-            command: PluginCommand::Check { file, kind, config, deadline_ms, memory_mb, iterations, cache_dir },
+            command:
+                PluginCommand::Check { file, kind, config, deadline_ms, memory_mb, iterations, cache_dir, baseline },
         } => {
             let config: serde_json::Value = serde_json::from_str(&config).context("--config must be a JSON object")?;
             anyhow::ensure!(config.is_object(), "--config must be a JSON object, got {config}");
@@ -197,6 +202,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 },
                 iterations,
                 cache_dir,
+                baseline,
             })?;
             print!("{report}");
             Ok(())

@@ -204,6 +204,28 @@ async fn a_new_version_goes_live_on_baseline_code_and_moves_to_optimized_code_un
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_renamed_into_place_skips_the_settle_delay_and_an_in_place_write_waits_for_it() {
+    let setup = Setup::new().await;
+    let settle = Duration::from_secs(3);
+    let proxy = Proxy::start_watching(&setup.path("switchyard.toml"), settle).await;
+    let policy = setup.path("policy.wasm");
+
+    let started = Instant::now();
+    replace_atomically(&policy, &std::fs::read(guests::BAD_POLICY).unwrap());
+    wait_for("the renamed version", async || policy_version(&ask(&proxy).await) == "echo").await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "a rename waited for the settle delay: {:?}",
+        started.elapsed()
+    );
+
+    let started = Instant::now();
+    write_in_chunks(&policy, &std::fs::read(guests::CASCADE).unwrap(), Duration::from_millis(10));
+    wait_for("the version written in place", async || policy_version(&ask(&proxy).await) == "cascade").await;
+    assert!(started.elapsed() >= settle, "an in-place write loaded before it settled: {:?}", started.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_failed_reload_keeps_the_last_good_snapshot_serving() {
     let setup = Setup::new().await;
     let proxy = Proxy::start_watching(&setup.path("switchyard.toml"), SETTLE).await;

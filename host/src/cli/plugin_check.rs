@@ -24,6 +24,8 @@ pub struct CheckOptions {
     /// Calls timed per strategy.
     pub iterations: usize,
     pub cache_dir: Option<PathBuf>,
+    /// Load onto baseline (Winch) code, as a never-seen version first serves.
+    pub baseline: bool,
 }
 
 /// Why a check could not run or failed.
@@ -43,8 +45,11 @@ pub enum CheckError {
 
 /// Runs the check and returns the report to print.
 pub fn run(options: &CheckOptions) -> Result<String, CheckError> {
-    let engine =
-        PluginEngine::new(EngineSettings { cache_dir: options.cache_dir.clone(), ..EngineSettings::default() })?;
+    let engine = PluginEngine::new(EngineSettings {
+        cache_dir: options.cache_dir.clone(),
+        tiered: options.baseline,
+        ..EngineSettings::default()
+    })?;
     let bytes =
         std::fs::read(&options.path).map_err(|source| CheckError::Read { path: options.path.clone(), source })?;
     let kind = match options.kind {
@@ -73,10 +78,11 @@ pub fn run(options: &CheckOptions) -> Result<String, CheckError> {
     let _ = writeln!(out, "hash     {}", warm.hash());
     let _ = writeln!(
         out,
-        "load     read {} · compile {} ({:?}) · link {} · self-test {}",
+        "load     read {} · compile {} ({:?}, {:?} code) · link {} · self-test {}",
         micros(report.read),
         micros(report.compile),
         report.cache,
+        report.tier,
         micros(report.link),
         micros(report.self_test)
     );

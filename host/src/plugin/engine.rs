@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig, Strategy};
 
 use super::bindings;
@@ -234,8 +234,13 @@ impl PluginEngine {
     /// fit, without linking or running it. Blocking.
     pub fn detect_kind(&self, bytes: &[u8]) -> Result<Option<super::PluginKind>, String> {
         let hash = super::ContentHash::of(bytes);
-        let engine = &self.optimized.engine;
-        let (component, _) = self.cache.get_or_compile(engine, hash, bytes).map_err(|e| format!("{e:#}"))?;
-        Ok(super::world::detect_kind(engine, &component))
+        let component = match &self.baseline {
+            // A tiering engine looks with the fast compiler and caches nothing, so the load
+            // that follows still goes through the baseline tier.
+            Some(baseline) => Component::new(&baseline.engine, bytes).map(|c| (baseline, c)),
+            None => self.cache.get_or_compile(&self.optimized.engine, hash, bytes).map(|(c, _)| (&self.optimized, c)),
+        };
+        let (backend, component) = component.map_err(|e| format!("{e:#}"))?;
+        Ok(super::world::detect_kind(&backend.engine, &component))
     }
 }

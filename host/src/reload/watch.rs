@@ -1,24 +1,31 @@
 //! Watching the config file and every plugin file, and reloading once writes have settled.
 //!
-//! Editors and deploy tools replace files in several steps: truncate and write in chunks, or
-//! write a temporary file and rename it over the old one (which replaces the inode, so the
-//! watch is on the *directory*, filtered by file name). After an event the watcher waits
-//! until no event has arrived for the settle delay, then compares the content hashes of the
-//! watched files with those of the serving snapshot and reloads only if something changed.
-//! A half-written file that still fails validation is simply retried on the next event.
+//! Editors and deploy tools replace files in one of two ways: write a temporary file and
+//! rename it over the old one (which replaces the inode, so the watch is on the *directory*,
+//! filtered by file name), or truncate and write in place, in chunks. A rename delivers the
+//! whole file at once, so the watcher waits only [`RENAME_SETTLE`] (to take a plugin and a
+//! config renamed together as one change); an in-place write is followed by a wait until no
+//! write has arrived for the settle delay. Then the content hashes of the watched files are
+//! compared with those of the serving snapshot, and only a change reloads. A half-written
+//! file that still fails validation is simply retried on the next event.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
+use notify::event::{ModifyKind, RenameMode};
+use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use crate::server::App;
 
-/// Default quiet time after the last file event before a reload starts. Editors' rename
+/// Quiet time after a file was renamed into place: enough to take a plugin and the config
+/// renamed one after the other as one change.
+pub const RENAME_SETTLE: Duration = Duration::from_millis(5);
+
+/// Default quiet time after the last in-place write to a watched file before a reload starts. Editors' rename
 /// dance and `cp` finish well within it. A plugin written slower than that fails validation
 /// (a cut component is not valid) and is retried on the next change; a config file should be
 /// replaced atomically (temporary file + rename), since a cut TOML file can still parse.
@@ -47,7 +54,7 @@ pub fn spawn(app: Arc<App>, settle: Duration) -> Result<WatchHandle, WatchError>
         if let Ok(event) = event
             && !matches!(event.kind, EventKind::Access(_))
         {
-            let _ = sender.send(event.paths);
+            let _ = sender.send(event);
         }
     })?;
     let mut state = WatchState { watcher, dirs: BTreeSet::new(), files: BTreeSet::new() };
@@ -81,8 +88,14 @@ impl WatchState {
         Ok(())
     }
 
-    fn concerns(&self, paths: &[PathBuf]) -> bool {
-        paths.iter().any(|p| self.files.contains(p))
+    /// How long to wait for quiet after `event`: `None` when it touches no watched file.
+    fn quiet_after(&self, event: &Event, settle: Duration) -> Option<Duration> {
+        if !event.paths.iter().any(|p| self.files.contains(p)) {
+            return None;
+        }
+        let renamed_into_place =
+            matches!(event.kind, EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Both)));
+        Some(if renamed_into_place { RENAME_SETTLE.min(settle) } else { settle })
     }
 }
 
@@ -108,18 +121,25 @@ fn fingerprint(files: &BTreeSet<PathBuf>) -> BTreeMap<PathBuf, Option<[u8; 32]>>
 async fn run(
     app: Arc<App>,
     mut state: WatchState,
-    mut events: mpsc::UnboundedReceiver<Vec<PathBuf>>,
+    mut events: mpsc::UnboundedReceiver<Event>,
     settle: Duration,
     mut published: BTreeMap<PathBuf, Option<[u8; 32]>>,
 ) {
-    while let Some(paths) = events.recv().await {
-        if !state.concerns(&paths) {
+    while let Some(event) = events.recv().await {
+        let Some(quiet) = state.quiet_after(&event, settle) else {
             continue;
-        }
-        // Wait until the writer has been quiet for `settle`.
+        };
+        // Wait until the watched files have been quiet long enough: every event on them
+        // pushes the reload back, an in-place write by the full settle delay. Events on
+        // other files in the same directories do not.
+        let mut until = tokio::time::Instant::now() + quiet;
         loop {
-            match tokio::time::timeout(settle, events.recv()).await {
-                Ok(Some(_)) => continue,
+            match tokio::time::timeout_at(until, events.recv()).await {
+                Ok(Some(event)) => {
+                    if let Some(quiet) = state.quiet_after(&event, settle) {
+                        until = until.max(tokio::time::Instant::now() + quiet);
+                    }
+                }
                 Ok(None) => return,
                 Err(_) => break,
             }
