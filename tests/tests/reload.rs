@@ -264,6 +264,16 @@ async fn every_failed_reload_keeps_the_last_good_snapshot_serving() {
         let ok = proxy.app.reload_status().reloads_ok;
         let _ = admin(&proxy, "POST", "/admin/reload").await;
         wait_for(&format!("recovery after {what}"), async || proxy.app.reload_status().reloads_ok > ok).await;
+        // The watcher saw the repair too and may reload once more: wait until it is quiet.
+        let mut seen = proxy.app.snapshot().version;
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let now = proxy.app.snapshot().version;
+            if now == seen && proxy.app.reload_lock().try_lock().is_ok() {
+                break;
+            }
+            seen = now;
+        }
     }
 
     // The plugin view names the failing plugin and its error.

@@ -30,6 +30,11 @@ use switchyard_tests::guests;
 use switchyard_tests::proxy::{Proxy, chat, simulator};
 use switchyard_tests::reload::{replace_atomically, watched_config, with_custom_section};
 
+/// The allocator the `switchyard` binary ships with, so the proxy in this process compiles and
+/// serves as it does in production (compile times depend on how memory is reused).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const POLL: Duration = Duration::from_millis(2);
 
 fn env_or(name: &str, default: u64) -> u64 {
@@ -81,6 +86,23 @@ async fn swap(proxy: &Proxy, policy: &Path, bytes: &[u8], expect: &str) -> Durat
     }
 }
 
+/// Where the last reload's time went: the whole reload (config, reads, hashes, load, publish)
+/// and the policy's load phases.
+fn breakdown(proxy: &Proxy) -> String {
+    let reload_ms = proxy.app.reload_status().last.as_ref().map_or(f64::NAN, |last| last.duration_ms);
+    let policy = proxy.app.snapshot().plugins["policy"].clone();
+    let r = policy.load_report();
+    format!(
+        "reload {reload_ms:.1} ms: read+hash {:.1} · compile {:.1} ({:?}, {:?}) · link {:.1} · self-test {:.1}",
+        ms(r.read),
+        ms(r.compile),
+        r.cache,
+        r.tier,
+        ms(r.link),
+        ms(r.self_test)
+    )
+}
+
 /// Waits until the serving policy runs optimized code and returns how long that took after
 /// it went live (zero when it went live on optimized code).
 async fn optimized(proxy: &Proxy) -> Duration {
@@ -106,8 +128,11 @@ async fn polyglot_rows(
 ) -> Vec<String> {
     let mut live = Vec::new();
     let mut tier_up = Vec::new();
-    for _ in 0..cold {
+    for i in 0..cold {
         live.push(swap(proxy, policy, &unique(bytes, next()), POLYGLOT).await);
+        if i == 0 {
+            println!("{lang} cold: {}", breakdown(proxy));
+        }
         tier_up.push(optimized(proxy).await);
         swap(proxy, policy, back, RUST_B).await;
     }
@@ -116,8 +141,11 @@ async fn polyglot_rows(
     optimized(proxy).await;
     swap(proxy, policy, back, RUST_B).await;
     let mut hits = Vec::new();
-    for _ in 0..hit {
+    for i in 0..hit {
         hits.push(swap(proxy, policy, &p, POLYGLOT).await);
+        if i == 0 {
+            println!("{lang} cache hit: {}", breakdown(proxy));
+        }
         swap(proxy, policy, back, RUST_B).await;
     }
     vec![

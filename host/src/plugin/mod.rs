@@ -34,7 +34,7 @@ pub use engine::{EngineError, EngineSettings, PluginEngine};
 pub use error::{CallError, LimitKind};
 pub use instance::InstanceStrategy;
 pub use limits::Limits;
-pub use load::{LoadError, PluginSpec, load, load_blocking, load_bytes};
+pub use load::{LoadError, PluginSpec, load, load_blocking, load_bytes, load_hashed};
 pub use loaded::{LoadReport, Plugin};
 pub use output::{MAX_PLAN_STEPS, MAX_SIGNALS, MAX_TEXT_BYTES};
 pub use quarantine::QuarantinePolicy;

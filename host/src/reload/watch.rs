@@ -5,9 +5,10 @@
 //! filtered by file name), or truncate and write in place, in chunks. A rename delivers the
 //! whole file at once, so the watcher waits only [`RENAME_SETTLE`] (to take a plugin and a
 //! config renamed together as one change); an in-place write is followed by a wait until no
-//! write has arrived for the settle delay. Then the content hashes of the watched files are
-//! compared with those of the serving snapshot, and only a change reloads. A half-written
-//! file that still fails validation is simply retried on the next event.
+//! write has arrived for the settle delay. Then the watched files' stamps (size, times,
+//! inode) are compared with those of the serving snapshot, and only a change reloads; the
+//! reload itself compares content hashes and recompiles nothing whose bytes are unchanged. A
+//! half-written file that still fails validation is simply retried on the next event.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -16,7 +17,6 @@ use std::time::Duration;
 
 use notify::event::{ModifyKind, RenameMode};
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
-use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use crate::server::App;
@@ -113,9 +113,35 @@ fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
-/// Content hashes of `files` (a missing file hashes as absent).
-fn fingerprint(files: &BTreeSet<PathBuf>) -> BTreeMap<PathBuf, Option<[u8; 32]>> {
-    files.iter().map(|f| (f.clone(), std::fs::read(f).ok().map(|bytes| Sha256::digest(&bytes).into()))).collect()
+/// What identifies one state of a file without reading it: a rename gives it a new inode, a
+/// write a new size or modification time. Hashing instead would read and hash an 18 MB
+/// Python component (~12 ms) on every event, and the reload hashes it anyway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stamp {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    #[cfg(unix)]
+    inode: (u64, u64, i64, i64),
+}
+
+impl Stamp {
+    fn of(path: &Path) -> Option<Stamp> {
+        let meta = std::fs::metadata(path).ok()?;
+        Some(Stamp {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            #[cfg(unix)]
+            inode: {
+                use std::os::unix::fs::MetadataExt;
+                (meta.dev(), meta.ino(), meta.ctime(), meta.ctime_nsec())
+            },
+        })
+    }
+}
+
+/// Stamps of `files` (a missing file has none).
+fn fingerprint(files: &BTreeSet<PathBuf>) -> BTreeMap<PathBuf, Option<Stamp>> {
+    files.iter().map(|f| (f.clone(), Stamp::of(f))).collect()
 }
 
 async fn run(
@@ -123,7 +149,7 @@ async fn run(
     mut state: WatchState,
     mut events: mpsc::UnboundedReceiver<Event>,
     settle: Duration,
-    mut published: BTreeMap<PathBuf, Option<[u8; 32]>>,
+    mut published: BTreeMap<PathBuf, Option<Stamp>>,
 ) {
     while let Some(event) = events.recv().await {
         let Some(quiet) = state.quiet_after(&event, settle) else {

@@ -138,6 +138,7 @@ impl Snapshot {
         let mut changes = Vec::new();
         for (name, cfg) in &config.plugins {
             let spec = plugin_spec(name, cfg);
+            let started = Instant::now();
             let bytes = tokio::fs::read(&spec.path).await.map_err(|source| LoadError::Read {
                 name: name.clone(),
                 path: spec.path.clone(),
@@ -149,7 +150,7 @@ impl Snapshot {
             let (loaded, change) = match kept {
                 Some(old) => (old.clone(), PluginChange::Kept),
                 None => {
-                    let loaded = Arc::new(plugin::load_bytes(engine, spec, bytes, Instant::now()).await?);
+                    let loaded = Arc::new(plugin::load_hashed(engine, spec, bytes, hash, started).await?);
                     // A version that went live on baseline code gets its optimized code in
                     // the background, whether or not this snapshot ends up published: its
                     // artifact then lands in the cache for the next attempt.
