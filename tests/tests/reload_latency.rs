@@ -1,23 +1,27 @@
 //! Hot-reload latency: the time from replacing a policy file (temporary file + rename) to the
 //! first request answered by the new version, polling the proxy every ~2 ms.
 //!
-//! Six cases: a Rust, a Python and a JavaScript policy, each *cold* (bytes never seen: every
-//! write appends a unique WebAssembly custom section, so no compiled-code cache can hit and
-//! the version goes live on baseline code, see `host/src/plugin/tier.rs`) and *cache hit*
-//! (alternating between versions whose optimized code was built before). Versions are told
-//! apart by `x-switchyard-reason`: Rust alternates `bad-policy` (echo: the reason lists the
-//! signals, `hostile.ok`) and `cascade` ("cheapest-first …"); Python and JS write the
-//! `tiered` policy of `plugins/python` / `plugins/js` and, untimed, `cascade` in between.
+//! For each language (Rust, Python, JavaScript) the `tiered` policy is rebuilt from its source
+//! into distinct versions, each with its reason text changed (`… (variant N)`): new code (Rust)
+//! or new application state (Python, JS), as a developer's next deploy would be. Rows:
 //!
-//! After every timed swap the benchmark waits (untimed) for the version's optimized code to
-//! take over, as it would between real deploys, so one swap's background compile does not
-//! eat the next one's CPU; the time to optimized code is reported as its own row.
+//! - *first version*: the first version of the language this process sees. For Python and JS
+//!   it also compiles the language runtime's shared core modules (`host/src/plugin/split.rs`).
+//! - *new version*: later versions, never seen before: no compiled-code cache holds them, so
+//!   they go live on baseline code (`host/src/plugin/tier.rs`); the time until their
+//!   optimized code takes over (in the background) is its own row.
+//! - *cache hit*: switching back to a version whose optimized code was built before.
 //!
-//! Ignored by default (Python and JS components take seconds to compile). Run with
-//! `bash bench/reload.sh`. Environment: `RELOAD_BENCH_ITERS` (Rust, default 10),
-//! `RELOAD_BENCH_POLYGLOT_COLD` (Python and JS each, default 5), `RELOAD_BENCH_POLYGLOT_HIT`
-//! (default 5), `RELOAD_BENCH_SETTLE_MS` (watcher settle delay, default: the proxy's
-//! default), `RELOAD_BENCH_SKIP_JS` (set to skip the JS cases).
+//! Between timed swaps the policy is switched back (untimed) to `cascade` ("cheapest-first"),
+//! and after every new version the benchmark waits (untimed) for its optimized code, as
+//! would happen between real deploys, so one swap's background compile does not take the
+//! next one's CPU.
+//!
+//! Ignored by default (it builds and compiles Python and JS components). Run with
+//! `bash bench/reload.sh --release`. Environment: `RELOAD_BENCH_NEW` (new versions per
+//! language, default 5), `RELOAD_BENCH_HIT` (cache hits per language, default 10),
+//! `RELOAD_BENCH_SETTLE_MS` (watcher settle delay, default: the proxy's default),
+//! `RELOAD_BENCH_LANGS` (default `rust,python,js`).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -28,7 +32,7 @@ use switchyard::plugin::TierUp;
 use switchyard::reload::watch::DEFAULT_SETTLE;
 use switchyard_tests::guests;
 use switchyard_tests::proxy::{Proxy, chat, simulator};
-use switchyard_tests::reload::{replace_atomically, watched_config, with_custom_section};
+use switchyard_tests::reload::{replace_atomically, watched_config};
 
 /// The allocator the `switchyard` binary ships with, so the proxy in this process compiles and
 /// serves as it does in production (compile times depend on how memory is reused).
@@ -49,23 +53,87 @@ fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo().join("target"))
 }
 
-/// `plugins/{lang}/tiered`, built (or found up to date) in `target/polyglot/build/`.
-fn tiered(lang: &str) -> Vec<u8> {
-    let work = target_dir().join("polyglot");
-    let options = BuildOptions {
-        out: Some(work.join("build").join(format!("{lang}-tiered.wasm"))),
-        js_modules: Some(repo().join("plugins/js/node_modules")),
-        cargo_target_dir: Some(work.join("cargo")),
-        force: false,
-    };
-    let built = plugin_build::build(&repo().join(format!("plugins/{lang}/tiered")), &options)
-        .unwrap_or_else(|e| panic!("building plugins/{lang}/tiered (run scripts/install-polyglot-toolchains.sh): {e}"));
-    std::fs::read(built.path).unwrap()
+/// The source directory of the `tiered` policy in `lang`.
+fn tiered_source(lang: &str) -> PathBuf {
+    match lang {
+        "rust" => repo().join("plugins/tiered"),
+        other => repo().join(format!("plugins/{other}/tiered")),
+    }
 }
 
-fn unique(component: &[u8], n: u64) -> Vec<u8> {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    with_custom_section(component, format!("cold {n} {nanos}").as_bytes())
+/// Version `variant` of the `tiered` policy in `lang`: its source copied to a work directory
+/// with the reason text changed, built with `switchyard plugin build` (outputs are kept, with
+/// build stamps, in `target/reload-bench/`).
+fn tiered_variant(lang: &str, variant: u64) -> Vec<u8> {
+    let work = target_dir().join("reload-bench");
+    let project = work.join(format!("{lang}-src"));
+    std::fs::create_dir_all(&project).unwrap();
+    let source = tiered_source(lang);
+    let marker = |text: String, from: &str, to: &str| {
+        assert!(text.contains(from), "{lang}: `{from}` not found in the tiered source");
+        text.replace(from, to)
+    };
+    let manifest = std::fs::read_to_string(source.join("switchyard-plugin.toml")).unwrap();
+    let manifest: String = manifest
+        .lines()
+        .filter(|line| !line.starts_with("fixtures"))
+        .map(|line| {
+            if line.starts_with("wit") {
+                format!("wit = \"{}\"", repo().join("wit").display())
+            } else {
+                line.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(project.join("switchyard-plugin.toml"), manifest).unwrap();
+    let suffix = format!(" (variant {variant})");
+    match lang {
+        "rust" => {
+            std::fs::create_dir_all(project.join("src")).unwrap();
+            let lib = std::fs::read_to_string(source.join("src/lib.rs")).unwrap();
+            std::fs::write(
+                project.join("src/lib.rs"),
+                marker(lib, "models{note}\"", &format!("models{{note}}{suffix}\"")),
+            )
+            .unwrap();
+            std::fs::copy(source.join("src/tests.rs"), project.join("src/tests.rs")).unwrap();
+            std::fs::copy(repo().join("plugins/Cargo.lock"), project.join("Cargo.lock")).unwrap();
+            let sdk = repo().join("plugins/sdk");
+            std::fs::write(
+                project.join("Cargo.toml"),
+                format!(
+                    "[package]\nname = \"tiered\"\nedition = \"2024\"\nversion = \"0.1.0\"\npublish = false\n\
+                     [lib]\ncrate-type = [\"cdylib\", \"rlib\"]\n\
+                     [dependencies]\nswitchyard-plugin-sdk = {{ path = \"{}\" }}\nserde = {{ version = \"1\", features = [\"derive\"] }}\n\
+                     [profile.release]\nopt-level = \"s\"\nstrip = true\ncodegen-units = 16\ndebug = false\n[workspace]\n",
+                    sdk.display()
+                ),
+            )
+            .unwrap();
+        }
+        "python" => {
+            let app = std::fs::read_to_string(source.join("app.py")).unwrap();
+            std::fs::write(project.join("app.py"), marker(app, "models{note}\"", &format!("models{{note}}{suffix}\"")))
+                .unwrap();
+        }
+        "js" => {
+            let js = std::fs::read_to_string(source.join("plugin.js")).unwrap();
+            std::fs::write(project.join("plugin.js"), marker(js, "models${note}`", &format!("models${{note}}{suffix}`")))
+                .unwrap();
+        }
+        other => panic!("unknown language {other}"),
+    }
+    let options = BuildOptions {
+        out: Some(work.join(format!("{lang}-tiered-{variant}.wasm"))),
+        js_modules: Some(repo().join("plugins/js/node_modules")),
+        cargo_target_dir: Some(target_dir().join("polyglot").join("cargo")),
+        force: false,
+    };
+    let built = plugin_build::build(&project, &options).unwrap_or_else(|e| {
+        panic!("building a {lang} variant of tiered (run scripts/install-polyglot-toolchains.sh): {e}")
+    });
+    std::fs::read(built.path).unwrap()
 }
 
 /// Replaces the policy and returns the time until a request is answered with a reason
@@ -115,49 +183,60 @@ async fn optimized(proxy: &Proxy) -> Duration {
     }
 }
 
-/// Times `cold` fresh versions of `bytes` (and their tier-up) and then `hit` swaps to one
-/// version compiled before, switching back to `back` (untimed) between swaps.
-async fn polyglot_rows(
+/// The rows of one language: its first version, `versions.len() - 2` new versions, and
+/// `hits` swaps to a version compiled before (the last one), switching back to `back`
+/// (untimed) between swaps.
+async fn language_rows(
     proxy: &Proxy,
     policy: &Path,
     lang: &str,
-    bytes: &[u8],
-    (cold, hit): (u64, u64),
+    versions: &[Vec<u8>],
+    hits: u64,
     back: &[u8],
-    next: &mut impl FnMut() -> u64,
 ) -> Vec<String> {
+    let (first, rest) = versions.split_first().unwrap();
+    let (hit, new) = rest.split_last().unwrap();
+    let mut first_live = vec![swap(proxy, policy, first, TIERED).await];
+    println!("{lang} first version: {}", breakdown(proxy));
+    let mut first_optimized = vec![optimized(proxy).await];
+    swap(proxy, policy, back, CASCADE).await;
+
     let mut live = Vec::new();
     let mut tier_up = Vec::new();
-    for i in 0..cold {
-        live.push(swap(proxy, policy, &unique(bytes, next()), POLYGLOT).await);
+    for (i, version) in new.iter().enumerate() {
+        live.push(swap(proxy, policy, version, TIERED).await);
         if i == 0 {
-            println!("{lang} cold: {}", breakdown(proxy));
+            println!("{lang} new version: {}", breakdown(proxy));
         }
         tier_up.push(optimized(proxy).await);
-        swap(proxy, policy, back, RUST_B).await;
+        swap(proxy, policy, back, CASCADE).await;
     }
-    let p = with_custom_section(bytes, format!("hit {lang}").as_bytes());
-    swap(proxy, policy, &p, POLYGLOT).await;
+
+    swap(proxy, policy, hit, TIERED).await;
     optimized(proxy).await;
-    swap(proxy, policy, back, RUST_B).await;
-    let mut hits = Vec::new();
-    for i in 0..hit {
-        hits.push(swap(proxy, policy, &p, POLYGLOT).await);
+    swap(proxy, policy, back, CASCADE).await;
+    let mut hit_times = Vec::new();
+    for i in 0..hits {
+        hit_times.push(swap(proxy, policy, hit, TIERED).await);
         if i == 0 {
             println!("{lang} cache hit: {}", breakdown(proxy));
         }
-        swap(proxy, policy, back, RUST_B).await;
+        swap(proxy, policy, back, CASCADE).await;
     }
+    let target = if lang == "rust" { 200.0 } else { 1000.0 };
     vec![
-        summary(&format!("{lang} policy, cold (live on baseline code)"), 1000.0, &mut live),
-        summary(&format!("{lang} policy, cold: then optimized code after"), f64::INFINITY, &mut tier_up),
-        summary(&format!("{lang} policy, cache hit"), 50.0, &mut hits),
+        summary(&format!("{lang}: first version (live)"), f64::INFINITY, &mut first_live),
+        summary(&format!("{lang}: first version, optimized code after"), f64::INFINITY, &mut first_optimized),
+        summary(&format!("{lang}: new version (live on baseline code)"), target, &mut live),
+        summary(&format!("{lang}: new version, optimized code after"), f64::INFINITY, &mut tier_up),
+        summary(&format!("{lang}: cache hit"), 50.0, &mut hit_times),
     ]
 }
 
-const RUST_A: &str = "hostile.ok";
-const POLYGLOT: &str = "tiered:";
-const RUST_B: &str = "cheapest-first";
+/// What the `tiered` policy's reason starts with, in every language.
+const TIERED: &str = "tiered:";
+/// What the `cascade` policy's reason starts with.
+const CASCADE: &str = "cheapest-first";
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
@@ -177,16 +256,27 @@ fn summary(case: &str, target_ms: f64, samples: &mut [Duration]) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "benchmark: compiles Python components; run bench/reload.sh"]
+#[ignore = "benchmark: builds and compiles Python and JS components; run bench/reload.sh"]
 async fn reload_latency() {
-    let iters = env_or("RELOAD_BENCH_ITERS", 10);
-    let polyglot = (env_or("RELOAD_BENCH_POLYGLOT_COLD", 5), env_or("RELOAD_BENCH_POLYGLOT_HIT", 5));
+    let new = env_or("RELOAD_BENCH_NEW", 5);
+    let hits = env_or("RELOAD_BENCH_HIT", 10);
     let settle = Duration::from_millis(env_or("RELOAD_BENCH_SETTLE_MS", DEFAULT_SETTLE.as_millis() as u64));
-    let skip_js = std::env::var_os("RELOAD_BENCH_SKIP_JS").is_some();
+    let langs = std::env::var("RELOAD_BENCH_LANGS").unwrap_or_else(|_| "rust,python,js".to_string());
 
-    let python = tokio::task::spawn_blocking(|| tiered("python")).await.unwrap();
-    let js = if skip_js { None } else { Some(tokio::task::spawn_blocking(|| tiered("js")).await.unwrap()) };
-    let echo = std::fs::read(guests::BAD_POLICY).unwrap();
+    // Build every version first (untimed): a first, `new` new ones and one for the hits.
+    let mut versions = Vec::new();
+    for lang in langs.split(',').map(str::trim).filter(|l| !l.is_empty()) {
+        let lang = lang.to_string();
+        let built = tokio::task::spawn_blocking({
+            let lang = lang.clone();
+            move || (0..new + 2).map(|v| tiered_variant(&lang, v)).collect::<Vec<_>>()
+        })
+        .await
+        .unwrap();
+        let distinct: std::collections::HashSet<&Vec<u8>> = built.iter().collect();
+        assert_eq!(distinct.len(), built.len(), "{lang}: every variant is a distinct component");
+        versions.push((lang, built));
+    }
     let cascade = std::fs::read(guests::CASCADE).unwrap();
 
     let dir = tempfile::tempdir().unwrap();
@@ -199,39 +289,8 @@ async fn reload_latency() {
     optimized(&proxy).await;
 
     let mut rows = Vec::new();
-    let mut n = 0;
-    let mut next = || {
-        n += 1;
-        n
-    };
-
-    // Rust, cold: echo and cascade in turn, each write with bytes never seen.
-    let mut live = Vec::new();
-    let mut tier_up = Vec::new();
-    for i in 0..iters {
-        let (base, expect) = if i % 2 == 0 { (&echo, RUST_A) } else { (&cascade, RUST_B) };
-        live.push(swap(&proxy, &policy, &unique(base, next()), expect).await);
-        tier_up.push(optimized(&proxy).await);
-    }
-    rows.push(summary("Rust policy, cold (live on baseline code)", 200.0, &mut live));
-    rows.push(summary("Rust policy, cold: then optimized code after", f64::INFINITY, &mut tier_up));
-
-    // Rust, cache hit: two versions, each loaded (and optimized) once, then alternated.
-    let (a, b) = (with_custom_section(&echo, b"hit a"), with_custom_section(&cascade, b"hit b"));
-    swap(&proxy, &policy, &a, RUST_A).await;
-    optimized(&proxy).await;
-    swap(&proxy, &policy, &b, RUST_B).await;
-    optimized(&proxy).await;
-    let mut samples = Vec::new();
-    for i in 0..iters {
-        let (bytes, expect) = if i % 2 == 0 { (&a, RUST_A) } else { (&b, RUST_B) };
-        samples.push(swap(&proxy, &policy, bytes, expect).await);
-    }
-    rows.push(summary("Rust policy, cache hit", 50.0, &mut samples));
-
-    rows.extend(polyglot_rows(&proxy, &policy, "Python", &python, polyglot, &b, &mut next).await);
-    if let Some(js) = &js {
-        rows.extend(polyglot_rows(&proxy, &policy, "JS", js, polyglot, &b, &mut next).await);
+    for (lang, built) in &versions {
+        rows.extend(language_rows(&proxy, &policy, lang, built, hits, &cascade).await);
     }
 
     let build = if cfg!(debug_assertions) { "debug" } else { "release" };

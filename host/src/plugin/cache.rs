@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
-use wasmtime::Engine;
 use wasmtime::component::Component;
+use wasmtime::{Engine, Module};
 
 /// SHA-256 of a plugin's wasm bytes, the identity of a plugin version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -125,24 +125,82 @@ impl ArtifactCache {
         let Some(path) = self.artifact_path(hash) else {
             return;
         };
-        if let Err(error) = write_atomically(&path, component) {
+        let written = component.serialize().map_err(|e| e.to_string().into()).and_then(|b| write_atomically(&path, &b));
+        if let Err(error) = written {
             tracing::warn!(path = %path.display(), "cannot write compiled artifact to the cache: {error}");
         }
     }
 }
 
-fn write_atomically(path: &Path, component: &Component) -> Result<(), Box<dyn std::error::Error>> {
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Box<dyn std::error::Error>> {
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let dir = path.parent().ok_or("artifact path has no parent")?;
     std::fs::create_dir_all(dir)?;
-    let bytes = component.serialize().map_err(|e| e.to_string())?;
+    // Unique per process and write: a tier-up and a load may write the same artifact at once.
     let tmp = dir.join(format!(
-        ".{}.{}.tmp",
+        ".{}.{}.{}.tmp",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("artifact"),
-        std::process::id()
+        std::process::id(),
+        WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     ));
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, path)?;
     Ok(())
+}
+
+/// Compiled core modules shared between components ([`super::split`]), by content hash: in
+/// memory, and on disk next to the component artifacts.
+pub(crate) struct ModuleCache {
+    dir: Option<PathBuf>,
+    memory: Mutex<HashMap<ContentHash, Module>>,
+}
+
+impl ModuleCache {
+    /// Language runtimes, a handful per deployment; past this many the cache starts over.
+    const MAX_IN_MEMORY: usize = 16;
+
+    pub(crate) fn new(engine: &Engine, dir: Option<PathBuf>) -> Self {
+        let dir = dir.map(|d| d.join(engine_compatibility_key(engine)).join("modules"));
+        ModuleCache { dir, memory: Mutex::new(HashMap::new()) }
+    }
+
+    /// The compiled module for `bytes`, from memory, disk or a fresh compilation. Blocking.
+    pub(crate) fn get_or_compile(&self, engine: &Engine, hash: ContentHash, bytes: &[u8]) -> wasmtime::Result<Module> {
+        if let Some(module) = self.lock().get(&hash) {
+            return Ok(module.clone());
+        }
+        let path = self.dir.as_ref().map(|dir| dir.join(format!("{hash}.cwasm")));
+        // SAFETY: as for components (`ArtifactCache::read_disk`): only this cache writes
+        // under its directory, whole files by rename, at paths naming the source's content
+        // hash and the engine's compatibility key; wasmtime checks the header too.
+        let cached =
+            path.as_ref().filter(|p| p.exists()).and_then(|p| unsafe { Module::deserialize_file(engine, p) }.ok());
+        let module = match cached {
+            Some(module) => module,
+            None => {
+                let module = Module::new(engine, bytes)?;
+                if let Some(path) = &path {
+                    let written =
+                        module.serialize().map_err(|e| e.to_string().into()).and_then(|b| write_atomically(path, &b));
+                    if let Err(error) = written {
+                        tracing::warn!(path = %path.display(), "cannot write a compiled module to the cache: {error}");
+                    }
+                }
+                module
+            }
+        };
+        let mut memory = self.lock();
+        if memory.len() >= Self::MAX_IN_MEMORY {
+            memory.clear();
+        }
+        memory.insert(hash, module.clone());
+        Ok(module)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ContentHash, Module>> {
+        // Single inserts and lookups: a poisoned lock holds a consistent map.
+        self.memory.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 /// A stable hex key for "artifacts this engine can load".

@@ -16,7 +16,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig, Strategy};
 
 use super::bindings;
-use super::cache::ArtifactCache;
+use super::cache::{ArtifactCache, ModuleCache};
 use super::function_cache::FunctionCache;
 use super::store::HostState;
 use super::tier::Tier;
@@ -67,13 +67,17 @@ pub struct EngineError(String);
 pub(crate) struct Backend {
     pub engine: Engine,
     pub linker: Linker<HostState>,
+    /// Core modules shared between components (used by the baseline tier, see
+    /// [`super::split`]).
+    pub modules: ModuleCache,
 }
 
 impl Backend {
-    fn new(config: &Config) -> Result<Self, EngineError> {
+    fn new(config: &Config, cache_dir: Option<PathBuf>) -> Result<Self, EngineError> {
         let engine = Engine::new(config).map_err(|e| EngineError(format!("{e:?}")))?;
         let linker = host_linker(&engine).map_err(|e| EngineError(format!("{e:?}")))?;
-        Ok(Backend { engine, linker })
+        let modules = ModuleCache::new(&engine, cache_dir);
+        Ok(Backend { engine, linker, modules })
     }
 }
 
@@ -107,9 +111,9 @@ impl PluginEngine {
                 .enable_incremental_compilation(Arc::new(FunctionCache::default()))
                 .map_err(|e| EngineError(format!("{e:?}")))?;
         }
-        let optimized = Backend::new(&config)?;
+        let optimized = Backend::new(&config, settings.cache_dir.clone())?;
         let baseline = if settings.tiered {
-            match Backend::new(&baseline_config(&settings)) {
+            match Backend::new(&baseline_config(&settings), settings.cache_dir.clone()) {
                 Ok(backend) => Some(backend),
                 Err(error) => {
                     tracing::warn!("tiered compilation is off: the baseline compiler is unavailable here: {error}");

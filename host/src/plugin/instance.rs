@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use wasmtime::Store;
 use wasmtime::component::{Component, InstancePre};
+use wasmtime::{Module, Store};
 
 use super::PluginKind;
 use super::bindings::classifier::{Classifier, ClassifierPre};
@@ -52,8 +52,25 @@ pub(crate) struct Instance {
 impl WorldPre {
     /// Links `component` (compiled for `tier`) against the host's imports and checks its exports against `kind`'s
     /// world. Errors say which import or export did not fit.
-    pub fn new(engine: &PluginEngine, tier: Tier, component: &Component, kind: PluginKind) -> wasmtime::Result<Self> {
-        let pre: InstancePre<HostState> = engine.backend(tier).linker.instantiate_pre(component)?;
+    /// `shared` are the core modules split out of the component, by the import name the
+    /// rewritten component expects them under.
+    pub fn new(
+        engine: &PluginEngine,
+        tier: Tier,
+        component: &Component,
+        kind: PluginKind,
+        shared: &[(String, Module)],
+    ) -> wasmtime::Result<Self> {
+        let linker = &engine.backend(tier).linker;
+        let pre: InstancePre<HostState> = if shared.is_empty() {
+            linker.instantiate_pre(component)?
+        } else {
+            let mut linker = linker.clone();
+            for (name, module) in shared {
+                linker.root().module(name, module)?;
+            }
+            linker.instantiate_pre(component)?
+        };
         Ok(match kind {
             PluginKind::Classifier => WorldPre::Classifier(ClassifierPre::new(pre)?),
             PluginKind::Policy => WorldPre::Policy(PolicyPre::new(pre)?),

@@ -6,11 +6,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use arc_swap::ArcSwap;
+use wasmtime::Module;
 use wasmtime::component::Component;
 
 use super::PluginKind;
 use super::cache::{CacheOutcome, ContentHash};
-use super::engine::PluginEngine;
+use super::engine::{Backend, PluginEngine};
 use super::error::CallError;
 use super::instance::{InstanceStrategy, WorldPre};
 use super::limits::Limits;
@@ -122,19 +123,21 @@ pub async fn load_hashed(
 
     let compile_started = Instant::now();
     let compiler = engine.clone();
-    let (component, cache, tier, tier_up_source) = tokio::task::spawn_blocking(move || compile(&compiler, hash, bytes))
-        .await
-        .map_err(|e| LoadError::Task { name: name.clone(), detail: e.to_string() })?
-        .map_err(|e| LoadError::Compile { name: name.clone(), path: path.clone(), detail: format!("{e:#}") })?;
+    let Compiled { component, cache, tier, shared, tier_up_source } =
+        tokio::task::spawn_blocking(move || compile(&compiler, hash, bytes))
+            .await
+            .map_err(|e| LoadError::Task { name: name.clone(), detail: e.to_string() })?
+            .map_err(|e| LoadError::Compile { name: name.clone(), path: path.clone(), detail: format!("{e:#}") })?;
     let compile = compile_started.elapsed();
 
     let link_started = Instant::now();
-    world::check(&engine.backend(tier).engine, &component, kind).map_err(|detail| LoadError::World {
+    let supplied: Vec<String> = shared.iter().map(|(name, _)| name.clone()).collect();
+    world::check(&engine.backend(tier).engine, &component, kind, &supplied).map_err(|detail| LoadError::World {
         name: name.clone(),
         path: path.clone(),
         detail,
     })?;
-    let pre = WorldPre::new(engine, tier, &component, kind).map_err(|e| LoadError::Link {
+    let pre = WorldPre::new(engine, tier, &component, kind, &shared).map_err(|e| LoadError::Link {
         name: name.clone(),
         path: path.clone(),
         kind,
@@ -166,22 +169,51 @@ pub async fn load_hashed(
     Ok(plugin)
 }
 
+/// What [`compile`] produced.
+struct Compiled {
+    component: Component,
+    cache: CacheOutcome,
+    tier: Tier,
+    /// Core modules split out of the component, by import name ([`super::split`]).
+    shared: Vec<(String, Module)>,
+    /// The original bytes, kept for the tier-up of baseline code.
+    tier_up_source: Option<Vec<u8>>,
+}
+
 /// Compiled code for `bytes`: optimized code from a cache, else baseline code when the engine
-/// tiers (returning the bytes for the tier-up), else optimized code compiled now. Blocking.
-fn compile(
-    engine: &PluginEngine,
-    hash: ContentHash,
-    bytes: Vec<u8>,
-) -> wasmtime::Result<(Component, CacheOutcome, Tier, Option<Vec<u8>>)> {
-    if let Some(baseline) = &engine.baseline {
-        if let Some((component, cache)) = engine.cache.get(&engine.optimized.engine, hash) {
-            return Ok((component, cache, Tier::Optimized, None));
-        }
-        let component = Component::new(&baseline.engine, &bytes)?;
-        return Ok((component, CacheOutcome::Compiled, Tier::Baseline, Some(bytes)));
+/// tiers, else optimized code compiled now. Blocking.
+fn compile(engine: &PluginEngine, hash: ContentHash, bytes: Vec<u8>) -> wasmtime::Result<Compiled> {
+    let optimized =
+        |component, cache| Compiled { component, cache, tier: Tier::Optimized, shared: vec![], tier_up_source: None };
+    let Some(baseline) = &engine.baseline else {
+        let (component, cache) = engine.cache.get_or_compile(&engine.optimized.engine, hash, &bytes)?;
+        return Ok(optimized(component, cache));
+    };
+    if let Some((component, cache)) = engine.cache.get(&engine.optimized.engine, hash) {
+        return Ok(optimized(component, cache));
     }
-    let (component, cache) = engine.cache.get_or_compile(&engine.optimized.engine, hash, &bytes)?;
-    Ok((component, cache, Tier::Optimized, None))
+    let (component, shared) = compile_baseline(baseline, &bytes)?;
+    Ok(Compiled { component, cache: CacheOutcome::Compiled, tier: Tier::Baseline, shared, tier_up_source: Some(bytes) })
+}
+
+/// Baseline code for `bytes`, its heavy core modules shared with earlier versions when the
+/// component can be split ([`super::split`]); compiled whole otherwise, or when the split
+/// version does not compile (so errors always describe the component as written).
+fn compile_baseline(baseline: &Backend, bytes: &[u8]) -> wasmtime::Result<(Component, Vec<(String, Module)>)> {
+    if let Some(split) = super::split::split(bytes) {
+        let shared = split
+            .modules
+            .iter()
+            .map(|m| {
+                baseline.modules.get_or_compile(&baseline.engine, m.hash, &m.bytes).map(|c| (m.import_name.clone(), c))
+            })
+            .collect::<wasmtime::Result<Vec<_>>>();
+        match shared.and_then(|shared| Component::new(&baseline.engine, &split.component).map(|c| (c, shared))) {
+            Ok(compiled) => return Ok(compiled),
+            Err(error) => tracing::debug!("compiling the component whole: its split form failed: {error:#}"),
+        }
+    }
+    Ok((Component::new(&baseline.engine, bytes)?, Vec::new()))
 }
 
 /// Fills the warm pool at load, off the request path, so that no request pays for an

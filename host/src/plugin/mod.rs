@@ -22,6 +22,7 @@ mod loaded;
 mod output;
 mod quarantine;
 pub mod samples;
+mod split;
 mod store;
 mod tier;
 mod wasi;

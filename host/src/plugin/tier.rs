@@ -138,7 +138,7 @@ fn tier_up(plugin: Weak<Plugin>, source: Vec<u8>) {
     let outcome = compiled
         .map_err(|e| format!("optimized compilation failed: {e:#}"))
         .and_then(|(component, _)| {
-            WorldPre::new(&engine, Tier::Optimized, &component, kind)
+            WorldPre::new(&engine, Tier::Optimized, &component, kind, &[])
                 .map_err(|e| format!("optimized code does not link: {e:#}"))
         })
         .and_then(|pre| {

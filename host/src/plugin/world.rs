@@ -11,8 +11,14 @@ use super::PluginKind;
 const ALLOWED_IMPORT_PREFIXES: &[&str] = &["switchyard:plugin/", "wasi:"];
 
 /// Describes how `component` fails to fit `kind`'s world, or `Ok` when the names fit (the
-/// types are checked by linking).
-pub(crate) fn check(engine: &Engine, component: &Component, kind: PluginKind) -> Result<(), String> {
+/// types are checked by linking). `supplied` names the imports the host added itself when it
+/// split shared core modules out of the plugin ([`super::split`]).
+pub(crate) fn check(
+    engine: &Engine,
+    component: &Component,
+    kind: PluginKind,
+    supplied: &[String],
+) -> Result<(), String> {
     let ty = component.component_type();
     let exports: Vec<String> = ty.exports(engine).map(|(name, _)| name.to_string()).collect();
     let missing: Vec<&str> =
@@ -33,7 +39,7 @@ pub(crate) fn check(engine: &Engine, component: &Component, kind: PluginKind) ->
     let foreign: Vec<String> = ty
         .imports(engine)
         .map(|(name, _)| name.to_string())
-        .filter(|name| !ALLOWED_IMPORT_PREFIXES.iter().any(|p| name.starts_with(p)))
+        .filter(|name| !ALLOWED_IMPORT_PREFIXES.iter().any(|p| name.starts_with(p)) && !supplied.contains(name))
         .collect();
     if !foreign.is_empty() {
         return Err(format!(
