@@ -119,15 +119,20 @@ fn tiered_variant(lang: &str, variant: u64) -> Vec<u8> {
         }
         "js" => {
             let js = std::fs::read_to_string(source.join("plugin.js")).unwrap();
-            std::fs::write(project.join("plugin.js"), marker(js, "models${note}`", &format!("models${{note}}{suffix}`")))
-                .unwrap();
+            std::fs::write(
+                project.join("plugin.js"),
+                marker(js, "models${note}`", &format!("models${{note}}{suffix}`")),
+            )
+            .unwrap();
         }
         other => panic!("unknown language {other}"),
     }
     let options = BuildOptions {
         out: Some(work.join(format!("{lang}-tiered-{variant}.wasm"))),
         js_modules: Some(repo().join("plugins/js/node_modules")),
-        cargo_target_dir: Some(target_dir().join("polyglot").join("cargo")),
+        // Its own target directory: the variants are a package named `tiered` too, and a
+        // shared one would overwrite the first-party plugin's uplifted `tiered.wasm`.
+        cargo_target_dir: Some(work.join("cargo")),
         force: false,
     };
     let built = plugin_build::build(&project, &options).unwrap_or_else(|e| {

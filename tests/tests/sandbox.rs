@@ -28,7 +28,16 @@ fn hostile_with_deadline(mode: &str, strategy: InstanceStrategy, deadline: Durat
 
 fn assert_recovers(plugin: &plugin::Plugin) {
     for _ in 0..3 {
-        let signals = plugin.classify_blocking(&user_request("hello")).expect("next call is served normally");
+        // Deadlines are wall time: on a machine busy with other suites a healthy call can be
+        // starved past a 10 ms deadline once; the instance being unusable would fail every try.
+        let mut outcome = plugin.classify_blocking(&user_request("hello"));
+        for _ in 0..2 {
+            if !matches!(outcome, Err(CallError::Deadline { .. })) {
+                break;
+            }
+            outcome = plugin.classify_blocking(&user_request("hello"));
+        }
+        let signals = outcome.expect("next call is served normally");
         assert_eq!(signals[0].name, "hostile.ok");
     }
 }

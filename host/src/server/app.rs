@@ -123,9 +123,11 @@ impl App {
     }
 
     /// Makes `snapshot` the one new requests run on. Requests in flight keep theirs.
-    pub fn publish(&self, snapshot: Snapshot) {
+    /// Swaps `snapshot` in and returns the one it replaced (requests in flight may still hold
+    /// it; it is freed when the last of them ends).
+    pub fn publish(&self, snapshot: Snapshot) -> Arc<Snapshot> {
         self.client_keys.store(Arc::new(ClientKeys::from_config(&snapshot.config)));
-        self.live.store(Arc::new(snapshot));
+        self.live.swap(Arc::new(snapshot))
     }
 
     /// The version number for the next snapshot built.
