@@ -205,6 +205,34 @@ fn guest_message(error: &str) -> String {
     error.split_once("returned an error: ").map_or(error, |(_, m)| m).to_string()
 }
 
+/// CPython's code lives in core modules that are identical in every componentize-py plugin:
+/// once one Python plugin has gone live on baseline code, the next compiles only its own
+/// modules (host/src/plugin/split.rs).
+#[test]
+fn python_plugins_share_the_compiled_runtime_on_the_baseline_tier() {
+    require_toolchains();
+    let engine = PluginEngine::new(EngineSettings { tiered: true, ..Default::default() }).unwrap();
+    let topics = build(&example("python", "topics"), "python-topics");
+    let python_tiered = build(&example("python", "tiered"), "python-tiered");
+    let load = |path: &Path, kind| {
+        let mut spec = PluginSpec::new("p", kind, path);
+        // Room for baseline code in a debug build (a tighter deadline makes the load wait for
+        // optimized code instead, which is not what this test is about).
+        spec.limits.deadline = std::time::Duration::from_secs(1);
+        plugin::load_blocking(&engine, spec).unwrap()
+    };
+    let first = load(&topics, PluginKind::Classifier);
+    assert_eq!(first.tier(), plugin::Tier::Baseline);
+    let runtime = first.load_report().shared_modules.compiled;
+    assert!(runtime >= 1, "{:?}", first.load_report());
+    let second = load(&python_tiered, PluginKind::Policy);
+    let shared = second.load_report().shared_modules;
+    assert_eq!((shared.reused, shared.compiled), (runtime, 0), "{:?}", second.load_report());
+    let request = samples::requests()[0].clone();
+    let plan = second.route_blocking(&request, &samples::signals(), &samples::models()).unwrap();
+    assert!(plan.reason.starts_with("tiered:"), "{plan:?}");
+}
+
 #[test]
 fn warm_and_fresh_instances_of_heavy_guests_answer_alike() {
     require_toolchains();

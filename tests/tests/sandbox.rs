@@ -274,3 +274,28 @@ fn a_tier_up_swaps_in_optimized_code_and_caches_it_for_the_next_start() {
     assert_eq!(restarted.load_report().cache, plugin::CacheOutcome::Disk);
     assert_eq!(restarted.tier_up_status(), plugin::TierUp::NotNeeded);
 }
+
+/// A new version whose heavy core module is unchanged (here: the same guest with a custom
+/// section appended, a new content hash) reuses that module's baseline code instead of
+/// compiling it again, and answers exactly as before.
+#[test]
+fn a_new_version_reuses_the_compiled_core_modules_it_shares_with_an_earlier_one() {
+    let engine = PluginEngine::new(EngineSettings { tiered: true, ..EngineSettings::default() }).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let load = |bytes: &[u8], name: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let spec = spec("hostile", PluginKind::Classifier, path.to_str().unwrap(), json!({}));
+        plugin::load_blocking(&engine, spec).expect("loads")
+    };
+    let original = std::fs::read(guests::HOSTILE).unwrap();
+    let first = load(&original, "v1.wasm");
+    let report = first.load_report();
+    assert_eq!((report.tier, report.shared_modules.compiled, report.shared_modules.reused), (Tier::Baseline, 1, 0));
+    let second = load(&switchyard_tests::reload::with_custom_section(&original, b"v2"), "v2.wasm");
+    assert_ne!(second.hash(), first.hash());
+    let report = second.load_report();
+    assert_eq!((report.tier, report.shared_modules.compiled, report.shared_modules.reused), (Tier::Baseline, 0, 1));
+    let request = user_request("hello");
+    assert_eq!(second.classify_blocking(&request).unwrap(), first.classify_blocking(&request).unwrap());
+}

@@ -164,10 +164,16 @@ impl ModuleCache {
         ModuleCache { dir, memory: Mutex::new(HashMap::new()) }
     }
 
-    /// The compiled module for `bytes`, from memory, disk or a fresh compilation. Blocking.
-    pub(crate) fn get_or_compile(&self, engine: &Engine, hash: ContentHash, bytes: &[u8]) -> wasmtime::Result<Module> {
+    /// The compiled module for `bytes`, from memory, disk or a fresh compilation, and whether
+    /// it was compiled now. Blocking.
+    pub(crate) fn get_or_compile(
+        &self,
+        engine: &Engine,
+        hash: ContentHash,
+        bytes: &[u8],
+    ) -> wasmtime::Result<(Module, bool)> {
         if let Some(module) = self.lock().get(&hash) {
-            return Ok(module.clone());
+            return Ok((module.clone(), false));
         }
         let path = self.dir.as_ref().map(|dir| dir.join(format!("{hash}.cwasm")));
         // SAFETY: as for components (`ArtifactCache::read_disk`): only this cache writes
@@ -175,6 +181,7 @@ impl ModuleCache {
         // hash and the engine's compatibility key; wasmtime checks the header too.
         let cached =
             path.as_ref().filter(|p| p.exists()).and_then(|p| unsafe { Module::deserialize_file(engine, p) }.ok());
+        let compiled_now = cached.is_none();
         let module = match cached {
             Some(module) => module,
             None => {
@@ -194,7 +201,7 @@ impl ModuleCache {
             memory.clear();
         }
         memory.insert(hash, module.clone());
-        Ok(module)
+        Ok((module, compiled_now))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ContentHash, Module>> {

@@ -29,6 +29,9 @@ pub struct LoadReport {
     pub cache: CacheOutcome,
     /// The tier the version went live on.
     pub tier: super::Tier,
+    /// Core modules the baseline tier took from the shared-module cache or compiled for it
+    /// ([`super::split`]); zero for optimized loads.
+    pub shared_modules: SharedModules,
     /// Reading the file and hashing it.
     pub read: Duration,
     /// Compiling, or fetching from the cache.
@@ -37,6 +40,15 @@ pub struct LoadReport {
     pub link: Duration,
     /// Instantiating, `init` and the self-test call.
     pub self_test: Duration,
+}
+
+/// How a baseline load got the core modules it shares with other versions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SharedModules {
+    /// Already compiled (for an earlier version, or another plugin with the same runtime).
+    pub reused: usize,
+    /// Compiled by this load and kept for the next.
+    pub compiled: usize,
 }
 
 /// One loaded, validated plugin version, ready to serve.

@@ -36,7 +36,7 @@ pub use error::{CallError, LimitKind};
 pub use instance::InstanceStrategy;
 pub use limits::Limits;
 pub use load::{LoadError, PluginSpec, load, load_blocking, load_bytes, load_hashed};
-pub use loaded::{LoadReport, Plugin};
+pub use loaded::{LoadReport, Plugin, SharedModules};
 pub use output::{MAX_PLAN_STEPS, MAX_SIGNALS, MAX_TEXT_BYTES};
 pub use quarantine::QuarantinePolicy;
 pub use store::{LOG_LINE_MAX_BYTES, LOG_LINES_PER_CALL};

@@ -123,6 +123,25 @@ impl Plugin {
     }
 }
 
+/// Compiles optimized code for a version loaded on baseline code, now, and makes it the
+/// version's code (the load path uses this when baseline code misses the self-test deadline).
+pub(crate) async fn optimize_now(plugin: &Plugin) -> Result<Arc<Code>, String> {
+    let source = plugin.tier_up_state().source.take().ok_or("the component's bytes are gone")?;
+    let (engine, hash) = (plugin.engine.clone(), plugin.hash);
+    let component =
+        tokio::task::spawn_blocking(move || engine.cache.get_or_compile(&engine.optimized.engine, hash, &source))
+            .await
+            .map_err(|e| format!("the compiler task failed: {e}"))?
+            .map_err(|e| format!("optimized compilation failed: {e:#}"))?
+            .0;
+    let pre = WorldPre::new(&plugin.engine, Tier::Optimized, &component, plugin.kind, &[])
+        .map_err(|e| format!("optimized code does not link: {e:#}"))?;
+    let code = Code::new(Tier::Optimized, pre, plugin.spec.pool_size);
+    plugin.code.store(code.clone());
+    plugin.tier_up_state().status = TierUp::NotNeeded;
+    Ok(code)
+}
+
 /// The background build: compile with Cranelift, link, self-test, pre-warm, swap.
 fn tier_up(plugin: Weak<Plugin>, source: Vec<u8>) {
     let Some((engine, hash, kind)) = plugin.upgrade().map(|p| (p.engine.clone(), p.hash, p.kind)) else {
