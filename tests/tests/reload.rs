@@ -84,30 +84,58 @@ async fn reloads_failed(proxy: &Proxy) -> u64 {
     admin(proxy, "GET", "/admin/snapshot").await.json()["reloads_failed"].as_u64().unwrap()
 }
 
+/// Bounded background load: `clients` clients asking in a loop until stopped (at most 60 s),
+/// counting requests that failed or were answered by no known policy version.
+struct Load {
+    stop: Arc<AtomicBool>,
+    sent: Arc<AtomicU64>,
+    failed: Arc<AtomicU64>,
+    clients: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Load {
+    fn start(proxy: &Arc<Proxy>, clients: usize) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (sent, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let clients = (0..clients)
+            .map(|_| {
+                let (proxy, stop, sent, failed) = (proxy.clone(), stop.clone(), sent.clone(), failed.clone());
+                tokio::spawn(async move {
+                    let until = Instant::now() + Duration::from_secs(60);
+                    while !stop.load(Ordering::Relaxed) && Instant::now() < until {
+                        let reply = ask(&proxy).await;
+                        sent.fetch_add(1, Ordering::Relaxed);
+                        if reply.status != 200 || policy_version(&reply) == "unknown" {
+                            failed.fetch_add(1, Ordering::Relaxed);
+                            eprintln!("failed: {} {}", reply.status, String::from_utf8_lossy(&reply.body));
+                        }
+                    }
+                })
+            })
+            .collect();
+        Load { stop, sent, failed, clients }
+    }
+
+    /// Stops the clients and asserts that the load ran and no request failed.
+    async fn finish_without_failures(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for client in self.clients {
+            client.await.unwrap();
+        }
+        let sent = self.sent.load(Ordering::Relaxed);
+        assert!(sent > 20, "the load ran ({sent} requests)");
+        assert_eq!(self.failed.load(Ordering::Relaxed), 0, "no request failed out of {sent}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_policy_swapped_under_load_never_fails_a_request() {
     let setup = Setup::new().await;
     let proxy = Arc::new(Proxy::start_watching(&setup.path("switchyard.toml"), SETTLE).await);
     assert_eq!(policy_version(&ask(&proxy).await), "cascade");
 
-    // Bounded load: 4 clients until the swaps are done (at most ~60 s).
-    let stop = Arc::new(AtomicBool::new(false));
-    let (sent, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-    let mut clients = Vec::new();
-    for _ in 0..4 {
-        let (proxy, stop, sent, failed) = (proxy.clone(), stop.clone(), sent.clone(), failed.clone());
-        clients.push(tokio::spawn(async move {
-            let until = Instant::now() + Duration::from_secs(60);
-            while !stop.load(Ordering::Relaxed) && Instant::now() < until {
-                let reply = ask(&proxy).await;
-                sent.fetch_add(1, Ordering::Relaxed);
-                if reply.status != 200 || policy_version(&reply) == "unknown" {
-                    failed.fetch_add(1, Ordering::Relaxed);
-                    eprintln!("failed: {} {}", reply.status, String::from_utf8_lossy(&reply.body));
-                }
-            }
-        }));
-    }
+    // Bounded load: 4 clients until the swaps are done.
+    let load = Load::start(&proxy, 4);
 
     let versions = [(guests::BAD_POLICY, "echo"), (guests::CASCADE, "cascade")];
     for swap in 0..10 {
@@ -122,13 +150,7 @@ async fn a_policy_swapped_under_load_never_fails_a_request() {
         }
         wait_for(&format!("swap {swap} to {expect}"), async || policy_version(&ask(&proxy).await) == expect).await;
     }
-    stop.store(true, Ordering::Relaxed);
-    for client in clients {
-        client.await.unwrap();
-    }
-    let sent = sent.load(Ordering::Relaxed);
-    assert!(sent > 20, "the load ran ({sent} requests)");
-    assert_eq!(failed.load(Ordering::Relaxed), 0, "no request failed out of {sent}");
+    load.finish_without_failures().await;
     let snapshot = admin(&proxy, "GET", "/admin/snapshot").await.json();
     assert!(snapshot["version"].as_u64().unwrap() >= 11, "{snapshot}");
     // Only the policy was reloaded: the classifier was carried over each time.
@@ -146,23 +168,7 @@ async fn policy_entry(proxy: &Proxy) -> serde_json::Value {
 async fn a_new_version_goes_live_on_baseline_code_and_moves_to_optimized_code_under_load() {
     let setup = Setup::new().await;
     let proxy = Arc::new(Proxy::start_watching(&setup.path("switchyard.toml"), SETTLE).await);
-    let stop = Arc::new(AtomicBool::new(false));
-    let (sent, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-    let mut clients = Vec::new();
-    for _ in 0..2 {
-        let (proxy, stop, sent, failed) = (proxy.clone(), stop.clone(), sent.clone(), failed.clone());
-        clients.push(tokio::spawn(async move {
-            let until = Instant::now() + Duration::from_secs(60);
-            while !stop.load(Ordering::Relaxed) && Instant::now() < until {
-                let reply = ask(&proxy).await;
-                sent.fetch_add(1, Ordering::Relaxed);
-                if reply.status != 200 || policy_version(&reply) == "unknown" {
-                    failed.fetch_add(1, Ordering::Relaxed);
-                    eprintln!("failed: {} {}", reply.status, String::from_utf8_lossy(&reply.body));
-                }
-            }
-        }));
-    }
+    let load = Load::start(&proxy, 2);
 
     // Three versions never seen before (no cache can hold their code), each tiering up while
     // the clients run; the last is then swapped away and back, which must hit the cache.
@@ -194,13 +200,7 @@ async fn a_new_version_goes_live_on_baseline_code_and_moves_to_optimized_code_un
             assert_eq!(entry["tier_up"]["state"], "not_needed", "{entry}");
         }
     }
-    stop.store(true, Ordering::Relaxed);
-    for client in clients {
-        client.await.unwrap();
-    }
-    let sent = sent.load(Ordering::Relaxed);
-    assert!(sent > 20, "the load ran ({sent} requests)");
-    assert_eq!(failed.load(Ordering::Relaxed), 0, "no request failed out of {sent}");
+    load.finish_without_failures().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
