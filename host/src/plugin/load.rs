@@ -191,13 +191,16 @@ pub async fn load_hashed(
     Ok(plugin)
 }
 
+/// Compiled core modules a split component imports, by import name ([`super::split`]).
+type SuppliedModules = Vec<(String, Module)>;
+
 /// What [`compile`] produced.
 struct Compiled {
     component: Component,
     cache: CacheOutcome,
     tier: Tier,
     /// Core modules split out of the component, by import name ([`super::split`]).
-    shared: Vec<(String, Module)>,
+    shared: SuppliedModules,
     shared_counts: SharedModules,
     /// The original bytes, kept for the tier-up of baseline code.
     tier_up_source: Option<Vec<u8>>,
@@ -235,10 +238,7 @@ fn compile(engine: &PluginEngine, hash: ContentHash, bytes: Vec<u8>) -> wasmtime
 /// Baseline code for `bytes`, its heavy core modules shared with earlier versions when the
 /// component can be split ([`super::split`]); compiled whole otherwise, or when the split
 /// version does not compile (so errors always describe the component as written).
-fn compile_baseline(
-    baseline: &Backend,
-    bytes: &[u8],
-) -> wasmtime::Result<(Component, Vec<(String, Module)>, SharedModules)> {
+fn compile_baseline(baseline: &Backend, bytes: &[u8]) -> wasmtime::Result<(Component, SuppliedModules, SharedModules)> {
     if let Some(split) = super::split::split(bytes) {
         let mut counts = SharedModules::default();
         let shared = split
