@@ -163,7 +163,10 @@ fn served_while_reloading() -> String {
 /// containing `expect`.
 async fn swap(proxy: &Proxy, policy: &Path, bytes: &[u8], expect: &str) -> Duration {
     let started = Instant::now();
-    replace_atomically(policy, bytes);
+    // On a blocking thread: the proxy shares this runtime's two workers, and writing an 18 MB
+    // file on one of them would stall half the proxy for the length of the write.
+    let (path, bytes) = (policy.to_path_buf(), bytes.to_vec());
+    tokio::task::spawn_blocking(move || replace_atomically(&path, &bytes)).await.unwrap();
     let deadline = started + Duration::from_secs(120);
     loop {
         let sent = Instant::now();
