@@ -137,7 +137,21 @@ pub async fn load_hashed(
         path: path.clone(),
         detail,
     })?;
-    let pre = WorldPre::new(engine, tier, &component, kind, &shared).map_err(|e| LoadError::Link {
+    let mut linked = WorldPre::new(engine, tier, &component, kind, &shared);
+    if linked.is_err()
+        && !shared.is_empty()
+        && let Some(bytes) = tier_up_source.as_ref()
+    {
+        // The split form did not link (a module type the rewrite described wrongly would do
+        // that): link the component as written instead, so the error, if any, is about it.
+        tracing::debug!(plugin = %name, "linking the component whole: its split form did not link");
+        let (compiler, bytes) = (engine.clone(), bytes.clone());
+        linked = tokio::task::spawn_blocking(move || Component::new(&compiler.backend(tier).engine, &bytes))
+            .await
+            .map_err(|e| LoadError::Task { name: name.clone(), detail: e.to_string() })?
+            .and_then(|whole| WorldPre::new(engine, tier, &whole, kind, &[]));
+    }
+    let pre = linked.map_err(|e| LoadError::Link {
         name: name.clone(),
         path: path.clone(),
         kind,

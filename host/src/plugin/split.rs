@@ -241,19 +241,97 @@ fn module_type(module: &[u8]) -> Option<ModuleType> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wasm_encoder::{
+        CodeSection, ExportKind, ExportSection, Function, FunctionSection, ImportSection, Instruction, MemorySection,
+        MemoryType, Module, TypeSection, ValType,
+    };
 
-    #[test]
-    fn leaves_what_it_does_not_understand() {
-        assert!(split(b"not wasm").is_none());
-        assert!(split(b"\0asm\x01\0\0\0").is_none(), "a core module is not a component");
-        // A component with one tiny core module: nothing worth sharing.
-        let component = wat_component_with_module_bytes(&[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
-        assert!(split(&component).is_none());
+    /// A core module with an imported function, a memory, an exported function and at least
+    /// `code_bytes` of code.
+    fn module(code_bytes: usize) -> Vec<u8> {
+        let mut module = Module::new();
+        let mut types = TypeSection::new();
+        types.ty().function([ValType::I32], [ValType::I32]);
+        module.section(&types);
+        let mut imports = ImportSection::new();
+        imports.import("env", "f", EntityType::Function(0));
+        module.section(&imports);
+        let mut functions = FunctionSection::new();
+        functions.function(0);
+        module.section(&functions);
+        let mut memories = MemorySection::new();
+        memories.memory(MemoryType { minimum: 1, maximum: None, memory64: false, shared: false, page_size_log2: None });
+        module.section(&memories);
+        let mut exports = ExportSection::new();
+        exports.export("run", ExportKind::Func, 1).export("memory", ExportKind::Memory, 0);
+        module.section(&exports);
+        let mut body = Function::new([]);
+        for _ in 0..code_bytes {
+            body.instruction(&Instruction::Nop);
+        }
+        body.instruction(&Instruction::LocalGet(0)).instruction(&Instruction::Call(0)).instruction(&Instruction::End);
+        let mut code = CodeSection::new();
+        code.function(&body);
+        module.section(&code);
+        module.finish()
     }
 
-    fn wat_component_with_module_bytes(module: &[u8]) -> Vec<u8> {
+    fn component_with(modules: &[Vec<u8>]) -> Vec<u8> {
         let mut component = wasm_encoder::Component::new();
-        component.section(&RawSection { id: CORE_MODULE_SECTION, data: module });
+        for module in modules {
+            component.section(&RawSection { id: CORE_MODULE_SECTION, data: module });
+        }
         component.finish()
+    }
+
+    fn validate(component: &[u8]) {
+        wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+            .validate_all(component)
+            .expect("a valid component");
+    }
+
+    #[test]
+    fn heavy_modules_become_typed_imports_and_light_ones_stay() {
+        let heavy = module(MIN_SHARED_CODE_BYTES);
+        let light = module(16);
+        let original = component_with(&[light.clone(), heavy.clone(), light]);
+        validate(&original);
+        let split = split(&original).expect("one module is worth sharing");
+        validate(&split.component);
+        assert_eq!(split.modules.len(), 1);
+        let shared = &split.modules[0];
+        assert_eq!(shared.bytes, heavy);
+        assert_eq!(shared.hash, ContentHash::of(&heavy));
+        assert_eq!(shared.import_name, format!("{SHARED_MODULE_PREFIX}{}", shared.hash));
+        // The rewritten component imports exactly that module, under that name.
+        let mut imports = Vec::new();
+        for payload in Parser::new(0).parse_all(&split.component) {
+            if let Payload::ComponentImportSection(reader) = payload.unwrap() {
+                for import in reader {
+                    imports.push(import.unwrap().name.name.to_string());
+                }
+            }
+        }
+        assert_eq!(imports, [shared.import_name.clone()]);
+    }
+
+    #[test]
+    fn leaves_what_it_does_not_understand_or_need() {
+        assert!(split(b"not wasm").is_none());
+        assert!(split(&module(MIN_SHARED_CODE_BYTES)).is_none(), "a core module is not a component");
+        assert!(split(&component_with(&[module(16)])).is_none(), "nothing worth sharing");
+        let heavy = component_with(&[module(MIN_SHARED_CODE_BYTES)]);
+        assert!(split(&heavy[..heavy.len() - 1]).is_none(), "a cut component");
+        // A component with core types of its own (this one also imports a module under our
+        // prefix) is left whole, for the world check to judge.
+        let mut component = wasm_encoder::Component::new();
+        let mut types = CoreTypeSection::new();
+        types.ty().module(&ModuleType::new());
+        component.section(&types);
+        let mut import = ComponentImportSection::new();
+        import.import(format!("{SHARED_MODULE_PREFIX}0").as_str(), ComponentTypeRef::Module(0));
+        component.section(&import);
+        component.section(&RawSection { id: CORE_MODULE_SECTION, data: &module(MIN_SHARED_CODE_BYTES) });
+        assert!(split(&component.finish()).is_none());
     }
 }
