@@ -312,7 +312,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(imports, [shared.import_name.clone()]);
+        assert_eq!(imports, std::slice::from_ref(&shared.import_name));
     }
 
     #[test]
