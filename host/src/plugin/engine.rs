@@ -90,6 +90,8 @@ pub struct PluginEngine {
     pub(crate) baseline: Option<Backend>,
     pub(crate) cache: ArtifactCache,
     pub(crate) settings: EngineSettings,
+    /// Held by the background build of optimized code ([`super::tier`]), one at a time.
+    pub(crate) tier_ups: std::sync::Mutex<()>,
     ticker_stop: Arc<AtomicBool>,
 }
 
@@ -128,7 +130,7 @@ impl PluginEngine {
         let engines = std::iter::once(&optimized).chain(&baseline).map(|b| b.engine.clone()).collect();
         spawn_epoch_ticker(engines, settings.epoch_tick, ticker_stop.clone())
             .map_err(|e| EngineError(format!("cannot start the epoch ticker thread: {e}")))?;
-        Ok(Arc::new(PluginEngine { optimized, baseline, cache, settings, ticker_stop }))
+        Ok(Arc::new(PluginEngine { optimized, baseline, cache, settings, tier_ups: Default::default(), ticker_stop }))
     }
 
     /// The engine and linker that run code of `tier`.

@@ -144,7 +144,14 @@ pub(crate) async fn optimize_now(plugin: &Plugin) -> Result<Arc<Code>, String> {
 
 /// The background build: compile with Cranelift, link, self-test, pre-warm, swap.
 fn tier_up(plugin: Weak<Plugin>, source: Vec<u8>) {
-    let Some((engine, hash, kind)) = plugin.upgrade().map(|p| (p.engine.clone(), p.hash, p.kind)) else {
+    let Some(engine) = plugin.upgrade().map(|p| p.engine.clone()) else {
+        return;
+    };
+    // One optimized build at a time: each already uses every core, and a Python or JS build
+    // peaks at hundreds of MB, so ten plugins loading at once must not build side by side.
+    let _one_at_a_time = engine.tier_ups.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    // A version replaced while it waited is not worth building any more.
+    let Some((hash, kind)) = plugin.upgrade().map(|p| (p.hash, p.kind)) else {
         return;
     };
     let started = Instant::now();
