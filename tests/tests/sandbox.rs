@@ -299,3 +299,21 @@ fn a_new_version_reuses_the_compiled_core_modules_it_shares_with_an_earlier_one(
     let request = user_request("hello");
     assert_eq!(second.classify_blocking(&request).unwrap(), first.classify_blocking(&request).unwrap());
 }
+
+/// A version whose baseline code misses its self-test deadline is compiled to optimized code
+/// and tested again before it may serve; if that misses too, the load fails as before.
+#[test]
+fn a_baseline_that_misses_the_self_test_deadline_is_retried_on_optimized_code() {
+    let engine = PluginEngine::new(EngineSettings { tiered: true, ..EngineSettings::default() }).unwrap();
+    let load = |mode: &str| {
+        let mut spec = spec("hostile", PluginKind::Classifier, guests::HOSTILE, json!({"mode": mode}));
+        spec.limits.deadline = Duration::from_millis(10);
+        plugin::load_blocking(&engine, spec)
+    };
+    // Spinning on every call: baseline and optimized code both miss the deadline.
+    let error = load("spin").unwrap_err();
+    assert!(matches!(error, LoadError::SelfTest { source: CallError::Deadline { .. }, .. }), "{error}");
+    // The retry compiled optimized code for these bytes: the next load starts on it.
+    let next = load("ok").unwrap();
+    assert_eq!((next.tier(), next.load_report().cache), (Tier::Optimized, plugin::CacheOutcome::Memory));
+}
