@@ -21,6 +21,9 @@
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
+use super::PluginKind;
+use super::cache::ContentHash;
+use super::engine::PluginEngine;
 use super::instance::{WarmPool, WorldPre};
 use super::loaded::Plugin;
 
@@ -127,19 +130,31 @@ impl Plugin {
 /// version's code (the load path uses this when baseline code misses the self-test deadline).
 pub(crate) async fn optimize_now(plugin: &Plugin) -> Result<Arc<Code>, String> {
     let source = plugin.tier_up_state().source.take().ok_or("the component's bytes are gone")?;
-    let (engine, hash) = (plugin.engine.clone(), plugin.hash);
-    let component =
-        tokio::task::spawn_blocking(move || engine.cache.get_or_compile(&engine.optimized.engine, hash, &source))
-            .await
-            .map_err(|e| format!("the compiler task failed: {e}"))?
-            .map_err(|e| format!("optimized compilation failed: {e:#}"))?
-            .0;
-    let pre = WorldPre::new(&plugin.engine, Tier::Optimized, &component, plugin.kind, &[])
-        .map_err(|e| format!("optimized code does not link: {e:#}"))?;
-    let code = Code::new(Tier::Optimized, pre, plugin.spec.pool_size);
+    let (engine, hash, kind, pool_size) = (plugin.engine.clone(), plugin.hash, plugin.kind, plugin.spec.pool_size);
+    let code = tokio::task::spawn_blocking(move || build_optimized(&engine, hash, kind, pool_size, &source))
+        .await
+        .map_err(|e| format!("the compiler task failed: {e}"))??;
     plugin.code.store(code.clone());
     plugin.tier_up_state().status = TierUp::NotNeeded;
     Ok(code)
+}
+
+/// Optimized code for `source` (from the caches, or compiled now, filling them), linked for
+/// `kind`, with an empty warm pool. Blocking.
+fn build_optimized(
+    engine: &PluginEngine,
+    hash: ContentHash,
+    kind: PluginKind,
+    pool_size: usize,
+    source: &[u8],
+) -> Result<Arc<Code>, String> {
+    let (component, _) = engine
+        .cache
+        .get_or_compile(&engine.optimized.engine, hash, source)
+        .map_err(|e| format!("optimized compilation failed: {e:#}"))?;
+    let pre = WorldPre::new(engine, Tier::Optimized, &component, kind, &[])
+        .map_err(|e| format!("optimized code does not link: {e:#}"))?;
+    Ok(Code::new(Tier::Optimized, pre, pool_size))
 }
 
 /// The background build: compile with Cranelift, link, self-test, pre-warm, swap.
@@ -151,32 +166,25 @@ fn tier_up(plugin: Weak<Plugin>, source: Vec<u8>) {
     // peaks at hundreds of MB, so ten plugins loading at once must not build side by side.
     let _one_at_a_time = engine.tier_ups.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     // A version replaced while it waited is not worth building any more.
-    let Some((hash, kind)) = plugin.upgrade().map(|p| (p.hash, p.kind)) else {
+    let Some((hash, kind, pool_size)) = plugin.upgrade().map(|p| (p.hash, p.kind, p.spec.pool_size)) else {
         return;
     };
     let started = Instant::now();
-    let compiled = engine.cache.get_or_compile(&engine.optimized.engine, hash, &source);
+    let built = build_optimized(&engine, hash, kind, pool_size, &source);
     drop(source);
     let compile = started.elapsed();
     let Some(plugin) = plugin.upgrade() else {
         return;
     };
-    let outcome = compiled
-        .map_err(|e| format!("optimized compilation failed: {e:#}"))
-        .and_then(|(component, _)| {
-            WorldPre::new(&engine, Tier::Optimized, &component, kind, &[])
-                .map_err(|e| format!("optimized code does not link: {e:#}"))
+    let outcome = built.and_then(|code| {
+        super::blocking::run(async {
+            super::load::self_test(&plugin, &code)
+                .await
+                .map_err(|e| format!("optimized code failed the self-test: {e}"))?;
+            super::load::prewarm(&plugin, &code).await;
+            Ok(code)
         })
-        .and_then(|pre| {
-            let code = Code::new(Tier::Optimized, pre, plugin.spec.pool_size);
-            super::blocking::run(async {
-                super::load::self_test(&plugin, &code)
-                    .await
-                    .map_err(|e| format!("optimized code failed the self-test: {e}"))?;
-                super::load::prewarm(&plugin, &code).await;
-                Ok(code)
-            })
-        });
+    });
     let mut state = plugin.tier_up_state();
     match outcome {
         Ok(code) => {
