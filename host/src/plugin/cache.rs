@@ -46,14 +46,13 @@ pub enum CacheOutcome {
 
 /// The two-level cache of compiled components.
 pub struct ArtifactCache {
-    dir: Option<PathBuf>,
-    engine_key: String,
+    disk: DiskStore,
     memory: Mutex<HashMap<ContentHash, Component>>,
 }
 
 impl ArtifactCache {
     pub(crate) fn new(engine: &Engine, dir: Option<PathBuf>) -> Self {
-        ArtifactCache { dir, engine_key: engine_compatibility_key(engine), memory: Mutex::new(HashMap::new()) }
+        ArtifactCache { disk: DiskStore::new(engine, dir, None), memory: Mutex::new(HashMap::new()) }
     }
 
     /// The compiled component for `bytes`, from memory, disk or a fresh compilation. Blocking
@@ -68,7 +67,7 @@ impl ArtifactCache {
             return Ok(hit);
         }
         let component = Component::new(engine, bytes)?;
-        self.write_disk(hash, &component);
+        self.disk.write(hash, &component);
         self.lock().insert(hash, component.clone());
         Ok((component, CacheOutcome::Compiled))
     }
@@ -78,7 +77,7 @@ impl ArtifactCache {
         if let Some(component) = self.lock().get(&hash) {
             return Some((component.clone(), CacheOutcome::Memory));
         }
-        let component = self.read_disk(engine, hash)?;
+        let component: Component = self.disk.read(engine, hash)?;
         self.lock().insert(hash, component.clone());
         Some((component, CacheOutcome::Disk))
     }
@@ -93,26 +92,73 @@ impl ArtifactCache {
         // a single insert/get), so a poisoned lock is safe to keep using.
         self.memory.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
 
-    fn artifact_path(&self, hash: ContentHash) -> Option<PathBuf> {
-        let dir = self.dir.as_ref()?;
-        Some(dir.join(&self.engine_key).join(format!("{hash}.cwasm")))
+/// What the disk cache holds: compiled components and compiled core modules.
+trait Artifact: Sized {
+    fn serialize(&self) -> wasmtime::Result<Vec<u8>>;
+    /// # Safety
+    /// As wasmtime's `deserialize_file`: `path` must hold an artifact wasmtime serialized.
+    unsafe fn deserialize_file(engine: &Engine, path: &Path) -> wasmtime::Result<Self>;
+}
+
+impl Artifact for Component {
+    fn serialize(&self) -> wasmtime::Result<Vec<u8>> {
+        Component::serialize(self)
+    }
+    unsafe fn deserialize_file(engine: &Engine, path: &Path) -> wasmtime::Result<Self> {
+        // SAFETY: passed on from the caller.
+        unsafe { Component::deserialize_file(engine, path) }
+    }
+}
+
+impl Artifact for Module {
+    fn serialize(&self) -> wasmtime::Result<Vec<u8>> {
+        Module::serialize(self)
+    }
+    unsafe fn deserialize_file(engine: &Engine, path: &Path) -> wasmtime::Result<Self> {
+        // SAFETY: passed on from the caller.
+        unsafe { Module::deserialize_file(engine, path) }
+    }
+}
+
+/// Compiled artifacts on disk, one file per content hash, under a directory named by the
+/// engine's compatibility key (`None`: no disk cache).
+struct DiskStore {
+    dir: Option<PathBuf>,
+}
+
+impl DiskStore {
+    /// `cache_dir/<engine key>[/sub]`.
+    fn new(engine: &Engine, cache_dir: Option<PathBuf>, sub: Option<&str>) -> Self {
+        let dir = cache_dir.map(|d| {
+            let engine_dir = d.join(engine_compatibility_key(engine));
+            match sub {
+                Some(sub) => engine_dir.join(sub),
+                None => engine_dir,
+            }
+        });
+        DiskStore { dir }
     }
 
-    fn read_disk(&self, engine: &Engine, hash: ContentHash) -> Option<Component> {
-        let path = self.artifact_path(hash)?;
+    fn path(&self, hash: ContentHash) -> Option<PathBuf> {
+        Some(self.dir.as_ref()?.join(format!("{hash}.cwasm")))
+    }
+
+    fn read<T: Artifact>(&self, engine: &Engine, hash: ContentHash) -> Option<T> {
+        let path = self.path(hash)?;
         if !path.exists() {
             return None;
         }
         // SAFETY: `deserialize_file` trusts the file to be machine code wasmtime produced.
-        // It is sound here because only `write_disk` creates files under this directory, it
+        // It is sound here because only `write` creates files under this directory, it
         // writes them whole (temp file + rename, so a reader never sees a partial artifact),
         // and the path embeds both the content hash of the source wasm and the engine's
         // compatibility key, so the artifact matches the bytes and engine asking for it.
         // wasmtime still checks its header and version and rejects a mismatch with an error.
         // An operator must not point `cache_dir` at a directory others can write.
-        match unsafe { Component::deserialize_file(engine, &path) } {
-            Ok(component) => Some(component),
+        match unsafe { T::deserialize_file(engine, &path) } {
+            Ok(artifact) => Some(artifact),
             Err(error) => {
                 tracing::warn!(path = %path.display(), "ignoring unusable cached artifact: {error}");
                 let _ = std::fs::remove_file(&path);
@@ -121,11 +167,11 @@ impl ArtifactCache {
         }
     }
 
-    fn write_disk(&self, hash: ContentHash, component: &Component) {
-        let Some(path) = self.artifact_path(hash) else {
+    fn write<T: Artifact>(&self, hash: ContentHash, artifact: &T) {
+        let Some(path) = self.path(hash) else {
             return;
         };
-        let written = component.serialize().map_err(|e| e.to_string().into()).and_then(|b| write_atomically(&path, &b));
+        let written = artifact.serialize().map_err(|e| e.to_string().into()).and_then(|b| write_atomically(&path, &b));
         if let Err(error) = written {
             tracing::warn!(path = %path.display(), "cannot write compiled artifact to the cache: {error}");
         }
@@ -151,7 +197,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Box<dyn std::error:
 /// Compiled core modules shared between components ([`super::split`]), by content hash: in
 /// memory, and on disk next to the component artifacts.
 pub(crate) struct ModuleCache {
-    dir: Option<PathBuf>,
+    disk: DiskStore,
     memory: Mutex<HashMap<ContentHash, Module>>,
 }
 
@@ -160,8 +206,7 @@ impl ModuleCache {
     const MAX_IN_MEMORY: usize = 16;
 
     pub(crate) fn new(engine: &Engine, dir: Option<PathBuf>) -> Self {
-        let dir = dir.map(|d| d.join(engine_compatibility_key(engine)).join("modules"));
-        ModuleCache { dir, memory: Mutex::new(HashMap::new()) }
+        ModuleCache { disk: DiskStore::new(engine, dir, Some("modules")), memory: Mutex::new(HashMap::new()) }
     }
 
     /// The compiled module for `bytes`, from memory, disk or a fresh compilation, and whether
@@ -175,24 +220,13 @@ impl ModuleCache {
         if let Some(module) = self.lock().get(&hash) {
             return Ok((module.clone(), false));
         }
-        let path = self.dir.as_ref().map(|dir| dir.join(format!("{hash}.cwasm")));
-        // SAFETY: as for components (`ArtifactCache::read_disk`): only this cache writes
-        // under its directory, whole files by rename, at paths naming the source's content
-        // hash and the engine's compatibility key; wasmtime checks the header too.
-        let cached =
-            path.as_ref().filter(|p| p.exists()).and_then(|p| unsafe { Module::deserialize_file(engine, p) }.ok());
+        let cached: Option<Module> = self.disk.read(engine, hash);
         let compiled_now = cached.is_none();
         let module = match cached {
             Some(module) => module,
             None => {
                 let module = Module::new(engine, bytes)?;
-                if let Some(path) = &path {
-                    let written =
-                        module.serialize().map_err(|e| e.to_string().into()).and_then(|b| write_atomically(path, &b));
-                    if let Err(error) = written {
-                        tracing::warn!(path = %path.display(), "cannot write a compiled module to the cache: {error}");
-                    }
-                }
+                self.disk.write(hash, &module);
                 module
             }
         };
