@@ -32,6 +32,27 @@ pub fn closed_port() -> u16 {
     listener.local_addr().unwrap().port()
 }
 
+/// The simulator as provider `sim`, with models `small` (tier 0, 0.1 per million tokens) and
+/// `large` (tier 1, 1.0), and no decision log: the start of most suites' configs, for
+/// [`render`] (`{SIM}`).
+pub const SIM_MODELS: &str = r#"
+[telemetry]
+decision_log = "off"
+[providers.sim]
+base_url = "{SIM}"
+[models.small]
+provider = "sim"
+upstream = "sim-small"
+input_price = 0.1
+output_price = 0.1
+[models.large]
+provider = "sim"
+upstream = "sim-large"
+tier = 1
+input_price = 1.0
+output_price = 1.0
+"#;
+
 /// Replaces `{SIM}` with the simulator's base URL and `{GUEST:NAME}` with built guest paths.
 pub fn render(template: &str, sim: SocketAddr) -> String {
     let mut text = template.replace("{SIM}", &format!("http://{sim}/v1"));

@@ -20,25 +20,12 @@ pub fn replace_atomically(path: &Path, bytes: &[u8]) {
 /// next to the config file, with the admin API on [`ADMIN_TOKEN`].
 pub fn watched_config(sim: SocketAddr, classifier_config: &str, extra_routes: &str) -> String {
     let hash = hex::encode(sha2::Sha256::digest(ADMIN_TOKEN.as_bytes()));
+    let models = crate::proxy::render(crate::proxy::SIM_MODELS, sim);
     format!(
         r#"
 [admin]
 token_sha256 = "{hash}"
-[telemetry]
-decision_log = "off"
-[providers.sim]
-base_url = "http://{sim}/v1"
-[models.small]
-provider = "sim"
-upstream = "sim-small"
-input_price = 0.1
-output_price = 0.1
-[models.large]
-provider = "sim"
-upstream = "sim-large"
-tier = 1
-input_price = 1.0
-output_price = 1.0
+{models}
 [plugins.classifier]
 kind = "classifier"
 path = "classifier.wasm"

@@ -379,7 +379,7 @@ fn a_python_plugin_sees_fixed_clocks_and_no_files_network_or_environment() {
 /// version answers the same request with the same plan and reason.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_policy_hot_swaps_between_rust_python_and_js() {
-    use switchyard_tests::proxy::{Proxy, chat, simulator};
+    use switchyard_tests::proxy::{Proxy, SIM_MODELS, chat, render, simulator};
 
     require_toolchains();
     let (rust, python, js) = tokio::task::spawn_blocking(tiered_builds).await.unwrap();
@@ -391,21 +391,7 @@ async fn a_policy_hot_swaps_between_rust_python_and_js() {
         r#"
 [runtime]
 cache_dir = {cache:?}
-[telemetry]
-decision_log = "off"
-[providers.sim]
-base_url = "http://{sim}/v1"
-[models.small]
-provider = "sim"
-upstream = "sim-small"
-input_price = 0.1
-output_price = 0.1
-[models.large]
-provider = "sim"
-upstream = "sim-large"
-tier = 1
-input_price = 1.0
-output_price = 1.0
+{models}
 [plugins.tiered]
 kind = "policy"
 path = "policy.wasm"
@@ -415,7 +401,8 @@ config = {{ thresholds = [0.5] }}
 policy = "tiered"
 default_plan = ["small"]
 "#,
-        cache = work_dir().join("compiled").to_str().unwrap()
+        cache = work_dir().join("compiled").to_str().unwrap(),
+        models = render(SIM_MODELS, sim),
     );
     let config_path = dir.path().join("switchyard.toml");
     std::fs::write(&config_path, config).unwrap();
