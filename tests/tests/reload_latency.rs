@@ -31,7 +31,7 @@ use switchyard::cli::plugin_build::{self, BuildOptions};
 use switchyard::plugin::TierUp;
 use switchyard::reload::watch::DEFAULT_SETTLE;
 use switchyard_tests::guests;
-use switchyard_tests::proxy::{Proxy, chat, simulator};
+use switchyard_tests::proxy::{Proxy, Reply, chat, simulator};
 use switchyard_tests::reload::{replace_atomically, watched_config};
 
 /// The allocator the `switchyard` binary ships with, so the proxy in this process compiles and
@@ -159,6 +159,15 @@ fn served_while_reloading() -> String {
     )
 }
 
+/// One request, timed into [`SERVED_WHILE_RELOADING`]; it must succeed.
+async fn ask(proxy: &Proxy) -> Reply {
+    let sent = Instant::now();
+    let reply = chat(proxy, json!({"model": "auto", "messages": [{"role": "user", "content": "hello there"}]})).await;
+    SERVED_WHILE_RELOADING.lock().unwrap().push(sent.elapsed());
+    assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
+    reply
+}
+
 /// Replaces the policy and returns the time until a request is answered with a reason
 /// containing `expect`.
 async fn swap(proxy: &Proxy, policy: &Path, bytes: &[u8], expect: &str) -> Duration {
@@ -169,11 +178,7 @@ async fn swap(proxy: &Proxy, policy: &Path, bytes: &[u8], expect: &str) -> Durat
     tokio::task::spawn_blocking(move || replace_atomically(&path, &bytes)).await.unwrap();
     let deadline = started + Duration::from_secs(120);
     loop {
-        let sent = Instant::now();
-        let reply =
-            chat(proxy, json!({"model": "auto", "messages": [{"role": "user", "content": "hello there"}]})).await;
-        SERVED_WHILE_RELOADING.lock().unwrap().push(sent.elapsed());
-        assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
+        let reply = ask(proxy).await;
         if reply.header("x-switchyard-reason").contains(expect) {
             return started.elapsed();
         }
@@ -207,11 +212,7 @@ async fn optimized(proxy: &Proxy) -> Duration {
     // Keep serving requests (and timing them) while the optimized code is compiled.
     while policy.tier_up_status() == TierUp::Pending {
         assert!(Instant::now() < deadline, "no optimized code within 300 s");
-        let sent = Instant::now();
-        let reply =
-            chat(proxy, json!({"model": "auto", "messages": [{"role": "user", "content": "hello there"}]})).await;
-        SERVED_WHILE_RELOADING.lock().unwrap().push(sent.elapsed());
-        assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
+        ask(proxy).await;
         tokio::time::sleep(POLL).await;
     }
     match policy.tier_up_status() {
