@@ -67,18 +67,21 @@ pub struct EngineError(String);
 pub(crate) struct Backend {
     pub engine: Engine,
     pub linker: Linker<HostState>,
-    /// Core modules shared between components (used by the baseline tier, see
-    /// [`super::split`]).
-    pub modules: ModuleCache,
 }
 
 impl Backend {
-    fn new(config: &Config, cache_dir: Option<PathBuf>) -> Result<Self, EngineError> {
+    fn new(config: &Config) -> Result<Self, EngineError> {
         let engine = Engine::new(config).map_err(|e| EngineError(format!("{e:?}")))?;
         let linker = host_linker(&engine).map_err(|e| EngineError(format!("{e:?}")))?;
-        let modules = ModuleCache::new(&engine, cache_dir);
-        Ok(Backend { engine, linker, modules })
+        Ok(Backend { engine, linker })
     }
+}
+
+/// The baseline tier: its backend and the compiled core modules its components share
+/// ([`super::split`]).
+pub(crate) struct Baseline {
+    pub backend: Backend,
+    pub modules: ModuleCache,
 }
 
 /// The shared engines (optimized, and baseline when tiering), their linkers and the
@@ -87,7 +90,7 @@ impl Backend {
 pub struct PluginEngine {
     pub(crate) optimized: Backend,
     /// Winch, present when [`EngineSettings::tiered`] is on and this platform supports it.
-    pub(crate) baseline: Option<Backend>,
+    pub(crate) baseline: Option<Baseline>,
     pub(crate) cache: ArtifactCache,
     pub(crate) settings: EngineSettings,
     /// Held by the background build of optimized code ([`super::tier`]), one at a time.
@@ -113,10 +116,13 @@ impl PluginEngine {
                 .enable_incremental_compilation(Arc::new(FunctionCache::default()))
                 .map_err(|e| EngineError(format!("{e:?}")))?;
         }
-        let optimized = Backend::new(&config, settings.cache_dir.clone())?;
+        let optimized = Backend::new(&config)?;
         let baseline = if settings.tiered {
-            match Backend::new(&baseline_config(&settings), settings.cache_dir.clone()) {
-                Ok(backend) => Some(backend),
+            match Backend::new(&baseline_config(&settings)) {
+                Ok(backend) => {
+                    let modules = ModuleCache::new(&backend.engine, settings.cache_dir.clone());
+                    Some(Baseline { backend, modules })
+                }
                 Err(error) => {
                     tracing::warn!("tiered compilation is off: the baseline compiler is unavailable here: {error}");
                     None
@@ -127,7 +133,10 @@ impl PluginEngine {
         };
         let cache = ArtifactCache::new(&optimized.engine, settings.cache_dir.clone());
         let ticker_stop = Arc::new(AtomicBool::new(false));
-        let engines = std::iter::once(&optimized).chain(&baseline).map(|b| b.engine.clone()).collect();
+        let engines = std::iter::once(&optimized)
+            .chain(baseline.as_ref().map(|b| &b.backend))
+            .map(|b| b.engine.clone())
+            .collect();
         spawn_epoch_ticker(engines, settings.epoch_tick, ticker_stop.clone())
             .map_err(|e| EngineError(format!("cannot start the epoch ticker thread: {e}")))?;
         Ok(Arc::new(PluginEngine { optimized, baseline, cache, settings, tier_ups: Default::default(), ticker_stop }))
@@ -136,7 +145,7 @@ impl PluginEngine {
     /// The engine and linker that run code of `tier`.
     pub(crate) fn backend(&self, tier: Tier) -> &Backend {
         match (tier, &self.baseline) {
-            (Tier::Baseline, Some(baseline)) => baseline,
+            (Tier::Baseline, Some(baseline)) => &baseline.backend,
             _ => &self.optimized,
         }
     }
@@ -246,7 +255,7 @@ impl PluginEngine {
         let component = match &self.baseline {
             // A tiering engine looks with the fast compiler and caches nothing, so the load
             // that follows still goes through the baseline tier.
-            Some(baseline) => Component::new(&baseline.engine, bytes).map(|c| (baseline, c)),
+            Some(baseline) => Component::new(&baseline.backend.engine, bytes).map(|c| (&baseline.backend, c)),
             None => self.cache.get_or_compile(&self.optimized.engine, hash, bytes).map(|(c, _)| (&self.optimized, c)),
         };
         let (backend, component) = component.map_err(|e| format!("{e:#}"))?;

@@ -11,7 +11,7 @@ use wasmtime::component::Component;
 
 use super::PluginKind;
 use super::cache::{CacheOutcome, ContentHash};
-use super::engine::{Backend, PluginEngine};
+use super::engine::{Baseline, PluginEngine};
 use super::error::CallError;
 use super::instance::{InstanceStrategy, WorldPre};
 use super::limits::Limits;
@@ -254,14 +254,17 @@ fn compile(engine: &PluginEngine, hash: ContentHash, bytes: Vec<u8>) -> wasmtime
 /// Baseline code for `bytes`, its heavy core modules shared with earlier versions when the
 /// component can be split ([`super::split`]); compiled whole otherwise, or when the split
 /// version does not compile (so errors always describe the component as written).
-fn compile_baseline(baseline: &Backend, bytes: &[u8]) -> wasmtime::Result<(Component, SuppliedModules, SharedModules)> {
+fn compile_baseline(
+    baseline: &Baseline,
+    bytes: &[u8],
+) -> wasmtime::Result<(Component, SuppliedModules, SharedModules)> {
     if let Some(split) = super::split::split(bytes) {
         let mut counts = SharedModules::default();
         let shared = split
             .modules
             .iter()
             .map(|m| {
-                let (module, compiled) = baseline.modules.get_or_compile(&baseline.engine, m.hash, &m.bytes)?;
+                let (module, compiled) = baseline.modules.get_or_compile(&baseline.backend.engine, m.hash, &m.bytes)?;
                 if compiled {
                     counts.compiled += 1;
                 } else {
@@ -270,12 +273,13 @@ fn compile_baseline(baseline: &Backend, bytes: &[u8]) -> wasmtime::Result<(Compo
                 Ok((m.import_name.clone(), module))
             })
             .collect::<wasmtime::Result<Vec<_>>>();
-        match shared.and_then(|shared| Component::new(&baseline.engine, &split.component).map(|c| (c, shared))) {
+        match shared.and_then(|shared| Component::new(&baseline.backend.engine, &split.component).map(|c| (c, shared)))
+        {
             Ok((component, shared)) => return Ok((component, shared, counts)),
             Err(error) => tracing::debug!("compiling the component whole: its split form failed: {error:#}"),
         }
     }
-    Ok((Component::new(&baseline.engine, bytes)?, Vec::new(), SharedModules::default()))
+    Ok((Component::new(&baseline.backend.engine, bytes)?, Vec::new(), SharedModules::default()))
 }
 
 /// Fills the warm pool at load, off the request path, so that no request pays for an
