@@ -62,10 +62,10 @@ pub async fn reload(app: &App, trigger: &str) -> Result<u64, ReloadError> {
                 status.plugin_failures.remove(name);
             }
             let replaced = app.publish(snapshot);
+            app.engine().retain_compiled(&keep);
             // Freeing a version unmaps its code and resets its instances' memories (~12 MB
             // each for Python): milliseconds that belong on a blocking thread, not on the
             // runtime's workers serving requests.
-            app.engine().retain_compiled(&keep);
             tokio::task::spawn_blocking(move || drop(replaced));
             attempt.version = Some(version);
             attempt.plugins = changes;

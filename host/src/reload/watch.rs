@@ -25,10 +25,11 @@ use crate::server::App;
 /// renamed one after the other as one change.
 pub const RENAME_SETTLE: Duration = Duration::from_millis(5);
 
-/// Default quiet time after the last in-place write to a watched file before a reload starts. Editors' rename
-/// dance and `cp` finish well within it. A plugin written slower than that fails validation
-/// (a cut component is not valid) and is retried on the next change; a config file should be
-/// replaced atomically (temporary file + rename), since a cut TOML file can still parse.
+/// Default quiet time after the last in-place write to a watched file before a reload starts;
+/// `cp` and editors that write in place finish well within it. A plugin written slower than
+/// that fails validation (a cut component is not valid) and is retried on the next change; a
+/// config file should be replaced atomically (temporary file + rename), since a cut TOML file
+/// can still parse.
 pub const DEFAULT_SETTLE: Duration = Duration::from_millis(50);
 
 /// The watcher could not start.
