@@ -9,6 +9,7 @@
 pub mod cli;
 pub mod config;
 pub mod eval;
+pub mod package;
 pub mod plugin;
 pub mod provider;
 pub mod reload;

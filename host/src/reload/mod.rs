@@ -98,6 +98,7 @@ fn plugin_of(error: &LoadError) -> &str {
         | LoadError::Link { name, .. }
         | LoadError::Config { name, .. }
         | LoadError::SelfTest { name, .. }
-        | LoadError::Task { name, .. } => name,
+        | LoadError::Task { name, .. }
+        | LoadError::Package { name, .. } => name,
     }
 }

@@ -134,6 +134,8 @@ impl Snapshot {
         version: u64,
         previous: Option<&Snapshot>,
     ) -> Result<(Snapshot, Vec<NamedChange>), SnapshotError> {
+        // Registry packages are fetched, verified and pointed at their cached component.
+        let config = crate::package::resolve(config, previous.map(|p| p.config.as_ref())).await?;
         let mut plugins = BTreeMap::new();
         let mut changes = Vec::new();
         for (name, cfg) in &config.plugins {
