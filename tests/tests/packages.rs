@@ -121,7 +121,7 @@ async fn wrong_registry_credentials_are_an_error_that_says_so() {
     let path = dir.path().join("switchyard.toml");
     std::fs::write(&path, config(sim, &source, &acme.trust_table(&["acme/*"], ""), "")).unwrap();
     let cfg = switchyard::config::Config::load(&path).unwrap();
-    let error = switchyard::server::App::start(cfg).await.err().expect("no cached copy: the start fails").to_string();
+    let error = switchyard::app::App::start(cfg).await.err().expect("no cached copy: the start fails").to_string();
     assert!(error.contains("credentials") && error.contains("(registry)"), "{error}");
     switchyard_tests::packages::set_credentials(&registry.addr.to_string(), "switchyard", switchyard_tests::packages::PASSWORD);
 }
@@ -155,7 +155,7 @@ async fn an_openssl_signature_verifies_and_a_cached_package_serves_while_the_reg
     let path = other.path().join("switchyard.toml");
     std::fs::write(&path, config(sim, &source, &ops.trust_table(&["ops/*"], ""), "")).unwrap();
     let cfg = switchyard::config::Config::load(&path).unwrap();
-    let error = switchyard::server::App::start(cfg).await.err().expect("nothing cached").to_string();
+    let error = switchyard::app::App::start(cfg).await.err().expect("nothing cached").to_string();
     assert!(error.contains("package cache has no copy"), "{error}");
 }
 

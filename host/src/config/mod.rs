@@ -43,9 +43,11 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use error::ConfigError;
-pub use model::ModelConfig;
+pub use model::{ModelConfig, Prices};
 pub use package::{PackageLimits, ResolvedPackage};
-pub use plugin::{FailMode, InstanceMode, OCI_SCHEME, PluginConfig, PluginKind};
+pub use plugin::{
+    ClassifierFailMode, FailMode, GateFailMode, InstanceMode, OCI_SCHEME, PluginConfig, PluginKind, PolicyFailMode,
+};
 pub use provider::{ProviderConfig, ProviderKind};
 pub use route::{OnReject, RouteConfig};
 pub use secret::{Secret, Secrets};

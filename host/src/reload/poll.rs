@@ -19,7 +19,7 @@ use crate::package::registry::{Registry, RegistryError, parse_reference};
 use crate::plugin::LoadError;
 use crate::reload::ReloadError;
 use crate::route::snapshot::SnapshotError;
-use crate::server::App;
+use crate::app::App;
 
 /// The longest wait between two polls of a failing registry.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(300);
