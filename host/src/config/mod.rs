@@ -46,7 +46,9 @@ pub use plugin::{FailMode, InstanceMode, PluginConfig, PluginKind};
 pub use provider::{ProviderConfig, ProviderKind};
 pub use route::{OnReject, RouteConfig};
 pub use secret::{Secret, Secrets};
-pub use sections::{AdminConfig, DecisionLog, HealthConfig, LogFormat, RuntimeConfig, ServerConfig, TelemetryConfig};
+pub use sections::{
+    AdminConfig, DecisionLog, HealthConfig, LogFormat, OtlpConfig, RuntimeConfig, ServerConfig, TelemetryConfig,
+};
 
 /// A loaded, validated config.
 #[derive(Debug, Clone, Deserialize)]

@@ -13,6 +13,7 @@ use tokio::time::Instant as Deadline;
 
 use super::decision::{Attempt, AttemptOutcome};
 use super::gates::{self, GateOutcome};
+use super::pipeline::offset_us;
 use super::recorder::Recorder;
 use super::request::ChatBody;
 use super::respond;
@@ -22,6 +23,7 @@ use crate::plugin::{Candidate, Request};
 use crate::provider::{Completion, ProviderError, UpstreamCall, UpstreamReply, cost_usd};
 use crate::server::body::Body;
 use crate::server::error::ApiError;
+use crate::telemetry::trace_context::TraceContext;
 
 /// The steps to try, in order, and why.
 #[derive(Debug, Clone)]
@@ -70,6 +72,7 @@ pub async fn run(
         }
         let buffered = body.stream && has_gates && !last;
         let started = Instant::now();
+        let span_id = TraceContext::new_child_span();
         // The client's body, untouched but for asking streams to report usage (needed for
         // the cost; stripped again if the client did not ask for it).
         let call = UpstreamCall {
@@ -78,6 +81,7 @@ pub async fn run(
             stream: body.stream,
             stream_usage: true,
             deadline,
+            traceparent: recorder.record.trace.header_for(span_id),
         };
         let reply = entry.provider.chat(call).await;
         let mut attempt = Attempt {
@@ -86,6 +90,8 @@ pub async fn run(
             provider: entry.provider.name().to_string(),
             upstream_model: entry.upstream_name().to_string(),
             buffered,
+            start_us: offset_us(&recorder, started),
+            span_id,
             ..Default::default()
         };
 
@@ -129,7 +135,13 @@ pub async fn run(
         let verdict = if has_gates {
             let route = route.as_deref().expect("has_gates implies a route");
             let candidate = candidate(&entry, &completion, last);
-            let (verdict, runs) = gates::judge(&recorder.app, route, &request, &candidate).await;
+            let gates_started = offset_us(&recorder, Instant::now());
+            let (verdict, mut runs) = gates::judge(&recorder.app, route, &request, &candidate).await;
+            // Gates run one after the other: each starts as the one before it ends.
+            runs.iter_mut().fold(gates_started, |start, run| {
+                run.start_us = start;
+                start + run.micros
+            });
             attempt.gates = runs;
             verdict
         } else {

@@ -13,9 +13,10 @@ use super::request::{self, ChatBody};
 use super::snapshot::{Route, Snapshot};
 use crate::config::FailMode;
 use crate::plugin::{CallError, Request, Signal};
-use crate::server::App;
 use crate::server::body::Body;
 use crate::server::error::ApiError;
+use crate::server::{App, auth};
+use crate::telemetry::trace_context::TraceContext;
 
 /// Serves one parsed chat request end to end.
 pub async fn run(
@@ -32,6 +33,8 @@ pub async fn run(
         snapshot: snapshot.version,
         requested_model: body.model.clone(),
         stream: body.stream,
+        trace: TraceContext::for_request(headers.get("traceparent")),
+        key: key_fingerprint(&app, &headers),
         ..Default::default()
     };
     let mut recorder = Recorder::new(app.clone(), started, record, permit);
@@ -73,6 +76,7 @@ async fn plan_route(
         app.metrics().observe_plugin(slot.plugin.name(), "classifier", elapsed.as_secs_f64(), failure);
         let mut run = PluginRun {
             plugin: slot.plugin.name().to_string(),
+            start_us: offset_us(recorder, started),
             micros: elapsed.as_micros() as u64,
             ..Default::default()
         };
@@ -117,8 +121,12 @@ async fn plan_route(
     let elapsed = started.elapsed();
     let failure = result.as_ref().err().map(CallError::label);
     app.metrics().observe_plugin(slot.plugin.name(), "policy", elapsed.as_secs_f64(), failure);
-    let mut run =
-        PluginRun { plugin: slot.plugin.name().to_string(), micros: elapsed.as_micros() as u64, ..Default::default() };
+    let mut run = PluginRun {
+        plugin: slot.plugin.name().to_string(),
+        start_us: offset_us(recorder, started),
+        micros: elapsed.as_micros() as u64,
+        ..Default::default()
+    };
     let plan = match result {
         Ok(plan) => {
             run.plan = Some(plan.steps.clone());
@@ -152,4 +160,18 @@ async fn plan_route(
 fn dedupe(steps: Vec<String>) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
     steps.into_iter().filter(|s| seen.insert(s.clone())).collect()
+}
+
+/// When `at` was, in microseconds after the request arrived (a span's start).
+pub(crate) fn offset_us(recorder: &Recorder, at: Instant) -> u64 {
+    at.saturating_duration_since(recorder.started).as_micros() as u64
+}
+
+/// The client key's fingerprint for the record, when client keys are in force.
+fn key_fingerprint(app: &App, headers: &HeaderMap) -> Option<String> {
+    if !app.client_keys().required() {
+        return None;
+    }
+    let key = auth::bearer(headers).or_else(|| headers.get("api-key").and_then(|v| v.to_str().ok()))?;
+    Some(hex::encode(&auth::digest(key.trim())[..6]))
 }

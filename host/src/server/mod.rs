@@ -11,6 +11,7 @@ pub mod headers;
 pub mod listen;
 pub mod models;
 pub mod router;
+pub mod ui;
 
 pub use app::App;
 pub use listen::serve;

@@ -18,6 +18,7 @@ pub async fn route(app: Arc<App>, request: Request<Incoming>) -> Response<Body> 
         (&Method::GET, "/v1/models" | "/models") => models::list(&app, request.headers()),
         (&Method::GET, "/healthz") => text(200, "ok\n", "text/plain"),
         (_, admin) if admin.starts_with("/admin/") => super::admin::handle(app, request, &path).await,
+        (_, ui) if ui == "/ui" || ui.starts_with("/ui/") => super::ui::handle(app, request, &path).await,
         (&Method::GET, "/metrics") => {
             text(200, &app.metrics().encode(), "application/openmetrics-text; version=1.0.0; charset=utf-8")
         }
