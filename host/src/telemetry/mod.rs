@@ -1,10 +1,12 @@
 //! What Switchyard tells its operators: Prometheus metrics, the decision log, the live view
 //! behind the dashboard, and OpenTelemetry traces.
 
+pub mod decision;
 pub mod decision_log;
 pub mod live;
 pub mod metrics;
 pub mod otlp;
+pub mod timing;
 pub mod trace_context;
 
 use std::sync::Arc;
@@ -13,7 +15,7 @@ pub use decision_log::{DecisionLog, DecisionSink};
 pub use metrics::Metrics;
 
 use crate::config::TelemetryConfig;
-use crate::route::decision::DecisionRecord;
+use crate::telemetry::decision::DecisionRecord;
 use live::Live;
 use live::cascade::Catalog;
 use otlp::{OtlpError, Tracing};

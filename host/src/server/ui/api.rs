@@ -4,10 +4,10 @@
 use http::{HeaderValue, Response, StatusCode, header};
 use serde_json::{Value, json};
 
-use super::super::app::App;
 use super::super::body::{Body, full};
 use super::super::error::ApiError;
 use super::query::Query;
+use crate::app::App;
 use crate::telemetry::live::series::SECONDS_KEPT;
 use crate::telemetry::live::{Filter, RECENT_KEPT, Summary, now_ms};
 

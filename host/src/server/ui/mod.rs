@@ -14,9 +14,9 @@ use http::{HeaderValue, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 
 use super::admin::AdminAuth;
-use super::app::App;
 use super::body::{Body, full};
 use super::error::ApiError;
+use crate::app::App;
 
 /// An embedded file: its path under `/ui`, content type and bytes.
 struct Asset {

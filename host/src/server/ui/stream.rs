@@ -10,8 +10,8 @@ use bytes::Bytes;
 use http::{HeaderValue, Response, header};
 use tokio::sync::broadcast::error::RecvError;
 
-use super::super::app::App;
 use super::super::body::{self, Body};
+use crate::app::App;
 
 /// Comment lines keep idle connections (and proxies between) from timing out.
 const KEEPALIVE: Duration = Duration::from_secs(15);

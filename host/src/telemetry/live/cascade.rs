@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::route::decision::{AttemptOutcome, DecisionRecord};
 use crate::route::snapshot::Snapshot;
+use crate::telemetry::decision::{AttemptOutcome, DecisionRecord};
 
 /// What the tally needs to know about the models: their tier and prices (per million
 /// tokens), and the models a route plans over by default.
@@ -19,17 +19,15 @@ pub trait Catalog {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ModelFacts {
     pub tier: u32,
-    pub input_price: f64,
-    pub output_price: f64,
+    /// Input and output price per million tokens; `None` for an unpriced model.
+    pub prices: Option<(f64, f64)>,
 }
 
 impl Catalog for Snapshot {
     fn model(&self, id: &str) -> Option<ModelFacts> {
-        self.models.get(id).map(|m| ModelFacts {
-            tier: m.config.tier,
-            input_price: m.config.input_price,
-            output_price: m.config.output_price,
-        })
+        self.models
+            .get(id)
+            .map(|m| ModelFacts { tier: m.config.tier, prices: m.config.prices().map(|p| (p.input, p.output)) })
     }
 
     fn route_models(&self, route: &str) -> &[String] {
@@ -82,7 +80,8 @@ impl Tallies {
         let key = if self.routes.len() < MAX_ROUTES || self.routes.contains_key(route) { route } else { "other" };
         let tally = self.routes.entry(key.to_string()).or_default();
         tally.requests += 1;
-        tally.cost_usd += record.cost_usd;
+        let paid = record.cost_usd.unwrap_or(0.0);
+        tally.cost_usd += paid;
         if record.escalations() > 0 {
             tally.escalated += 1;
         }
@@ -109,20 +108,20 @@ impl Tallies {
             .route_models(route)
             .iter()
             .chain(record.plan.steps.iter())
-            .filter_map(|id| catalog.model(id).map(|facts| (id, facts)))
-            .max_by(|(_, a), (_, b)| (a.input_price + a.output_price).total_cmp(&(b.input_price + b.output_price)));
+            .filter_map(|id| catalog.model(id).and_then(|facts| facts.prices).map(|prices| (id, prices)))
+            .max_by(|(_, a), (_, b)| (a.0 + a.1).total_cmp(&(b.0 + b.1)));
         match dearest {
-            Some((id, facts)) => {
-                let ceiling = (f64::from(attempt.input_tokens) * facts.input_price
-                    + f64::from(attempt.output_tokens) * facts.output_price)
+            Some((id, (input_price, output_price))) => {
+                let ceiling = (f64::from(attempt.input_tokens) * input_price
+                    + f64::from(attempt.output_tokens) * output_price)
                     / 1_000_000.0;
                 // Never below what was actually paid (retries of the dearest model itself).
-                tally.ceiling_usd += ceiling.max(record.cost_usd);
+                tally.ceiling_usd += ceiling.max(paid);
                 if tally.ceiling_model.as_deref() != Some(id.as_str()) {
                     tally.ceiling_model = Some(id.clone());
                 }
             }
-            None => tally.ceiling_usd += record.cost_usd,
+            None => tally.ceiling_usd += paid,
         }
     }
 
@@ -134,7 +133,7 @@ impl Tallies {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::route::decision::{Attempt, Outcome};
+    use crate::telemetry::decision::{Attempt, Outcome};
 
     /// Two models: `small` (tier 0, $1/$2 per million) and `large` (tier 1, $10/$20).
     pub(crate) struct TwoModels(pub Vec<String>);
@@ -142,8 +141,8 @@ pub(crate) mod tests {
     impl Catalog for TwoModels {
         fn model(&self, id: &str) -> Option<ModelFacts> {
             match id {
-                "small" => Some(ModelFacts { tier: 0, input_price: 1.0, output_price: 2.0 }),
-                "large" => Some(ModelFacts { tier: 1, input_price: 10.0, output_price: 20.0 }),
+                "small" => Some(ModelFacts { tier: 0, prices: Some((1.0, 2.0)) }),
+                "large" => Some(ModelFacts { tier: 1, prices: Some((10.0, 20.0)) }),
                 _ => None,
             }
         }
@@ -153,7 +152,14 @@ pub(crate) mod tests {
     }
 
     fn attempt(model: &str, outcome: AttemptOutcome, cost_usd: f64) -> Attempt {
-        Attempt { model: model.into(), outcome, input_tokens: 1000, output_tokens: 500, cost_usd, ..Default::default() }
+        Attempt {
+            model: model.into(),
+            outcome,
+            input_tokens: 1000,
+            output_tokens: 500,
+            cost_usd: Some(cost_usd),
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -167,7 +173,7 @@ pub(crate) mod tests {
             route: Some("auto".into()),
             outcome: ok("small"),
             attempts: vec![attempt("small", AttemptOutcome::Returned, 0.002)],
-            cost_usd: 0.002,
+            cost_usd: Some(0.002),
             ..Default::default()
         };
         // Escalated to the large model: paid both.
@@ -178,7 +184,7 @@ pub(crate) mod tests {
                 attempt("small", AttemptOutcome::Escalated, 0.002),
                 attempt("large", AttemptOutcome::Returned, 0.02),
             ],
-            cost_usd: 0.022,
+            cost_usd: Some(0.022),
             ..Default::default()
         };
         let failed = DecisionRecord {

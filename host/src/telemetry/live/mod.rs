@@ -16,7 +16,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use tokio::sync::broadcast;
 
-use crate::route::decision::DecisionRecord;
+use crate::telemetry::decision::DecisionRecord;
 use cascade::{Catalog, Tallies};
 use series::{Sample, Series};
 
@@ -59,7 +59,7 @@ pub struct Summary<'a> {
     pub escalations: usize,
     pub fallbacks: usize,
     pub reason: &'a str,
-    pub cost_usd: f64,
+    pub cost_usd: Option<f64>,
     pub latency_ms: f64,
 }
 
@@ -118,8 +118,8 @@ impl Live {
         let cost: Vec<(Arc<str>, Arc<str>, f64)> = record
             .attempts
             .iter()
-            .filter(|a| a.cost_usd > 0.0)
-            .map(|a| (route.clone(), Arc::from(a.model.as_str()), a.cost_usd))
+            .filter_map(|a| a.cost_usd.filter(|usd| *usd > 0.0).map(|usd| (a, usd)))
+            .map(|(a, usd)| (route.clone(), Arc::from(a.model.as_str()), usd))
             .collect();
         let second = now_ms() / 1000;
         {
@@ -173,7 +173,7 @@ pub fn now_ms() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::route::decision::{Attempt, AttemptOutcome, Outcome};
+    use crate::telemetry::decision::{Attempt, AttemptOutcome, Outcome};
 
     fn record(id: &str, route: &str, model: &str, status: &str) -> Arc<DecisionRecord> {
         Arc::new(DecisionRecord {
@@ -184,10 +184,10 @@ mod tests {
             attempts: vec![Attempt {
                 model: model.into(),
                 outcome: AttemptOutcome::Returned,
-                cost_usd: 0.5,
+                cost_usd: Some(0.5),
                 ..Default::default()
             }],
-            cost_usd: 0.5,
+            cost_usd: Some(0.5),
             latency_ms: 3.0,
             ..Default::default()
         })

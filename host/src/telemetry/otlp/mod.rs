@@ -16,7 +16,7 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SpanProcessor};
 
 use crate::config::OtlpConfig;
-use crate::route::decision::DecisionRecord;
+use crate::telemetry::decision::DecisionRecord;
 
 /// The trace exporter could not be set up.
 #[derive(Debug, thiserror::Error)]

@@ -14,7 +14,7 @@ use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceFlags, Tr
 use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 
-use crate::route::decision::{Attempt, AttemptOutcome, DecisionRecord, GateRun, PluginRun};
+use crate::telemetry::decision::{Attempt, AttemptOutcome, DecisionRecord, GateRun, PluginRun};
 use crate::telemetry::trace_context::TraceContext;
 
 /// Builds every span of one request. `None` when the record has no trace ids.
@@ -107,7 +107,6 @@ impl Builder<'_> {
             kv("http.response.status_code", i64::from(record.outcome.http_status)),
             kv("switchyard.request.id", record.id.clone()),
             kv("switchyard.snapshot", record.snapshot as i64),
-            kv("switchyard.cost_usd", record.cost_usd),
             kv("switchyard.plan.steps", record.plan.steps.join(",")),
             kv("switchyard.plan.reason", record.plan.reason.clone()),
             kv("switchyard.plan.source", format!("{:?}", record.plan.source).to_lowercase()),
@@ -118,6 +117,9 @@ impl Builder<'_> {
         ];
         if let Some(route) = &record.route {
             attributes.push(kv("switchyard.route", route.clone()));
+        }
+        if let Some(cost) = record.cost_usd {
+            attributes.push(kv("switchyard.cost_usd", cost));
         }
         if let Some(model) = &record.outcome.model {
             attributes.push(kv("gen_ai.response.model", model.clone()));
@@ -204,8 +206,10 @@ impl Builder<'_> {
             kv("switchyard.step", attempt.step as i64),
             kv("switchyard.attempt.outcome", outcome_label(attempt.outcome)),
             kv("switchyard.buffered", attempt.buffered),
-            kv("switchyard.cost_usd", attempt.cost_usd),
         ];
+        if let Some(cost) = attempt.cost_usd {
+            attributes.push(kv("switchyard.cost_usd", cost));
+        }
         if attempt.status == Some(200) {
             attributes.extend([
                 kv("gen_ai.response.model", attempt.upstream_model.clone()),
@@ -276,6 +280,7 @@ fn outcome_label(outcome: AttemptOutcome) -> &'static str {
         AttemptOutcome::Returned => "returned",
         AttemptOutcome::Escalated => "escalated",
         AttemptOutcome::Rejected => "rejected",
+        AttemptOutcome::RejectedNext => "rejected_next",
         AttemptOutcome::UpstreamError => "upstream_error",
         AttemptOutcome::DeadlineExceeded => "deadline_exceeded",
         AttemptOutcome::StreamBroken => "stream_broken",
@@ -297,7 +302,7 @@ fn child_id(parent: u64, name: &str, start_us: u64) -> u64 {
 mod tests {
     use super::*;
     use crate::plugin::Signal;
-    use crate::route::decision::{Outcome, PlanRecord};
+    use crate::telemetry::decision::{Outcome, PlanRecord};
 
     fn record() -> DecisionRecord {
         DecisionRecord {
