@@ -219,12 +219,12 @@
       h("td", {}, `${d.attempts}${d.escalations ? ` (${d.escalations} esc.)` : ""}${d.fallbacks ? ` (${d.fallbacks} fb.)` : ""}`),
       h("td", {}, usd(d.cost_usd)),
       h("td", {}, ms(d.latency_ms)),
-      h("td", { class: "reason" }, d.reason),
+      h("td", { class: "reason", title: d.reason }, d.reason),
     );
   }
 
   async function loadDecisions() {
-    const query = new URLSearchParams({ ...filters(), limit: "100" });
+    const query = new URLSearchParams({ ...filters(), limit: "60" });
     const data = await api(`decisions?${query}`);
     state.rows = data.decisions;
     $("decision-rows").replaceChildren(...state.rows.map((d) => rowFor(d, false)));
@@ -287,7 +287,7 @@
       if (!matches(d, filters())) return;
       const body = $("decision-rows");
       body.prepend(rowFor(d, true));
-      while (body.children.length > 200) body.lastChild.remove();
+      while (body.children.length > 60) body.lastChild.remove();
     } else if (kind === "lagged") {
       live.textContent = `live · skipped ${data} while behind`;
     }
@@ -343,7 +343,7 @@
         ["Policy", r.policy ? `${r.policy.plugin} (${r.policy.micros} µs)${r.policy.error ? `: ${r.policy.error}` : ""}` : null],
       ]),
       h("h3", {}, "Attempts"),
-      attempts.length ? attempts : h("p", { class: "hint" }, "No model was called."),
+      ...(attempts.length ? attempts : [h("p", { class: "hint" }, "No model was called.")]),
       h("details", {}, h("summary", {}, "The whole record (JSON)"), h("pre", {}, JSON.stringify(r, null, 2))),
     );
     box.hidden = false;
