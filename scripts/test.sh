@@ -6,7 +6,8 @@
 #
 # On a fresh machine it first installs what the tests need and the toolchain lacks, each step
 # idempotent and quick when already done: the wasm32-wasip2 target, the pinned openai SDK,
-# and the pinned Python/JS component toolchains.
+# the pinned Python/JS component toolchains, and what the observability suites use (Debian's
+# prometheus and chromium, opentelemetry-proto, puppeteer-core).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +22,7 @@ if ! command -v docker-registry >/dev/null || ! command -v htpasswd >/dev/null |
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends docker-registry apache2-utils openssl
 fi
+bash scripts/install-observe-deps.sh
 
 echo "==> host workspace"
 cargo test --workspace --locked

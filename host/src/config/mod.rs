@@ -51,7 +51,9 @@ pub use plugin::{
 pub use provider::{ProviderConfig, ProviderKind};
 pub use route::{OnReject, RouteConfig};
 pub use secret::{Secret, Secrets};
-pub use sections::{AdminConfig, DecisionLog, HealthConfig, LogFormat, RuntimeConfig, ServerConfig, TelemetryConfig};
+pub use sections::{
+    AdminConfig, DecisionLog, HealthConfig, LogFormat, OtlpConfig, RuntimeConfig, ServerConfig, TelemetryConfig,
+};
 pub use trust::{PublisherConfig, TrustConfig};
 
 /// A loaded, validated config.

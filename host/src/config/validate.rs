@@ -93,6 +93,36 @@ fn check_sections(cfg: &mut Config, base: &Path, problems: &mut Problems) {
         }
         cfg.telemetry.decision_log = DecisionLog::File(absolute(base, path));
     }
+    if let Some(otlp) = &cfg.telemetry.otlp {
+        check_otlp(otlp, problems);
+    }
+}
+
+fn check_otlp(otlp: &super::OtlpConfig, problems: &mut Problems) {
+    let uri = otlp.endpoint.parse::<http::Uri>();
+    let scheme_ok = uri.as_ref().is_ok_and(|u| matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some());
+    if !scheme_ok {
+        problems.push(
+            "telemetry.otlp.endpoint",
+            format!(
+                "expected the collector's http(s) traces URL (e.g. \"http://127.0.0.1:4318/v1/traces\"), got {:?}",
+                otlp.endpoint
+            ),
+        );
+    }
+    if !(0.0..=1.0).contains(&otlp.sample_ratio) {
+        problems
+            .push("telemetry.otlp.sample_ratio", format!("expected a number from 0 to 1, got {}", otlp.sample_ratio));
+    }
+    nonzero(problems, "telemetry.otlp.timeout_ms", otlp.timeout_ms, "a duration");
+    nonzero(problems, "telemetry.otlp.delay_ms", otlp.delay_ms, "a duration");
+    nonzero(problems, "telemetry.otlp.batch_spans", otlp.batch_spans as u64, "a batch size");
+    if otlp.max_queue_spans < otlp.batch_spans {
+        problems.push(
+            "telemetry.otlp.max_queue_spans",
+            format!("expected at least batch_spans ({}), got {}", otlp.batch_spans, otlp.max_queue_spans),
+        );
+    }
 }
 
 fn check_providers(cfg: &mut Config, env: &dyn Fn(&str) -> Option<String>, problems: &mut Problems) {

@@ -106,11 +106,8 @@ impl Fetcher {
         if self.offline.is_none()
             && let Some((registry, reference)) = &self.registry
         {
-            let sig_ref = Reference::with_tag(
-                reference.registry().to_string(),
-                reference.repository().to_string(),
-                tag.clone(),
-            );
+            let sig_ref =
+                Reference::with_tag(reference.registry().to_string(), reference.repository().to_string(), tag.clone());
             match registry.manifest(&sig_ref).await {
                 Ok((bytes, sig_digest)) => {
                     self.cache.put(&bytes)?;

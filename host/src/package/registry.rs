@@ -116,9 +116,8 @@ impl Registry {
 
     /// A manifest, byte for byte, and its digest (checked against the reference's, if pinned).
     pub async fn manifest(&self, reference: &Reference) -> Result<(Vec<u8>, String), RegistryError> {
-        let (bytes, _) = self
-            .bounded(self.client.pull_manifest_raw(reference, &self.auth, &[OCI_MANIFEST_MEDIA_TYPE]))
-            .await?;
+        let (bytes, _) =
+            self.bounded(self.client.pull_manifest_raw(reference, &self.auth, &[OCI_MANIFEST_MEDIA_TYPE])).await?;
         if bytes.len() > super::layout::MAX_OCI_MANIFEST_BYTES {
             return Err(RegistryError::TooLarge(format!("a manifest of {} bytes is over the limit", bytes.len())));
         }
@@ -126,7 +125,9 @@ impl Registry {
         if let Some(pinned) = reference.digest()
             && pinned != digest
         {
-            return Err(RegistryError::Other(format!("the registry sent a manifest with digest {digest}, not {pinned}")));
+            return Err(RegistryError::Other(format!(
+                "the registry sent a manifest with digest {digest}, not {pinned}"
+            )));
         }
         Ok((bytes.to_vec(), digest))
     }
@@ -141,11 +142,7 @@ impl Registry {
             )));
         }
         let read = async {
-            let mut stream = self
-                .client
-                .pull_blob_stream(reference, layer)
-                .await
-                .map_err(RegistryError::from_oci)?;
+            let mut stream = self.client.pull_blob_stream(reference, layer).await.map_err(RegistryError::from_oci)?;
             let mut bytes = Vec::with_capacity(layer.size as usize);
             while let Some(chunk) = stream.stream.next().await {
                 let chunk = chunk.map_err(|e| RegistryError::Other(e.to_string()))?;

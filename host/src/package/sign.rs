@@ -137,7 +137,7 @@ pub fn signature_manifest(entries: &[SignatureEntry]) -> (Vec<u8>, Vec<u8>) {
                 digest: digest_of(&e.payload),
                 size: e.payload.len() as i64,
                 urls: None,
-            artifact_type: None,
+                artifact_type: None,
                 annotations: Some(annotations),
             }
         })
@@ -321,7 +321,10 @@ mod tests {
         assert_eq!(reason(&[garbled]), "untrusted_key");
         assert_eq!(reason(&[]), "untrusted_key");
         // No publishers at all: nothing verifies, nothing is skipped.
-        assert_eq!(verify(&[entry(&acme, DIGEST, None)], &policy(&[]), DIGEST, "r").unwrap_err().reason(), "untrusted_key");
+        assert_eq!(
+            verify(&[entry(&acme, DIGEST, None)], &policy(&[]), DIGEST, "r").unwrap_err().reason(),
+            "untrusted_key"
+        );
     }
 
     #[test]

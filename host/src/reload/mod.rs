@@ -71,7 +71,7 @@ pub async fn reload(app: &App, trigger: &str) -> Result<u64, ReloadError> {
             attempt.version = Some(version);
             attempt.plugins = changes;
             status.reloads_ok += 1;
-            status.last = Some(attempt);
+            status.record(attempt);
             tracing::info!(version, trigger, "reloaded: new snapshot serving");
             Ok(version)
         }
@@ -88,7 +88,7 @@ pub async fn reload(app: &App, trigger: &str) -> Result<u64, ReloadError> {
             tracing::error!(trigger, "reload failed, the previous snapshot keeps serving: {message}");
             attempt.error = Some(message);
             status.reloads_failed += 1;
-            status.last = Some(attempt);
+            status.record(attempt);
             Err(error)
         }
     }

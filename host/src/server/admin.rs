@@ -34,7 +34,7 @@ impl AdminAuth {
 
     /// Whether `headers` carry the right bearer token. Compares hashes, so the time taken
     /// says nothing about how much of a guess was right.
-    fn allows(&self, headers: &HeaderMap) -> bool {
+    pub(crate) fn allows(&self, headers: &HeaderMap) -> bool {
         match (self, auth::bearer(headers)) {
             (AdminAuth::Digest(expected), Some(given)) => auth::equal(&auth::digest(given.trim()), expected),
             _ => false,
@@ -74,7 +74,7 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>, path: &str) -> Re
     }
 }
 
-fn plugins(app: &App) -> serde_json::Value {
+pub(crate) fn plugins(app: &App) -> serde_json::Value {
     let snapshot = app.snapshot();
     let status = app.reload_status();
     let mut list: Vec<serde_json::Value> = snapshot

@@ -16,6 +16,8 @@ use crate::route::live::{LiveUpstream, Reply};
 use crate::route::request::{self, ChatBody};
 use crate::route::{Ask, Target, decide};
 use crate::telemetry::decision::DecisionRecord;
+use crate::telemetry::timing::{CallSpan, Timed};
+use crate::telemetry::trace_context::TraceContext;
 
 pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<Body> {
     let started = Instant::now();
@@ -67,6 +69,8 @@ async fn serve(
         snapshot: snapshot.version,
         requested_model: body.model.clone(),
         stream: body.stream,
+        trace: TraceContext::for_request(headers.get("traceparent")),
+        key: app.client_keys().fingerprint(&headers),
         ..Default::default()
     };
     let mut recorder = Recorder::new(app.clone(), started, record, permit);
@@ -81,8 +85,11 @@ async fn serve(
     };
     let deadline = tokio::time::Instant::from_std(started + timeout);
     let ask = Ask { request: &request, target, models: &snapshot.models, table: &table, deadline: Some(deadline) };
-    let mut upstream = LiveUpstream { body: &body, health: app.health(), deadline };
-    match decide(ask, &mut upstream, &mut recorder.record).await {
+    let call_span = CallSpan::default();
+    let trace = recorder.record.trace;
+    let mut upstream = LiveUpstream { body: &body, health: app.health(), deadline, trace, call_span: &call_span };
+    let mut observer = Timed { record: &mut recorder.record, started, call_span: &call_span };
+    match decide(ask, &mut upstream, &mut observer).await {
         Ok(served) => match served.held {
             Reply::Complete(completion) => respond::complete(recorder, &served.model, completion),
             Reply::Buffered(chunks) => respond::buffered_stream(recorder, &served.model, chunks, &body),

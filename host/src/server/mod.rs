@@ -12,6 +12,7 @@ pub mod models;
 pub mod recorder;
 pub mod respond;
 pub mod router;
+pub mod ui;
 
 pub use crate::app::App;
 pub use listen::serve;

@@ -47,6 +47,11 @@ struct PluginFailureLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PluginName {
+    plugin: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ModelLabel {
     model: String,
 }
@@ -118,6 +123,7 @@ pub struct Metrics {
     reloads: Family<ReloadLabels, Counter>,
     package_refusals: Family<PluginFailureLabels, Counter>,
     registry_errors: Family<PluginFailureLabels, Counter>,
+    quarantined: Family<PluginName, Gauge>,
     in_flight: Gauge,
     rejected_overload: Counter,
 }
@@ -185,6 +191,12 @@ impl Metrics {
             "Failed registry polls of a plugin's tag (retried with backoff), by plugin and reason",
             registry_errors.clone(),
         );
+        let quarantined = Family::<PluginName, Gauge>::default();
+        registry.register(
+            "plugin_quarantined",
+            "1 while a plugin is quarantined (it kept failing; its fail mode answers for it)",
+            quarantined.clone(),
+        );
         let in_flight = Gauge::default();
         registry.register("requests_in_flight", "Requests being served now", in_flight.clone());
         let rejected_overload = Counter::default();
@@ -209,6 +221,7 @@ impl Metrics {
             reloads,
             package_refusals,
             registry_errors,
+            quarantined,
             in_flight,
             rejected_overload,
         }
@@ -329,6 +342,13 @@ impl Metrics {
         self.registry_errors
             .get_or_create(&PluginFailureLabels { plugin: plugin.to_string(), reason: reason.to_string() })
             .inc();
+    }
+
+    /// Sets each serving plugin's quarantine gauge (at scrape time, from the snapshot).
+    pub fn observe_quarantine<'a>(&self, plugins: impl IntoIterator<Item = (&'a str, bool)>) {
+        for (plugin, quarantined) in plugins {
+            self.quarantined.get_or_create(&PluginName { plugin: plugin.to_string() }).set(i64::from(quarantined));
+        }
     }
 
     pub fn in_flight(&self) -> &Gauge {
