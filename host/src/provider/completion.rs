@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 
 use super::cost::{Usage, estimate_prompt_tokens, estimate_tokens};
 use super::error::ProviderError;
+use super::{Dialect, translate};
 
 /// One complete upstream answer.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +26,8 @@ pub struct Completion {
     pub usage: Usage,
     /// Mean of `choices[0].logprobs.content[*].logprob`, when the upstream returned logprobs.
     pub mean_logprob: Option<f64>,
+    /// The dialect of `body` (the fields above are always in canonical, OpenAI, terms).
+    pub dialect: Dialect,
 }
 
 impl Completion {
@@ -59,8 +62,66 @@ impl Completion {
             .collect();
         let empty = fields.is_empty();
         let body = CompletionBody::Raw { bytes: bytes.to_vec(), models, empty };
-        Ok(Completion { body, content, finish_reason, usage, mean_logprob })
+        Ok(Completion { body, content, finish_reason, usage, mean_logprob, dialect: Dialect::Openai })
     }
+
+    /// Parses a non-streamed Anthropic `message` body. The canonical fields come from its
+    /// OpenAI translation (so tool calls, stop reasons and usage read the same whatever
+    /// the upstream spoke); the body is kept as the upstream's bytes for Anthropic clients.
+    pub fn from_anthropic(bytes: &[u8], request: &Map<String, Value>) -> Result<Completion, ProviderError> {
+        let message: Value = serde_json::from_slice(bytes)
+            .map_err(|e| ProviderError::Protocol(format!("response is not valid JSON: {e}")))?;
+        if message.get("type").and_then(Value::as_str) != Some("message") {
+            return Err(ProviderError::Protocol("response is not a Messages `message` object".to_string()));
+        }
+        let openai = translate::response::to_openai(&message, 0);
+        let openai = serde_json::to_vec(&openai).map_err(|e| ProviderError::Protocol(e.to_string()))?;
+        let mut completion = Completion::from_body(&openai, request)?;
+        // `message` parsed, so this cannot fail; the spans of `model` are all it adds.
+        let anthropic = Completion::from_body_spans(bytes)?;
+        completion.body = anthropic;
+        completion.dialect = Dialect::Anthropic;
+        Ok(completion)
+    }
+
+    /// The raw body of a JSON object, with where its top-level `model` values are.
+    fn from_body_spans(bytes: &[u8]) -> Result<CompletionBody, ProviderError> {
+        let TopLevel(fields) = serde_json::from_slice(bytes)
+            .map_err(|e| ProviderError::Protocol(format!("response is not valid JSON: {e}")))?;
+        let fields = fields.ok_or_else(|| ProviderError::Protocol("response is not a JSON object".into()))?;
+        let start = bytes.as_ptr() as usize;
+        let models = fields
+            .iter()
+            .filter(|(key, _)| key.as_ref() == "model")
+            .map(|(_, raw)| {
+                let at = raw.get().as_ptr() as usize - start;
+                at..at + raw.get().len()
+            })
+            .collect();
+        Ok(CompletionBody::Raw { bytes: bytes.to_vec(), models, empty: fields.is_empty() })
+    }
+
+    /// The body as a client speaking `client` gets it, with `model` set: the upstream's
+    /// bytes when the dialects match, a translation otherwise.
+    pub fn into_client_body(self, client: Dialect, model: &str) -> Vec<u8> {
+        if client == self.dialect {
+            return self.body.with_model(model);
+        }
+        let mut value = self.body.to_value();
+        value = match client {
+            Dialect::Anthropic => translate::response::to_anthropic(&value),
+            Dialect::Openai => translate::response::to_openai(&value, now_secs()),
+        };
+        if let Value::Object(object) = &mut value {
+            object.insert("model".into(), Value::String(model.to_string()));
+        }
+        serde_json::to_vec(&value).unwrap_or_default()
+    }
+}
+
+/// Unix time in seconds (the `created` of a translated answer).
+fn now_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// An answer's JSON body, as the upstream sent it or as assembled from a stream.

@@ -34,6 +34,7 @@ async fn call(p: &Provider, model: &str, stream: bool, within: Duration) -> Resu
         stream,
         stream_usage: false,
         deadline: Instant::now() + within,
+        original: None,
     })
     .await
 }
@@ -45,7 +46,7 @@ async fn complete(p: &Provider, model: &str) -> Result<Completion, ProviderError
     }
 }
 
-async fn streamed(p: &Provider, model: &str) -> Result<(Completion, Vec<Value>), ProviderError> {
+async fn streamed(p: &Provider, model: &str) -> Result<(Completion, Vec<super::StreamEvent>), ProviderError> {
     match call(p, model, true, Duration::from_secs(5)).await? {
         UpstreamReply::Stream(s) => s.collect().await,
         UpstreamReply::Complete(_) => panic!("asked for a stream"),

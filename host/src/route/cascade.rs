@@ -78,6 +78,7 @@ pub async fn run(
             stream: body.stream,
             stream_usage: true,
             deadline,
+            original: body.original.as_ref(),
         };
         let reply = entry.provider.chat(call).await;
         let mut attempt = Attempt {
@@ -161,7 +162,7 @@ pub async fn run(
                 recorder.record.attempts.push(attempt);
                 return match chunks {
                     Some(chunks) => respond::buffered_stream(recorder, &entry, chunks, &body, &plan),
-                    None => respond::complete(recorder, &entry, completion, &plan),
+                    None => respond::complete(recorder, &entry, completion, &body, &plan),
                 };
             }
         }

@@ -5,7 +5,6 @@ use std::time::Instant;
 
 use bytes::BytesMut;
 use http::{HeaderValue, Response, StatusCode, header};
-use serde_json::Value;
 
 use super::cascade::Plan;
 use super::decision::{Attempt, AttemptOutcome};
@@ -13,7 +12,8 @@ use super::recorder::Recorder;
 use super::request::ChatBody;
 use super::snapshot::{ModelEntry, Snapshot};
 use crate::plugin::Request;
-use crate::provider::{Completion, CompletionStream, StreamEvent, cost_usd, sse};
+use crate::provider::translate::ClientStream;
+use crate::provider::{Completion, CompletionStream, StreamEvent, cost_usd};
 use crate::server::body::{self, Body, full};
 use crate::server::error::ApiError;
 use crate::server::headers::Transparency;
@@ -50,9 +50,15 @@ fn with_headers(mut response: Response<Body>, content_type: &'static str, t: &Tr
     response
 }
 
-/// A whole (non-streamed) answer.
-pub fn complete(recorder: Recorder, entry: &ModelEntry, completion: Completion, plan: &Plan) -> Response<Body> {
-    let bytes = completion.body.with_model(&entry.id);
+/// A whole (non-streamed) answer, in the client's dialect.
+pub fn complete(
+    recorder: Recorder,
+    entry: &ModelEntry,
+    completion: Completion,
+    body: &ChatBody,
+    plan: &Plan,
+) -> Response<Body> {
+    let bytes = completion.into_client_body(body.dialect, &entry.id);
     let t = transparency(&recorder, Some(&entry.id), &plan.reason, recorder.cost_so_far(), None);
     recorder.finish(200, Some(entry.id.clone()), None);
     with_headers(Response::new(full(bytes)), "application/json", &t)
@@ -62,17 +68,16 @@ pub fn complete(recorder: Recorder, entry: &ModelEntry, completion: Completion, 
 pub fn buffered_stream(
     recorder: Recorder,
     entry: &ModelEntry,
-    chunks: Vec<Value>,
+    events: Vec<StreamEvent>,
     body: &ChatBody,
     plan: &Plan,
 ) -> Response<Body> {
     let mut out = BytesMut::new();
-    for chunk in chunks {
-        if let Some(chunk) = client_chunk(chunk, &entry.id, body.include_usage) {
-            out.extend_from_slice(&sse::event(&chunk));
-        }
+    let mut writer = ClientStream::new(body.dialect, &entry.id, body.include_usage);
+    for event in events {
+        writer.write(event, &mut out);
     }
-    out.extend_from_slice(&sse::done());
+    writer.done(&mut out);
     let t = transparency(&recorder, Some(&entry.id), &plan.reason, recorder.cost_so_far(), Some("buffered"));
     recorder.finish(200, Some(entry.id.clone()), None);
     with_headers(Response::new(full(out.freeze())), "text/event-stream; charset=utf-8", &t)
@@ -103,31 +108,39 @@ pub fn passthrough(
     );
     t.attempts += 1; // this attempt joins the record when the stream ends
     let (sender, response_body) = body::channel(STREAM_BUFFER_CHUNKS);
-    let include_usage = body.include_usage;
+    let mut writer = ClientStream::new(body.dialect, &entry.id, body.include_usage);
     let model_id = entry.id.clone();
     let (input_price, output_price) = (entry.config.input_price, entry.config.output_price);
     let mut recorder = recorder;
     tokio::spawn(async move {
         let mut error = None;
+        let mut out = BytesMut::new();
         loop {
             match stream.next_event().await {
-                Ok(Some(StreamEvent::Chunk(chunk))) => {
-                    let Some(chunk) = client_chunk(chunk, &model_id, include_usage) else {
-                        continue;
-                    };
-                    if sender.send(sse::event(&chunk)).await.is_err() {
+                Ok(Some(event)) => {
+                    let end = event == StreamEvent::Done;
+                    writer.write(event, &mut out);
+                    if end {
+                        writer.done(&mut out);
+                    }
+                    if !out.is_empty() && sender.send(out.split().freeze()).await.is_err() {
                         error = Some("the client disconnected".to_string());
                         break;
                     }
+                    if end {
+                        break;
+                    }
                 }
-                Ok(Some(StreamEvent::Done)) | Ok(None) => {
-                    let _ = sender.send(sse::done()).await;
+                Ok(None) => {
+                    writer.done(&mut out);
+                    let _ = sender.send(out.split().freeze()).await;
                     break;
                 }
                 Err(cut) => {
                     let message = format!("The upstream stream of `{model_id}` broke: {cut}");
                     let event = ApiError::new(StatusCode::BAD_GATEWAY, "upstream_error", message.clone()).body_json();
-                    let _ = sender.send(sse::event(&event)).await;
+                    writer.error(StatusCode::BAD_GATEWAY.as_u16(), &message, &event, &mut out);
+                    let _ = sender.send(out.split().freeze()).await;
                     attempt.outcome = AttemptOutcome::StreamBroken;
                     error = Some(message);
                     break;
@@ -145,23 +158,6 @@ pub fn passthrough(
         recorder.finish(200, Some(model_id), error);
     });
     with_headers(Response::new(response_body), "text/event-stream; charset=utf-8", &t)
-}
-
-/// A chunk as the client should see it: `model` names our model; the usage chunk we asked
-/// for on the client's behalf is dropped unless the client asked for it too.
-fn client_chunk(mut chunk: Value, model: &str, include_usage: bool) -> Option<Value> {
-    let Value::Object(object) = &mut chunk else {
-        return Some(chunk);
-    };
-    if !include_usage && object.contains_key("usage") {
-        let no_choices = object.get("choices").and_then(Value::as_array).is_none_or(Vec::is_empty);
-        if no_choices {
-            return None;
-        }
-        object.remove("usage");
-    }
-    object.insert("model".into(), Value::String(model.to_string()));
-    Some(chunk)
 }
 
 /// An error answer, with the record finished.

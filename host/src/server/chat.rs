@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use bytes::Bytes;
 use http::{Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 
@@ -10,6 +11,23 @@ use super::app::App;
 use super::body::{Body, ReadError, read_limited};
 use super::error::ApiError;
 use crate::route::{pipeline, request};
+
+/// Reads a request body under the server's size limit and read deadline.
+pub(crate) async fn read_body(app: &App, parts: &http::request::Parts, body: Incoming) -> Result<Bytes, ApiError> {
+    let declared =
+        parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let limits = app.limits().clone();
+    match tokio::time::timeout(limits.body_read_timeout, read_limited(body, declared, limits.body_limit)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(ReadError::TooLarge { limit })) => Err(ApiError::payload_too_large(limit)),
+        Ok(Err(ReadError::Io(message))) => Err(ApiError::bad_request(message)),
+        Err(_) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "invalid_request_error",
+            "The request body was not received in time.",
+        )),
+    }
+}
 
 pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<Body> {
     let started = Instant::now();
@@ -22,23 +40,10 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<Body>
         return ApiError::overloaded().into_response();
     };
     let (parts, body) = request.into_parts();
-    let declared =
-        parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-    let limits = app.limits().clone();
-    let bytes =
-        match tokio::time::timeout(limits.body_read_timeout, read_limited(body, declared, limits.body_limit)).await {
-            Ok(Ok(bytes)) => bytes,
-            Ok(Err(ReadError::TooLarge { limit })) => return ApiError::payload_too_large(limit).into_response(),
-            Ok(Err(ReadError::Io(message))) => return ApiError::bad_request(message).into_response(),
-            Err(_) => {
-                return ApiError::new(
-                    StatusCode::REQUEST_TIMEOUT,
-                    "invalid_request_error",
-                    "The request body was not received in time.",
-                )
-                .into_response();
-            }
-        };
+    let bytes = match read_body(&app, &parts, body).await {
+        Ok(bytes) => bytes,
+        Err(error) => return error.into_response(),
+    };
     let chat = match request::parse_body(&bytes) {
         Ok(chat) => chat,
         Err(invalid) => return ApiError::from(invalid).into_response(),
