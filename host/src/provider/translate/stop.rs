@@ -77,6 +77,10 @@ impl Tokens {
         if self.cached > 0 {
             usage["prompt_tokens_details"] = json!({"cached_tokens": self.cached});
         }
+        if self.cache_written > 0 {
+            // Not an OpenAI field: Anthropic's cache writes, so a round trip keeps them.
+            usage["cache_creation_input_tokens"] = json!(self.cache_written);
+        }
         usage
     }
 
