@@ -13,7 +13,7 @@ use super::client::error_chain;
 use super::completion::Completion;
 use super::error::{ProviderError, error_message};
 use super::stream::CompletionStream;
-use super::{Dialect, Provider, UpstreamCall, UpstreamReply, translate};
+use super::{AnthropicBody, Dialect, Provider, UpstreamCall, UpstreamReply, translate};
 
 /// Largest non-streamed answer accepted (a runaway upstream must not exhaust memory).
 const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
@@ -42,8 +42,8 @@ impl Provider {
             }
         };
         let bytes = Bytes::from(serde_json::to_vec(&outgoing).map_err(|e| ProviderError::Protocol(e.to_string()))?);
-        let beta = match (self.dialect(), call.original) {
-            (Dialect::Anthropic, Some(original)) => original.beta.as_ref(),
+        let client_headers = match (self.dialect(), call.original) {
+            (Dialect::Anthropic, Some(original)) => Some(original),
             _ => None,
         };
         let mut retry = 0u32;
@@ -53,7 +53,7 @@ impl Provider {
                 return Err(ProviderError::Timeout(Duration::ZERO));
             }
             let attempt_deadline = call.deadline.min(now + self.timeout);
-            let error = match self.attempt(bytes.clone(), call.stream, attempt_deadline, body, beta).await {
+            let error = match self.attempt(bytes.clone(), call.stream, attempt_deadline, body, client_headers).await {
                 Ok(reply) => return Ok(reply),
                 Err(e) => e,
             };
@@ -80,7 +80,7 @@ impl Provider {
         stream: bool,
         deadline: Instant,
         request: &Map<String, Value>,
-        beta: Option<&HeaderValue>,
+        client: Option<&AnthropicBody>,
     ) -> Result<UpstreamReply, ProviderError> {
         let budget = deadline.saturating_duration_since(Instant::now());
         let accept = if stream { "text/event-stream" } else { "application/json" };
@@ -92,10 +92,14 @@ impl Provider {
         for (name, value) in &self.headers {
             req.headers_mut().insert(name.clone(), value.clone());
         }
-        if let Some(beta) = beta
-            && !self.headers.contains_key("anthropic-beta")
-        {
-            req.headers_mut().insert("anthropic-beta", beta.clone());
+        // An Anthropic client's own `anthropic-beta` and `anthropic-version` go with its
+        // body, unless the operator pinned them in the provider's `headers`.
+        for (name, value) in client.into_iter().flat_map(|c| [("anthropic-beta", &c.beta), ("anthropic-version", &c.version)]) {
+            if let Some(value) = value
+                && !self.pinned.contains(name)
+            {
+                req.headers_mut().insert(name, value.clone());
+            }
         }
         if let Some(auth) = &self.authorization {
             let name = match self.dialect() {

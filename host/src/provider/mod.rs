@@ -61,11 +61,14 @@ pub struct UpstreamCall<'a> {
 }
 
 /// A Messages request as the client sent it, with its `anthropic-beta` header (a feature
-/// flag list such as `prompt-caching-2024-07-31` that only an Anthropic upstream reads).
+/// flag list such as `interleaved-thinking-2025-05-14` that only an Anthropic upstream
+/// reads) and its `anthropic-version`: passed upstream with the body, so the upstream
+/// answers in the revision the client parses.
 #[derive(Debug, Clone, Default)]
 pub struct AnthropicBody {
     pub body: Map<String, Value>,
     pub beta: Option<HeaderValue>,
+    pub version: Option<HeaderValue>,
 }
 
 /// What an upstream call produced.
@@ -84,6 +87,8 @@ pub struct Provider {
     url: String,
     client: client::HttpClient,
     headers: HeaderMap,
+    /// Header names the config's `headers` set (a client's own value never replaces them).
+    pinned: std::collections::HashSet<String>,
     /// `Bearer <key>` (OpenAI) or the bare key (Anthropic's `x-api-key`), marked sensitive
     /// so hyper never logs it.
     authorization: Option<HeaderValue>,
@@ -138,6 +143,7 @@ impl Provider {
             kind: cfg.kind,
             url: format!("{}/{path}", cfg.base_url.trim_end_matches('/')),
             client,
+            pinned: cfg.headers.keys().map(|k| k.to_ascii_lowercase()).collect(),
             headers,
             authorization,
             timeout: cfg.timeout(),

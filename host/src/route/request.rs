@@ -43,14 +43,18 @@ pub struct ChatBody {
 
 impl ChatBody {
     /// A Messages request in canonical form, keeping the client's body for passthrough.
-    pub fn from_anthropic(request: AnthropicRequest, beta: Option<http::HeaderValue>) -> ChatBody {
+    pub fn from_anthropic(
+        request: AnthropicRequest,
+        beta: Option<http::HeaderValue>,
+        version: Option<http::HeaderValue>,
+    ) -> ChatBody {
         ChatBody {
             json: request.canonical,
             model: request.model,
             stream: request.stream,
             include_usage: true,
             dialect: Dialect::Anthropic,
-            original: Some(AnthropicBody { body: request.original, beta }),
+            original: Some(AnthropicBody { body: request.original, beta, version }),
         }
     }
 }

@@ -46,7 +46,8 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<Body>
         Err(invalid) => return self::error(bad_request(invalid)),
     };
     let beta = parts.headers.get("anthropic-beta").cloned();
-    let chat = ChatBody::from_anthropic(parsed, beta);
+    let version = parts.headers.get("anthropic-version").cloned();
+    let chat = ChatBody::from_anthropic(parsed, beta, version);
     let response = pipeline::run(app, chat, parts.headers, started, permit).await;
     reshape_error(response).await
 }
@@ -86,21 +87,56 @@ fn admit_headers(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// An unknown `anthropic-version` is refused (as Anthropic refuses it) rather than guessed
-/// at; a missing one means the current version, for curl users.
+/// `anthropic-version` names the API revision as a date. Anthropic publishes new ones (the
+/// SDKs send theirs), so any well-formed date from the first Messages version to today is
+/// accepted; a malformed one, or one from before 2023 or from the future, is refused with a
+/// clear message rather than guessed at. A missing header means the current version, for
+/// curl users.
 fn check_version(headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(value) = headers.get("anthropic-version") else {
         return Ok(());
     };
     let version = value.to_str().unwrap_or_default().trim();
-    if ANTHROPIC_VERSIONS.contains(&version) {
-        return Ok(());
+    let today = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+        / 86_400) as i64;
+    match version_day(version) {
+        Some(day) if (FIRST_VERSION_DAY..=today + 1).contains(&day) => Ok(()),
+        _ => Err(ApiError::bad_request(format!(
+            "anthropic-version: {version:?} is not an API version this server knows: expected a date such as {} \
+             (YYYY-MM-DD, from 2023-01-01 to today).",
+            ANTHROPIC_VERSIONS[0]
+        ))
+        .with_param(Some("anthropic-version".into()))),
     }
-    Err(ApiError::bad_request(format!(
-        "anthropic-version: {version:?} is not a version this server supports; use one of {}.",
-        ANTHROPIC_VERSIONS.join(", ")
-    ))
-    .with_param(Some("anthropic-version".into())))
+}
+
+/// 2023-01-01 as days since the Unix epoch.
+const FIRST_VERSION_DAY: i64 = 19_358;
+
+/// A `YYYY-MM-DD` date as days since the Unix epoch (proleptic Gregorian).
+fn version_day(text: &str) -> Option<i64> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| -> Option<i64> {
+        let part = &text[range];
+        part.bytes().all(|b| b.is_ascii_digit()).then(|| part.parse().ok()).flatten()
+    };
+    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let days_in_month = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    if !(1..=12).contains(&month) || day < 1 || day > days_in_month[(month - 1) as usize] {
+        return None;
+    }
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some(era * 146_097 + doe - 719_468)
 }
 
 fn bad_request(invalid: BadRequest) -> ApiError {
@@ -135,4 +171,31 @@ async fn reshape_error(response: Response<Body>) -> Response<Body> {
         .map(|v: Value| Bytes::from(v.to_string()));
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, full(reshaped.unwrap_or(bytes)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_dates() {
+        assert_eq!(version_day("1970-01-01"), Some(0));
+        assert_eq!(version_day("2023-01-01"), Some(FIRST_VERSION_DAY));
+        assert_eq!(version_day("2024-02-29"), Some(19_782));
+        for bad in ["2023-02-29", "2023-13-01", "2023-00-10", "23-06-01", "2023-06-1x", "2023/06/01", "", "２０２３-06-01"] {
+            assert_eq!(version_day(bad), None, "{bad}");
+        }
+        let mut headers = HeaderMap::new();
+        assert!(check_version(&headers).is_ok());
+        for ok in ["2023-06-01", "2023-01-01", "2026-10-21"] {
+            headers.insert("anthropic-version", ok.parse().unwrap());
+            // 2026-10-21 is what anthropic SDK 2.15 sends; it is in the past when this runs.
+            assert!(check_version(&headers).is_ok(), "{ok}");
+        }
+        for bad in ["2099-01-01", "2022-12-31", "latest", "2023-06-01x"] {
+            headers.insert("anthropic-version", bad.parse().unwrap());
+            let err = check_version(&headers).unwrap_err();
+            assert!(err.message.contains(bad), "{}", err.message);
+        }
+    }
 }
