@@ -14,13 +14,12 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use serde_json::{Value, json};
 
-use super::app::App;
 use super::body::{Body, full};
-use super::chat::read_body;
+use super::chat::{read_body, serve};
 use super::error::ApiError;
 use crate::provider::cost::{estimate_prompt_tokens, estimate_tokens};
 use crate::provider::translate::{ANTHROPIC_VERSIONS, BadRequest, request_in, stop};
-use crate::route::pipeline;
+use crate::app::App;
 use crate::route::request::ChatBody;
 
 /// Largest error body reshaped into Anthropic's form (errors are small; anything larger is
@@ -48,7 +47,7 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<Body>
     let beta = parts.headers.get("anthropic-beta").cloned();
     let version = parts.headers.get("anthropic-version").cloned();
     let chat = ChatBody::from_anthropic(parsed, beta, version);
-    let response = pipeline::run(app, chat, parts.headers, started, permit).await;
+    let response = serve(app, chat, parts.headers, started, permit).await;
     reshape_error(response).await
 }
 

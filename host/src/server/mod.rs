@@ -2,7 +2,6 @@
 //! `/v1/messages` (and `count_tokens`), plus `/healthz` and `/metrics`. hyper 1 over tokio, HTTP/1.1 with keep-alive.
 
 pub mod admin;
-pub mod app;
 pub mod auth;
 pub mod body;
 pub mod chat;
@@ -11,7 +10,9 @@ pub mod headers;
 pub mod listen;
 pub mod messages;
 pub mod models;
+pub mod recorder;
+pub mod respond;
 pub mod router;
 
-pub use app::App;
+pub use crate::app::App;
 pub use listen::serve;
