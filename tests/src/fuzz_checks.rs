@@ -137,7 +137,8 @@ pub fn check_messages(data: &[u8]) {
         // A Messages body whose only content is blocks with no OpenAI form (thinking,
         // server tools) has no chat messages; nothing else may fail.
         Err(e) => assert!(
-            e.param.as_deref() == Some("messages") && parsed.canonical["messages"].as_array().is_some_and(Vec::is_empty),
+            e.param.as_deref() == Some("messages")
+                && parsed.canonical["messages"].as_array().is_some_and(Vec::is_empty),
             "the canonical body of an accepted Messages request was refused: {e}"
         ),
     }
@@ -155,8 +156,11 @@ pub fn check_messages(data: &[u8]) {
 pub fn check_stream_translation(data: &[u8]) {
     use switchyard::provider::translate::{AnthropicToOpenai, OpenaiToAnthropic};
     let events = parse_chunked([data]);
-    let values: Vec<serde_json::Value> =
-        events.iter().filter_map(|e| serde_json::from_str(&e.data).ok()).filter(|v: &serde_json::Value| v.is_object()).collect();
+    let values: Vec<serde_json::Value> = events
+        .iter()
+        .filter_map(|e| serde_json::from_str(&e.data).ok())
+        .filter(|v: &serde_json::Value| v.is_object())
+        .collect();
     let mut to_openai = AnthropicToOpenai::new(0);
     let mut chunks = Vec::new();
     for value in &values {

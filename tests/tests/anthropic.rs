@@ -341,12 +341,18 @@ async fn bad_requests_get_anthropic_errors() {
     let orphan = json!({"model": "small", "max_tokens": 10, "messages": [{"role": "user", "content": [
         {"type": "tool_result", "tool_use_id": "toolu_ghost", "content": "42"}]}]});
     check(&messages(&proxy, orphan).await, 400, "invalid_request_error", "toolu_ghost");
-    let unknown = json!({"model": "small", "max_tokens": 10, "messages": [{"role": "user", "content": [{"type": "hologram"}]}]});
+    let unknown =
+        json!({"model": "small", "max_tokens": 10, "messages": [{"role": "user", "content": [{"type": "hologram"}]}]});
     check(&messages(&proxy, unknown).await, 400, "invalid_request_error", "hologram");
     let schema = json!({"model": "small", "max_tokens": 10, "messages": [{"role": "user", "content": "x"}],
                         "tools": [{"name": "f", "input_schema": {"type": "array"}}]});
     check(&messages(&proxy, schema).await, 400, "invalid_request_error", "tools.0.input_schema.type");
-    check(&messages(&proxy, json!({"model": "small", "messages": []})).await, 400, "invalid_request_error", "max_tokens");
+    check(
+        &messages(&proxy, json!({"model": "small", "messages": []})).await,
+        400,
+        "invalid_request_error",
+        "max_tokens",
+    );
     check(&send_with("GET", &url, &[VERSION], "").await, 405, "invalid_request_error", "GET");
     // An upstream failure with no step left: Anthropic's shape, transparency headers kept.
     let reply = messages(&proxy, ask("claude-broken", "hi", false)).await;
@@ -367,7 +373,13 @@ async fn count_tokens_estimates_the_prompt() {
                       "tools": [{"name": "f", "input_schema": {"type": "object"}}]});
     let more = send_with("POST", &url, &[VERSION], long.to_string()).await.json()["input_tokens"].as_u64().unwrap();
     assert!(more > n + 100, "{more}");
-    let reply = send_with("POST", &url, &[VERSION], json!({"model": "nope", "messages": [{"role": "user", "content": "x"}]}).to_string()).await;
+    let reply = send_with(
+        "POST",
+        &url,
+        &[VERSION],
+        json!({"model": "nope", "messages": [{"role": "user", "content": "x"}]}).to_string(),
+    )
+    .await;
     assert_eq!(reply.status, 404);
     assert_eq!(reply.json()["error"]["type"], "not_found_error");
 }

@@ -94,7 +94,9 @@ impl Provider {
         }
         // An Anthropic client's own `anthropic-beta` and `anthropic-version` go with its
         // body, unless the operator pinned them in the provider's `headers`.
-        for (name, value) in client.into_iter().flat_map(|c| [("anthropic-beta", &c.beta), ("anthropic-version", &c.version)]) {
+        for (name, value) in
+            client.into_iter().flat_map(|c| [("anthropic-beta", &c.beta), ("anthropic-version", &c.version)])
+        {
             if let Some(value) = value
                 && !self.pinned.contains(name)
             {

@@ -10,10 +10,10 @@ use http_body_util::combinators::BoxBody;
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
+use super::Dialect;
 use super::completion::{Completion, CompletionBody, mean_logprob, usage_of};
 use super::error::{ProviderError, truncate};
 use super::sse::{SseEvent, SseParser};
-use super::Dialect;
 use super::translate::AnthropicToOpenai;
 
 /// Unix time in seconds, for the `created` of translated chunks.

@@ -17,9 +17,9 @@ use serde_json::{Value, json};
 use super::body::{Body, full};
 use super::chat::{read_body, serve};
 use super::error::ApiError;
+use crate::app::App;
 use crate::provider::cost::{estimate_prompt_tokens, estimate_tokens};
 use crate::provider::translate::{ANTHROPIC_VERSIONS, BadRequest, request_in, stop};
-use crate::app::App;
 use crate::route::request::ChatBody;
 
 /// Largest error body reshaped into Anthropic's form (errors are small; anything larger is
@@ -96,8 +96,8 @@ fn check_version(headers: &HeaderMap) -> Result<(), ApiError> {
         return Ok(());
     };
     let version = value.to_str().unwrap_or_default().trim();
-    let today = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
-        / 86_400) as i64;
+    let today =
+        (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) / 86_400) as i64;
     match version_day(version) {
         Some(day) if (FIRST_VERSION_DAY..=today + 1).contains(&day) => Ok(()),
         _ => Err(ApiError::bad_request(format!(
@@ -181,7 +181,9 @@ mod tests {
         assert_eq!(version_day("1970-01-01"), Some(0));
         assert_eq!(version_day("2023-01-01"), Some(FIRST_VERSION_DAY));
         assert_eq!(version_day("2024-02-29"), Some(19_782));
-        for bad in ["2023-02-29", "2023-13-01", "2023-00-10", "23-06-01", "2023-06-1x", "2023/06/01", "", "２０２３-06-01"] {
+        for bad in
+            ["2023-02-29", "2023-13-01", "2023-00-10", "23-06-01", "2023-06-1x", "2023/06/01", "", "２０２３-06-01"]
+        {
             assert_eq!(version_day(bad), None, "{bad}");
         }
         let mut headers = HeaderMap::new();

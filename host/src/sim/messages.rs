@@ -66,9 +66,8 @@ fn tool_call(canonical: &Map<String, Value>, seed: u64) -> Option<Value> {
         return None;
     }
     let named = canonical.get("tool_choice").and_then(|c| c.pointer("/function/name")).and_then(Value::as_str);
-    let tool = tools
-        .iter()
-        .find(|t| named.is_none_or(|n| t.pointer("/function/name").and_then(Value::as_str) == Some(n)))?;
+    let tool =
+        tools.iter().find(|t| named.is_none_or(|n| t.pointer("/function/name").and_then(Value::as_str) == Some(n)))?;
     let name = tool.pointer("/function/name")?.as_str()?;
     let schema = tool.pointer("/function/parameters");
     let mut arguments = Map::new();
@@ -89,16 +88,16 @@ fn tool_call(canonical: &Map<String, Value>, seed: u64) -> Option<Value> {
         arguments.insert(key.to_string(), value);
     }
     let id = format!("toolu_sim{:016x}", hash(&[name, &seed.to_string()]));
-    Some(json!({"id": id, "type": "function", "function": {"name": name, "arguments": Value::Object(arguments).to_string()}}))
+    Some(
+        json!({"id": id, "type": "function", "function": {"name": name, "arguments": Value::Object(arguments).to_string()}}),
+    )
 }
 
 /// A complete answer as the chunks an OpenAI stream of it would have: content a few words
 /// at a time, each tool call's arguments in two fragments, the finish reason, the usage.
 fn chunks(completion: &Value) -> Vec<Value> {
     let id = completion.get("id").cloned().unwrap_or(json!(""));
-    let chunk = |delta: Value, finish: Value| {
-        json!({"id": id, "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
-    };
+    let chunk = |delta: Value, finish: Value| json!({"id": id, "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
     let message = completion.pointer("/choices/0/message");
     let content = message.and_then(|m| m.get("content")).and_then(Value::as_str).unwrap_or_default();
     let mut out = Vec::new();
@@ -106,11 +105,13 @@ fn chunks(completion: &Value) -> Vec<Value> {
     for piece in words.chunks(3) {
         out.push(chunk(json!({"content": piece.concat()}), Value::Null));
     }
-    for (i, call) in message.and_then(|m| m.get("tool_calls")).and_then(Value::as_array).into_iter().flatten().enumerate()
+    for (i, call) in
+        message.and_then(|m| m.get("tool_calls")).and_then(Value::as_array).into_iter().flatten().enumerate()
     {
         let arguments = call.pointer("/function/arguments").and_then(Value::as_str).unwrap_or_default();
         let name = call.pointer("/function/name").cloned().unwrap_or(json!(""));
-        let first = json!({"index": i, "id": call.get("id"), "type": "function", "function": {"name": name, "arguments": ""}});
+        let first =
+            json!({"index": i, "id": call.get("id"), "type": "function", "function": {"name": name, "arguments": ""}});
         out.push(chunk(json!({"tool_calls": [first]}), Value::Null));
         let half = arguments.char_indices().nth(arguments.chars().count() / 2).map_or(arguments.len(), |(at, _)| at);
         for part in [&arguments[..half], &arguments[half..]] {

@@ -34,7 +34,9 @@ pub(crate) async fn handle(req: Request<Incoming>, options: SimOptions) -> Optio
         (&Method::GET, "/v1/models") => Some(json_response(StatusCode::OK, &wire::models(LISTED))),
         (&Method::POST, "/v1/chat/completions") => chat(req, options).await,
         (&Method::POST, "/v1/messages") => super::messages::handle(req, options).await,
-        (_, "/v1/models" | "/v1/chat/completions" | "/v1/messages") => Some(error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")),
+        (_, "/v1/models" | "/v1/chat/completions" | "/v1/messages") => {
+            Some(error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"))
+        }
         _ => Some(error(StatusCode::NOT_FOUND, &format!("no route for {path}"))),
     }
 }

@@ -166,7 +166,9 @@ fn system_text(system: Option<&Value>) -> Result<Option<String>, BadRequest> {
             let text = anthropic_text(system);
             Ok((!text.is_empty()).then_some(text))
         }
-        Some(other) => Err(bad("system", format!("Input should be a string or a list of text blocks, got {}", kind(other)))),
+        Some(other) => {
+            Err(bad("system", format!("Input should be a string or a list of text blocks, got {}", kind(other))))
+        }
     }
 }
 
@@ -256,7 +258,9 @@ fn tool_choice(choice: Option<&Value>, names: &HashSet<String>) -> Result<(Optio
     let choice = match choice {
         None | Some(Value::Null) => return Ok((None, None)),
         Some(Value::Object(c)) => c,
-        Some(other) => return Err(bad("tool_choice", format!("Input should be a valid dictionary, got {}", kind(other)))),
+        Some(other) => {
+            return Err(bad("tool_choice", format!("Input should be a valid dictionary, got {}", kind(other))));
+        }
     };
     let parallel = match choice.get("disable_parallel_tool_use") {
         Some(Value::Bool(true)) => Some(json!(false)),
@@ -305,7 +309,10 @@ fn translate_messages(messages: Option<&Value>, out: &mut Vec<Value>) -> Result<
         let role = match message.get("role").and_then(Value::as_str) {
             Some(role @ ("user" | "assistant")) => role,
             Some(other) => {
-                return Err(bad(format!("messages.{i}.role"), format!("Input should be 'user' or 'assistant', got {other:?}")));
+                return Err(bad(
+                    format!("messages.{i}.role"),
+                    format!("Input should be 'user' or 'assistant', got {other:?}"),
+                ));
             }
             None => return Err(bad(format!("messages.{i}.role"), "Field required")),
         };
@@ -344,7 +351,10 @@ fn check_block(block: &Value, at: &str) -> Result<(), BadRequest> {
         Some(t) => {
             return Err(bad(
                 format!("{at}.type"),
-                format!("Input tag {t:?} found using 'type' does not match any of the expected tags: {}", BLOCK_TYPES.join(", ")),
+                format!(
+                    "Input tag {t:?} found using 'type' does not match any of the expected tags: {}",
+                    BLOCK_TYPES.join(", ")
+                ),
             ));
         }
         None => return Err(bad(format!("{at}.type"), "Field required")),
@@ -360,9 +370,12 @@ fn assistant(blocks: &[Value], calls: &mut HashSet<String>, i: usize) -> Result<
         match block.get("type").and_then(Value::as_str) {
             Some("text") => text.push_str(block_text(block, &at)?),
             Some("tool_use") => {
-                let id = block.get("id").and_then(Value::as_str).ok_or_else(|| bad(format!("{at}.id"), "Field required"))?;
-                let name =
-                    block.get("name").and_then(Value::as_str).ok_or_else(|| bad(format!("{at}.name"), "Field required"))?;
+                let id =
+                    block.get("id").and_then(Value::as_str).ok_or_else(|| bad(format!("{at}.id"), "Field required"))?;
+                let name = block
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| bad(format!("{at}.name"), "Field required"))?;
                 let input = match block.get("input") {
                     Some(input @ Value::Object(_)) => input,
                     _ => return Err(bad(format!("{at}.input"), "Input should be a valid dictionary")),
@@ -406,7 +419,9 @@ fn user(blocks: &[Value], calls: &HashSet<String>, i: usize, out: &mut Vec<Value
                 if !calls.contains(id) {
                     return Err(bad(
                         format!("{at}.tool_use_id"),
-                        format!("tool_result block(s) provided for {id:?}, but no earlier assistant message has a tool_use block with this id"),
+                        format!(
+                            "tool_result block(s) provided for {id:?}, but no earlier assistant message has a tool_use block with this id"
+                        ),
                     ));
                 }
                 let content = match block.get("content") {
@@ -419,7 +434,10 @@ fn user(blocks: &[Value], calls: &HashSet<String>, i: usize, out: &mut Vec<Value
                         anthropic_text(block.get("content"))
                     }
                     Some(other) => {
-                        return Err(bad(format!("{at}.content"), format!("Input should be a string or a list, got {}", kind(other))));
+                        return Err(bad(
+                            format!("{at}.content"),
+                            format!("Input should be a string or a list, got {}", kind(other)),
+                        ));
                     }
                 };
                 let is_error = block.get("is_error").and_then(Value::as_bool).unwrap_or(false);

@@ -68,26 +68,45 @@ fn bad_messages_requests_name_the_parameter() {
         (json!({"max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}), "model"),
         (json!({"model": "m", "max_tokens": 5, "messages": []}), "messages"),
         (json!({"model": "m", "max_tokens": 5, "messages": [{"role": "system", "content": "x"}]}), "messages.0.role"),
-        (json!({"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "hologram"}]}]}),
-         "messages.0.content.0.type"),
-        (json!({"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": [
+        (
+            json!({"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "hologram"}]}]}),
+            "messages.0.content.0.type",
+        ),
+        (
+            json!({"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": [
             {"type": "tool_result", "tool_use_id": "toolu_never", "content": "x"}]}]}),
-         "messages.0.content.0.tool_use_id"),
-        (json!({"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}],
-                "tools": [{"name": "f", "input_schema": {"type": "string"}}]}), "tools.0.input_schema.type"),
-        (json!({"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}],
-                "tools": [{"name": "f", "input_schema": "{}"}]}), "tools.0.input_schema"),
-        (json!({"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}],
-                "tools": [{"name": "bad name!", "input_schema": {"type": "object"}}]}), "tools.0.name"),
-        (json!({"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}],
+            "messages.0.content.0.tool_use_id",
+        ),
+        (
+            json!({"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}],
+                "tools": [{"name": "f", "input_schema": {"type": "string"}}]}),
+            "tools.0.input_schema.type",
+        ),
+        (
+            json!({"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}],
+                "tools": [{"name": "f", "input_schema": "{}"}]}),
+            "tools.0.input_schema",
+        ),
+        (
+            json!({"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}],
+                "tools": [{"name": "bad name!", "input_schema": {"type": "object"}}]}),
+            "tools.0.name",
+        ),
+        (
+            json!({"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}],
                 "tools": [{"name": "f", "input_schema": {"type": "object"}}], "tool_choice": {"type": "tool", "name": "g"}}),
-         "tool_choice.name"),
+            "tool_choice.name",
+        ),
         (json!({"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}], "system": 3}), "system"),
-        (json!({"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}], "thinking": {"type": "enabled"}}),
-         "thinking.budget_tokens"),
-        (json!({"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": [
+        (
+            json!({"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}], "thinking": {"type": "enabled"}}),
+            "thinking.budget_tokens",
+        ),
+        (
+            json!({"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": [
             {"type": "image", "source": {"type": "base64", "media_type": "image/tiff", "data": "x"}}]}]}),
-         "messages.0.content.0.source.media_type"),
+            "messages.0.content.0.source.media_type",
+        ),
     ];
     for (body, param) in cases {
         let err = request_in::parse(body.to_string().as_bytes(), false).unwrap_err();
@@ -152,7 +171,10 @@ fn a_request_survives_a_round_trip() {
     let back = Value::Object(request_out::request(&canonical));
     let m = back["messages"].as_array().unwrap();
     assert_eq!(m.len(), 3);
-    assert_eq!(m[1]["content"][1], json!({"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}}));
+    assert_eq!(
+        m[1]["content"][1],
+        json!({"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}})
+    );
     assert_eq!(m[2]["content"][0]["tool_use_id"], "toolu_1");
     assert_eq!(back["tool_choice"], json!({"type": "auto", "disable_parallel_tool_use": true}));
     assert_eq!(back["tools"][0]["input_schema"], original["tools"][0]["input_schema"]);
@@ -178,12 +200,17 @@ fn answers_translate_both_ways() {
     let back = response::to_anthropic(&openai);
     assert_eq!(back["stop_reason"], "tool_use");
     assert_eq!(back["content"][0], json!({"type": "text", "text": "Let me check."}));
-    assert_eq!(back["content"][1], json!({"type": "tool_use", "id": "toolu_9", "name": "get_weather", "input": {"city": "Oslo"}}));
+    assert_eq!(
+        back["content"][1],
+        json!({"type": "tool_use", "id": "toolu_9", "name": "get_weather", "input": {"city": "Oslo"}})
+    );
     assert_eq!(back["usage"]["input_tokens"], 10);
     assert_eq!(back["usage"]["cache_creation_input_tokens"], 5);
     assert_eq!(back["usage"]["cache_read_input_tokens"], 90);
     assert_eq!(back["id"], "msg_1");
-    for (finish, stop) in [("stop", "end_turn"), ("length", "max_tokens"), ("tool_calls", "tool_use"), ("content_filter", "refusal")] {
+    for (finish, stop) in
+        [("stop", "end_turn"), ("length", "max_tokens"), ("tool_calls", "tool_use"), ("content_filter", "refusal")]
+    {
         assert_eq!(stop::stop_reason(finish), stop);
         assert_eq!(stop::finish_reason(stop), finish);
     }
@@ -193,8 +220,15 @@ fn answers_translate_both_ways() {
 
 #[test]
 fn errors_take_anthropics_shape() {
-    for (status, kind) in [(400, "invalid_request_error"), (401, "authentication_error"), (404, "not_found_error"),
-                           (413, "request_too_large"), (429, "rate_limit_error"), (502, "api_error"), (503, "overloaded_error")] {
+    for (status, kind) in [
+        (400, "invalid_request_error"),
+        (401, "authentication_error"),
+        (404, "not_found_error"),
+        (413, "request_too_large"),
+        (429, "rate_limit_error"),
+        (502, "api_error"),
+        (503, "overloaded_error"),
+    ] {
         assert_eq!(stop::anthropic_error(status, "m")["error"]["type"], kind);
     }
     let openai = br#"{"error":{"message":"no such model","type":"invalid_request_error","code":"model_not_found"}}"#;
@@ -209,10 +243,16 @@ fn openai_chunks() -> Vec<Value> {
         c(json!({"role": "assistant", "content": ""}), Value::Null),
         c(json!({"content": "Hel"}), Value::Null),
         c(json!({"content": "lo"}), Value::Null),
-        c(json!({"tool_calls": [{"index": 0, "id": "call_a", "type": "function", "function": {"name": "f", "arguments": ""}}]}), Value::Null),
+        c(
+            json!({"tool_calls": [{"index": 0, "id": "call_a", "type": "function", "function": {"name": "f", "arguments": ""}}]}),
+            Value::Null,
+        ),
         c(json!({"tool_calls": [{"index": 0, "function": {"arguments": "{\"x\":"}}]}), Value::Null),
         c(json!({"tool_calls": [{"index": 0, "function": {"arguments": "1}"}}]}), Value::Null),
-        c(json!({"tool_calls": [{"index": 1, "id": "call_b", "type": "function", "function": {"name": "g", "arguments": "{}"}}]}), Value::Null),
+        c(
+            json!({"tool_calls": [{"index": 1, "id": "call_b", "type": "function", "function": {"name": "g", "arguments": "{}"}}]}),
+            Value::Null,
+        ),
         c(json!({}), json!("tool_calls")),
         json!({"id": "chatcmpl-1", "choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": 5,
                "prompt_tokens_details": {"cached_tokens": 3}}}),
@@ -236,11 +276,21 @@ fn openai_chunks_become_anthropics_event_sequence() {
     assert_eq!(
         names(&events),
         [
-            "message_start", "ping",
-            "content_block_start", "content_block_delta", "content_block_delta", "content_block_stop",
-            "content_block_start", "content_block_delta", "content_block_delta", "content_block_stop",
-            "content_block_start", "content_block_delta", "content_block_stop",
-            "message_delta", "message_stop",
+            "message_start",
+            "ping",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_delta",
+            "content_block_stop",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_delta",
+            "content_block_stop",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_stop",
+            "message_delta",
+            "message_stop",
         ]
     );
     assert_eq!(events[0].data["message"]["id"], "msg_chatcmpl-1");
@@ -311,10 +361,8 @@ fn anthropic_events_become_openai_chunks() {
     assert_eq!(chunks[0]["created"], 7);
     let content: String = chunks.iter().filter_map(|c| c.pointer("/choices/0/delta/content")?.as_str()).collect();
     assert_eq!(content, "On it.");
-    let args: String = chunks
-        .iter()
-        .filter_map(|c| c.pointer("/choices/0/delta/tool_calls/0/function/arguments")?.as_str())
-        .collect();
+    let args: String =
+        chunks.iter().filter_map(|c| c.pointer("/choices/0/delta/tool_calls/0/function/arguments")?.as_str()).collect();
     assert_eq!(args, "{\"q\": \"x\"}");
     let start = chunks.iter().find_map(|c| c.pointer("/choices/0/delta/tool_calls/0/id")).unwrap();
     assert_eq!(start, "toolu_1");
@@ -387,5 +435,10 @@ fn client_streams_speak_the_clients_dialect() {
     w.error(502, "cut", &json!({"error": {"message": "cut"}}), &mut out);
     w.done(&mut out);
     let body = text(&out);
-    assert!(body.ends_with("event: error\ndata: {\"error\":{\"message\":\"cut\",\"type\":\"api_error\"},\"type\":\"error\"}\n\n"), "{body}");
+    assert!(
+        body.ends_with(
+            "event: error\ndata: {\"error\":{\"message\":\"cut\",\"type\":\"api_error\"},\"type\":\"error\"}\n\n"
+        ),
+        "{body}"
+    );
 }
