@@ -83,6 +83,10 @@ def main(base_url: str) -> None:
         answer = client.messages.create(model=model, max_tokens=256, tools=TOOLS, messages=follow_up)
         assert answer.stop_reason == "end_turn" and answer.content[0].type == "text", answer
 
+    # Listing, as the Anthropic SDK reads it.
+    ids = {model.id for model in client.models.list()}
+    assert {"auto", "small", "claude-small"} <= ids, ids
+
     # count_tokens.
     count = client.messages.count_tokens(model="auto", messages=[{"role": "user", "content": "Hello there"}])
     assert count.input_tokens > 0, count

@@ -339,6 +339,29 @@ mod tests {
     }
 
     #[test]
+    fn anthropic_messages_are_read_in_canonical_terms() {
+        let body = json!({
+            "id": "msg_1", "type": "message", "role": "assistant", "model": "claude-x",
+            "content": [{"type": "text", "text": "On it."},
+                        {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {"a": 1}}],
+            "stop_reason": "tool_use",
+            "usage": {"input_tokens": 10, "output_tokens": 4, "cache_read_input_tokens": 80, "cache_creation_input_tokens": 2}
+        });
+        let c = Completion::from_anthropic(body.to_string().as_bytes(), &req()).unwrap();
+        assert_eq!((c.content.as_str(), c.finish_reason.as_str()), ("On it.", "tool_calls"));
+        assert_eq!((c.usage.prompt_tokens, c.usage.cached_prompt_tokens, c.usage.completion_tokens), (92, 80, 4));
+        assert!(!c.usage.estimated);
+        // The Anthropic client gets the upstream's own bytes, renamed.
+        let out: Value = serde_json::from_slice(&c.into_client_body(Dialect::Anthropic, "small")).unwrap();
+        let mut expected = body;
+        expected["model"] = json!("small");
+        assert_eq!(out, expected);
+        for bad in [&br#"{"type":"error"}"#[..], b"[]", b"nope"] {
+            assert!(matches!(Completion::from_anthropic(bad, &req()), Err(ProviderError::Protocol(_))));
+        }
+    }
+
+    #[test]
     fn rejects_bad_bodies() {
         for bad in [&b"not json"[..], b"{}", br#"{"choices": []}"#, b"[1]", b"\"s\"", b"3", b"null", b"{} x"] {
             assert!(matches!(Completion::from_body(bad, &req()), Err(ProviderError::Protocol(_))));

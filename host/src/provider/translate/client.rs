@@ -18,6 +18,8 @@ pub struct ClientStream {
     /// For an Anthropic client of an OpenAI-dialect upstream.
     to_anthropic: Option<OpenaiToAnthropic>,
     events: Vec<Event>,
+    /// An Anthropic upstream's events went through as they are.
+    passed_through: bool,
     done: bool,
 }
 
@@ -32,6 +34,7 @@ impl ClientStream {
             include_usage,
             to_anthropic: None,
             events: Vec::new(),
+            passed_through: false,
             done: false,
         }
     }
@@ -60,6 +63,7 @@ impl ClientStream {
                 {
                     message.insert("model".into(), json!(self.model));
                 }
+                self.passed_through = true;
                 if kind == "message_stop" {
                     self.done = true;
                 }
@@ -77,6 +81,10 @@ impl ClientStream {
         self.done = true;
         match self.dialect {
             Dialect::Openai => out.put_slice(b"data: [DONE]\n\n"),
+            // An Anthropic upstream that ended after its stop reason without `message_stop`.
+            Dialect::Anthropic if self.passed_through => {
+                named("message_stop", &json!({"type": "message_stop"}), out);
+            }
             Dialect::Anthropic => {
                 let translator = self.to_anthropic.get_or_insert_with(|| OpenaiToAnthropic::new(&self.model));
                 translator.finish(&mut self.events);

@@ -113,7 +113,11 @@ pub fn canonical(body: &Map<String, Value>, count_only: bool) -> Result<Map<Stri
         Some(other) => return Err(bad("metadata", format!("Input should be a valid dictionary, got {}", kind(other)))),
     };
     let (tools, names) = tools(body.get("tools"))?;
-    let (tool_choice, parallel) = tool_choice(body.get("tool_choice"), &names)?;
+    let (mut tool_choice, mut parallel) = tool_choice(body.get("tool_choice"), &names)?;
+    if tools.is_none() {
+        // Only server tools (or none): OpenAI refuses a tool_choice without tools.
+        (tool_choice, parallel) = (None, None);
+    }
 
     let mut messages = Vec::new();
     if let Some(system) = system_text(body.get("system"))? {

@@ -428,6 +428,17 @@ fn client_streams_speak_the_clients_dialect() {
     assert!(body.contains("\"model\":\"large\"") && !body.contains("claude-x"));
     assert!(body.ends_with("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"), "{body}");
     assert_eq!(body.matches("message_stop").count(), 2, "no second close: {body}");
+    // An Anthropic upstream that ends without message_stop: one is added, nothing else.
+    let mut w = ClientStream::new(Dialect::Anthropic, "large", true);
+    let mut out = BytesMut::new();
+    let mut events = anthropic_events();
+    events.pop();
+    for data in events {
+        w.write(StreamEvent::Anthropic { data, chunks: Vec::new() }, &mut out);
+    }
+    w.done(&mut out);
+    let body = text(&out);
+    assert_eq!((body.matches("event: message_start").count(), body.matches("event: message_stop").count()), (1, 1));
     // Anthropic client, OpenAI upstream, cut mid-way: an error event ends it.
     let mut w = ClientStream::new(Dialect::Anthropic, "small", true);
     let mut out = BytesMut::new();
