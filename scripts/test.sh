@@ -5,14 +5,14 @@
 # plugins' own unit tests. Guests are built from source by the test setup.
 #
 # On a fresh machine it first installs what the tests need and the toolchain lacks, each step
-# idempotent and quick when already done: the wasm32-wasip2 target, the pinned openai SDK,
-# the pinned Python/JS component toolchains, and what the observability suites use (Debian's
-# prometheus and chromium, opentelemetry-proto, puppeteer-core).
+# idempotent and quick when already done: the wasm32-wasip2 target, the pinned openai and
+# anthropic SDKs, the pinned Python/JS component toolchains, and what the observability suites
+# use (Debian's prometheus and chromium, opentelemetry-proto, puppeteer-core).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
-python3 -c 'import openai' 2>/dev/null ||
+python3 -c 'import openai, anthropic' 2>/dev/null ||
   python3 -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
 bash scripts/install-polyglot-toolchains.sh
 # The package suite runs a real OCI registry (Debian's docker-registry, the CNCF distribution

@@ -111,3 +111,90 @@ pub fn chunks(bytes: &[u8], seed: u16) -> Vec<&[u8]> {
     }
     out
 }
+
+/// Messages-API request parsing (`/v1/messages`; the first byte picks `count_tokens`
+/// parsing): no panic; errors carry a message and a parameter when they name one; an
+/// accepted body's canonical form is a chat body the OpenAI parser accepts with the same
+/// model and stream flag, and its translation back to Messages has `max_tokens` and
+/// messages alternating between user and assistant.
+pub fn check_messages(data: &[u8]) {
+    use switchyard::provider::translate::{request_in, request_out};
+    let (count_only, body) = match data {
+        [first, rest @ ..] => (first & 1 == 1, rest),
+        [] => (false, data),
+    };
+    let parsed = match request_in::parse(body, count_only) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            assert!(!e.message.trim().is_empty(), "an error without a message: {e:?}");
+            assert!(e.param.as_deref().is_none_or(|p| !p.is_empty()), "an empty param: {e:?}");
+            return;
+        }
+    };
+    let canonical = serde_json::to_vec(&parsed.canonical).expect("the canonical body serialises");
+    match parse_body(&canonical) {
+        Ok(chat) => assert_eq!((chat.model, chat.stream), (parsed.model.clone(), parsed.stream)),
+        // A Messages body whose only content is blocks with no OpenAI form (thinking,
+        // server tools) has no chat messages; nothing else may fail.
+        Err(e) => assert!(
+            e.param.as_deref() == Some("messages")
+                && parsed.canonical["messages"].as_array().is_some_and(Vec::is_empty),
+            "the canonical body of an accepted Messages request was refused: {e}"
+        ),
+    }
+    let back = request_out::request(&parsed.canonical);
+    assert!(back.get("max_tokens").and_then(|m| m.as_u64()).is_some_and(|m| m >= 1), "{back:?}");
+    let roles: Vec<&str> = back["messages"].as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap()).collect();
+    assert!(roles.windows(2).all(|w| w[0] != w[1]), "roles do not alternate: {roles:?}");
+}
+
+/// The stream translators on arbitrary events: `data` is read as an event stream whose
+/// JSON objects are fed, as Anthropic events, through the Anthropic → OpenAI machine, and
+/// (as OpenAI chunks, plus what the first machine produced) through the OpenAI → Anthropic
+/// one. No panic, and the Anthropic side always comes out well-formed: `message_start`
+/// first, `message_stop` last, content blocks opened and closed in order.
+pub fn check_stream_translation(data: &[u8]) {
+    use switchyard::provider::translate::{AnthropicToOpenai, OpenaiToAnthropic};
+    let events = parse_chunked([data]);
+    let values: Vec<serde_json::Value> = events
+        .iter()
+        .filter_map(|e| serde_json::from_str(&e.data).ok())
+        .filter(|v: &serde_json::Value| v.is_object())
+        .collect();
+    let mut to_openai = AnthropicToOpenai::new(0);
+    let mut chunks = Vec::new();
+    for value in &values {
+        if to_openai.event(value, &mut chunks).is_err() {
+            break;
+        }
+    }
+    let mut to_anthropic = OpenaiToAnthropic::new("m");
+    let mut out = Vec::new();
+    for chunk in values.iter().chain(&chunks) {
+        to_anthropic.chunk(chunk, &mut out);
+    }
+    to_anthropic.finish(&mut out);
+    let names: Vec<&str> = out.iter().map(|e| e.name).collect();
+    assert_eq!(names.first(), Some(&"message_start"), "{names:?}");
+    assert_eq!(names.last(), Some(&"message_stop"), "{names:?}");
+    let mut open: Option<u64> = None;
+    let mut next = 0;
+    for event in &out {
+        let index = event.data.get("index").and_then(|i| i.as_u64());
+        match event.name {
+            "content_block_start" => {
+                assert!(open.is_none() && index == Some(next), "{names:?}");
+                open = index;
+            }
+            "content_block_delta" => assert!(open.is_some() && index == open, "{names:?}"),
+            "content_block_stop" => {
+                assert!(open.is_some() && index == open, "{names:?}");
+                open = None;
+                next += 1;
+            }
+            "message_delta" | "message_stop" => assert!(open.is_none(), "{names:?}"),
+            _ => {}
+        }
+        assert_eq!(event.data["type"], event.name);
+    }
+}

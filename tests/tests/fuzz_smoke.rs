@@ -10,7 +10,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 
 use serde_json::{Map, Value, json};
-use switchyard_tests::fuzz_checks::{check_request, check_sse};
+use switchyard_tests::fuzz_checks::{check_messages, check_request, check_sse, check_stream_translation};
 
 /// SplitMix64: deterministic, dependency-free, good enough to pick mutations.
 struct Rng(u64);
@@ -247,5 +247,53 @@ fn sse_parsing_does_not_depend_on_chunking() {
             input
         };
         run("sse", i, &input, check_sse);
+    }
+}
+
+/// A Messages body mutated at the JSON level (blocks, tools, roles swapped for odd values)
+/// or the byte level, behind the one byte that picks `count_tokens` parsing.
+#[test]
+fn messages_parsing_and_translation_hold_their_invariants() {
+    let seeds = seeds("messages");
+    let mut rng = rng();
+    for (i, seed) in seeds.iter().enumerate() {
+        run("messages", i, seed, check_messages);
+    }
+    for i in 0..iterations() {
+        let seed = rng.pick(&seeds).clone();
+        let input = if rng.below(2) == 0 {
+            let (mode, body) = seed.split_first().map_or((0, &[][..]), |(m, b)| (*m, b));
+            let mut value: Value = serde_json::from_slice(body).unwrap_or_else(|_| Value::Object(Map::new()));
+            for _ in 0..1 + rng.below(4) {
+                mutate_json(&mut rng, &mut value, 0);
+            }
+            let mut input = vec![mode];
+            input.extend(serde_json::to_vec(&value).unwrap());
+            input
+        } else {
+            let mut input = seed;
+            for _ in 0..1 + rng.below(4) {
+                mutate_bytes(&mut rng, &mut input, &seeds);
+            }
+            input
+        };
+        run("messages", i, &input, check_messages);
+    }
+}
+
+/// Event streams of either dialect, mutated, through both stream translators.
+#[test]
+fn stream_translation_keeps_anthropics_event_order() {
+    let seeds = seeds("stream_translate");
+    let mut rng = rng();
+    for (i, seed) in seeds.iter().enumerate() {
+        run("stream_translate", i, seed, check_stream_translation);
+    }
+    for i in 0..iterations() {
+        let mut input = rng.pick(&seeds).clone();
+        for _ in 0..1 + rng.below(4) {
+            mutate_bytes(&mut rng, &mut input, &seeds);
+        }
+        run("stream_translate", i, &input, check_stream_translation);
     }
 }

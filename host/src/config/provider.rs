@@ -12,16 +12,19 @@ pub enum ProviderKind {
     /// Any OpenAI-compatible `/chat/completions` API (OpenAI, vLLM, Ollama, Together, ...).
     #[default]
     Openai,
+    /// Anthropic's Messages API (`/messages`, `x-api-key`, `anthropic-version`).
+    Anthropic,
 }
 
 /// One upstream provider.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderConfig {
-    /// Wire protocol; only `"openai"` for now (the default).
+    /// Wire protocol: `"openai"` (the default) or `"anthropic"`.
     #[serde(default)]
     pub kind: ProviderKind,
-    /// Base URL up to and excluding `/chat/completions`, e.g. `https://api.openai.com/v1`.
+    /// Base URL up to and excluding `/chat/completions` (or `/messages` for Anthropic), e.g.
+    /// `https://api.openai.com/v1` or `https://api.anthropic.com/v1`.
     /// Must be an absolute `http` or `https` URL.
     pub base_url: String,
     /// Name of the environment variable holding the API key. The key itself never goes in
@@ -44,7 +47,8 @@ pub struct ProviderConfig {
     /// First retry waits this long, then it doubles each time. Default 100 ms.
     #[serde(default = "default_retry_backoff_ms")]
     pub retry_backoff_ms: u64,
-    /// Extra headers sent with every request (e.g. `OpenAI-Organization`).
+    /// Extra headers sent with every request (e.g. `OpenAI-Organization`, or an
+    /// `anthropic-version` other than the default `2023-06-01`).
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
 }

@@ -13,7 +13,7 @@ use super::client::error_chain;
 use super::completion::Completion;
 use super::error::{ProviderError, error_message};
 use super::stream::CompletionStream;
-use super::{Provider, UpstreamCall, UpstreamReply};
+use super::{AnthropicBody, Dialect, Provider, UpstreamCall, UpstreamReply, translate};
 
 /// Largest non-streamed answer accepted (a runaway upstream must not exhaust memory).
 const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
@@ -27,8 +27,25 @@ impl Provider {
     /// arrive; nothing is retried after that.
     pub async fn chat(&self, call: UpstreamCall<'_>) -> Result<UpstreamReply, ProviderError> {
         let body = call.body;
-        let outgoing = Outgoing { body, model: call.upstream_model, stream: call.stream, usage: call.stream_usage };
+        let translated;
+        let outgoing = match (self.dialect(), call.original) {
+            (Dialect::Openai, _) => {
+                Outgoing { body, model: call.upstream_model, stream: call.stream, usage: call.stream_usage }
+            }
+            // Same dialect: the client's own body, untouched but for `model` and `stream`.
+            (Dialect::Anthropic, Some(original)) => {
+                Outgoing { body: &original.body, model: call.upstream_model, stream: call.stream, usage: false }
+            }
+            (Dialect::Anthropic, None) => {
+                translated = translate::request_out::request(body);
+                Outgoing { body: &translated, model: call.upstream_model, stream: call.stream, usage: false }
+            }
+        };
         let bytes = Bytes::from(serde_json::to_vec(&outgoing).map_err(|e| ProviderError::Protocol(e.to_string()))?);
+        let client_headers = match (self.dialect(), call.original) {
+            (Dialect::Anthropic, Some(original)) => Some(original),
+            _ => None,
+        };
         let mut retry = 0u32;
         loop {
             let now = Instant::now();
@@ -37,7 +54,8 @@ impl Provider {
             }
             let attempt_deadline = call.deadline.min(now + self.timeout);
             let traceparent = call.traceparent.as_ref();
-            let error = match self.attempt(bytes.clone(), call.stream, attempt_deadline, body, traceparent).await {
+            let attempt = self.attempt(bytes.clone(), call.stream, attempt_deadline, body, traceparent, client_headers);
+            let error = match attempt.await {
                 Ok(reply) => return Ok(reply),
                 Err(e) => e,
             };
@@ -65,6 +83,7 @@ impl Provider {
         deadline: Instant,
         request: &Map<String, Value>,
         traceparent: Option<&HeaderValue>,
+        client: Option<&AnthropicBody>,
     ) -> Result<UpstreamReply, ProviderError> {
         let budget = deadline.saturating_duration_since(Instant::now());
         let accept = if stream { "text/event-stream" } else { "application/json" };
@@ -76,8 +95,23 @@ impl Provider {
         for (name, value) in &self.headers {
             req.headers_mut().insert(name.clone(), value.clone());
         }
+        // An Anthropic client's own `anthropic-beta` and `anthropic-version` go with its
+        // body, unless the operator pinned them in the provider's `headers`.
+        for (name, value) in
+            client.into_iter().flat_map(|c| [("anthropic-beta", &c.beta), ("anthropic-version", &c.version)])
+        {
+            if let Some(value) = value
+                && !self.pinned.contains(name)
+            {
+                req.headers_mut().insert(name, value.clone());
+            }
+        }
         if let Some(auth) = &self.authorization {
-            req.headers_mut().insert(header::AUTHORIZATION, auth.clone());
+            let name = match self.dialect() {
+                Dialect::Openai => header::AUTHORIZATION,
+                Dialect::Anthropic => http::HeaderName::from_static("x-api-key"),
+            };
+            req.headers_mut().insert(name, auth.clone());
         }
         if let Some(traceparent) = traceparent {
             req.headers_mut().insert("traceparent", traceparent.clone());
@@ -101,7 +135,8 @@ impl Provider {
                 ));
             }
             let body = response.into_body();
-            return Ok(UpstreamReply::Stream(CompletionStream::new(body, deadline, budget, request.clone())));
+            let stream = CompletionStream::new(body, deadline, budget, request.clone()).speaking(self.dialect());
+            return Ok(UpstreamReply::Stream(stream));
         }
         let body = match read_limited(response.into_body(), deadline, MAX_BODY_BYTES).await {
             Ok(body) => body,
@@ -111,7 +146,11 @@ impl Provider {
             }
             Err(ReadError::Body(e)) => return Err(ProviderError::Connect(e)),
         };
-        Completion::from_body(&body, request).map(UpstreamReply::Complete)
+        match self.dialect() {
+            Dialect::Openai => Completion::from_body(&body, request),
+            Dialect::Anthropic => Completion::from_anthropic(&body, request),
+        }
+        .map(UpstreamReply::Complete)
     }
 }
 

@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 
 use super::cost::{Usage, estimate_prompt_tokens, estimate_tokens};
 use super::error::ProviderError;
+use super::{Dialect, translate};
 
 /// One complete upstream answer.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +26,8 @@ pub struct Completion {
     pub usage: Usage,
     /// Mean of `choices[0].logprobs.content[*].logprob`, when the upstream returned logprobs.
     pub mean_logprob: Option<f64>,
+    /// The dialect of `body` (the fields above are always in canonical, OpenAI, terms).
+    pub dialect: Dialect,
 }
 
 impl Completion {
@@ -59,8 +62,66 @@ impl Completion {
             .collect();
         let empty = fields.is_empty();
         let body = CompletionBody::Raw { bytes: bytes.to_vec(), models, empty };
-        Ok(Completion { body, content, finish_reason, usage, mean_logprob })
+        Ok(Completion { body, content, finish_reason, usage, mean_logprob, dialect: Dialect::Openai })
     }
+
+    /// Parses a non-streamed Anthropic `message` body. The canonical fields come from its
+    /// OpenAI translation (so tool calls, stop reasons and usage read the same whatever
+    /// the upstream spoke); the body is kept as the upstream's bytes for Anthropic clients.
+    pub fn from_anthropic(bytes: &[u8], request: &Map<String, Value>) -> Result<Completion, ProviderError> {
+        let message: Value = serde_json::from_slice(bytes)
+            .map_err(|e| ProviderError::Protocol(format!("response is not valid JSON: {e}")))?;
+        if message.get("type").and_then(Value::as_str) != Some("message") {
+            return Err(ProviderError::Protocol("response is not a Messages `message` object".to_string()));
+        }
+        let openai = translate::response::to_openai(&message, 0);
+        let openai = serde_json::to_vec(&openai).map_err(|e| ProviderError::Protocol(e.to_string()))?;
+        let mut completion = Completion::from_body(&openai, request)?;
+        // `message` parsed, so this cannot fail; the spans of `model` are all it adds.
+        let anthropic = Completion::from_body_spans(bytes)?;
+        completion.body = anthropic;
+        completion.dialect = Dialect::Anthropic;
+        Ok(completion)
+    }
+
+    /// The raw body of a JSON object, with where its top-level `model` values are.
+    fn from_body_spans(bytes: &[u8]) -> Result<CompletionBody, ProviderError> {
+        let TopLevel(fields) = serde_json::from_slice(bytes)
+            .map_err(|e| ProviderError::Protocol(format!("response is not valid JSON: {e}")))?;
+        let fields = fields.ok_or_else(|| ProviderError::Protocol("response is not a JSON object".into()))?;
+        let start = bytes.as_ptr() as usize;
+        let models = fields
+            .iter()
+            .filter(|(key, _)| key.as_ref() == "model")
+            .map(|(_, raw)| {
+                let at = raw.get().as_ptr() as usize - start;
+                at..at + raw.get().len()
+            })
+            .collect();
+        Ok(CompletionBody::Raw { bytes: bytes.to_vec(), models, empty: fields.is_empty() })
+    }
+
+    /// The body as a client speaking `client` gets it, with `model` set: the upstream's
+    /// bytes when the dialects match, a translation otherwise.
+    pub fn into_client_body(self, client: Dialect, model: &str) -> Vec<u8> {
+        if client == self.dialect {
+            return self.body.with_model(model);
+        }
+        let mut value = self.body.to_value();
+        value = match client {
+            Dialect::Anthropic => translate::response::to_anthropic(&value),
+            Dialect::Openai => translate::response::to_openai(&value, now_secs()),
+        };
+        if let Value::Object(object) = &mut value {
+            object.insert("model".into(), Value::String(model.to_string()));
+        }
+        serde_json::to_vec(&value).unwrap_or_default()
+    }
+}
+
+/// Unix time in seconds (the `created` of a translated answer).
+fn now_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// An answer's JSON body, as the upstream sent it or as assembled from a stream.
@@ -275,6 +336,29 @@ mod tests {
     fn duplicate_keys_count_last() {
         let text = r#"{"choices":[{"message":{"content":"a"}}],"choices":[{"message":{"content":"b"}}]}"#;
         assert_eq!(Completion::from_body(text.as_bytes(), &req()).unwrap().content, "b");
+    }
+
+    #[test]
+    fn anthropic_messages_are_read_in_canonical_terms() {
+        let body = json!({
+            "id": "msg_1", "type": "message", "role": "assistant", "model": "claude-x",
+            "content": [{"type": "text", "text": "On it."},
+                        {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {"a": 1}}],
+            "stop_reason": "tool_use",
+            "usage": {"input_tokens": 10, "output_tokens": 4, "cache_read_input_tokens": 80, "cache_creation_input_tokens": 2}
+        });
+        let c = Completion::from_anthropic(body.to_string().as_bytes(), &req()).unwrap();
+        assert_eq!((c.content.as_str(), c.finish_reason.as_str()), ("On it.", "tool_calls"));
+        assert_eq!((c.usage.prompt_tokens, c.usage.cached_prompt_tokens, c.usage.completion_tokens), (92, 80, 4));
+        assert!(!c.usage.estimated);
+        // The Anthropic client gets the upstream's own bytes, renamed.
+        let out: Value = serde_json::from_slice(&c.into_client_body(Dialect::Anthropic, "small")).unwrap();
+        let mut expected = body;
+        expected["model"] = json!("small");
+        assert_eq!(out, expected);
+        for bad in [&br#"{"type":"error"}"#[..], b"[]", b"nope"] {
+            assert!(matches!(Completion::from_anthropic(bad, &req()), Err(ProviderError::Protocol(_))));
+        }
     }
 
     #[test]

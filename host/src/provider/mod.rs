@@ -1,5 +1,6 @@
 //! Upstream clients: one pooled HTTP(S) client per configured provider, speaking the
-//! OpenAI chat-completions protocol, with retries, deadlines, stream parsing, passive
+//! OpenAI chat-completions protocol or Anthropic's Messages API (`translate` converts
+//! between them), with retries, deadlines, stream parsing, passive
 //! health and a circuit breaker per model.
 //!
 //! The provider layer knows nothing about routing: it makes one call (with retries on the
@@ -11,10 +12,12 @@ mod call;
 pub(crate) mod client;
 mod completion;
 pub mod cost;
+mod dialect;
 mod error;
 pub mod health;
 pub mod sse;
 mod stream;
+pub mod translate;
 
 #[cfg(test)]
 mod tests;
@@ -27,10 +30,11 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Map, Value};
 use tokio::time::Instant;
 
-use crate::config::{Config, ProviderConfig, Secret};
+use crate::config::{Config, ProviderConfig, ProviderKind, Secret};
 
 pub use completion::{Completion, CompletionBody};
 pub use cost::{Usage, cost_usd};
+pub use dialect::Dialect;
 pub use error::{ProviderError, SetupError};
 pub use health::{HealthBook, HealthOptions, ModelHealth};
 pub use stream::{CompletionStream, StreamEvent};
@@ -53,6 +57,20 @@ pub struct UpstreamCall<'a> {
     pub deadline: Instant,
     /// The W3C `traceparent` to send: the request's trace, this attempt's span.
     pub traceparent: Option<http::HeaderValue>,
+    /// The request as an Anthropic client sent it, when it came in that dialect: an
+    /// Anthropic provider sends it instead of translating `body`, so no field is lost.
+    pub original: Option<&'a AnthropicBody>,
+}
+
+/// A Messages request as the client sent it, with its `anthropic-beta` header (a feature
+/// flag list such as `interleaved-thinking-2025-05-14` that only an Anthropic upstream
+/// reads) and its `anthropic-version`: passed upstream with the body, so the upstream
+/// answers in the revision the client parses.
+#[derive(Debug, Clone, Default)]
+pub struct AnthropicBody {
+    pub body: Map<String, Value>,
+    pub beta: Option<HeaderValue>,
+    pub version: Option<HeaderValue>,
 }
 
 /// What an upstream call produced.
@@ -67,10 +85,14 @@ pub enum UpstreamReply {
 /// One configured provider.
 pub struct Provider {
     name: String,
+    kind: ProviderKind,
     url: String,
     client: client::HttpClient,
     headers: HeaderMap,
-    /// `Bearer <key>`, marked sensitive so hyper never logs it.
+    /// Header names the config's `headers` set (a client's own value never replaces them).
+    pinned: std::collections::HashSet<String>,
+    /// `Bearer <key>` (OpenAI) or the bare key (Anthropic's `x-api-key`), marked sensitive
+    /// so hyper never logs it.
     authorization: Option<HeaderValue>,
     timeout: Duration,
     max_retries: u32,
@@ -93,6 +115,9 @@ impl Provider {
         let fail = |message: String| SetupError { provider: name.to_string(), message };
         let client = client::build(cfg.connect_timeout()).map_err(|e| fail(format!("TLS setup: {e}")))?;
         let mut headers = HeaderMap::new();
+        if cfg.kind == ProviderKind::Anthropic {
+            headers.insert("anthropic-version", HeaderValue::from_static(translate::ANTHROPIC_VERSION));
+        }
         for (k, v) in &cfg.headers {
             let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| fail(format!("invalid header name {k:?}")))?;
             let value = HeaderValue::from_str(v).map_err(|_| fail(format!("invalid value for header {k:?}")))?;
@@ -101,16 +126,26 @@ impl Provider {
         let authorization = match key {
             None => None,
             Some(key) => {
-                let mut value = HeaderValue::from_str(&format!("Bearer {}", key.expose()))
+                let text = match cfg.kind {
+                    ProviderKind::Openai => format!("Bearer {}", key.expose()),
+                    ProviderKind::Anthropic => key.expose().to_string(),
+                };
+                let mut value = HeaderValue::from_str(&text)
                     .map_err(|_| fail("the API key contains characters not allowed in a header".into()))?;
                 value.set_sensitive(true);
                 Some(value)
             }
         };
+        let path = match cfg.kind {
+            ProviderKind::Openai => "chat/completions",
+            ProviderKind::Anthropic => "messages",
+        };
         Ok(Provider {
             name: name.to_string(),
-            url: format!("{}/chat/completions", cfg.base_url.trim_end_matches('/')),
+            kind: cfg.kind,
+            url: format!("{}/{path}", cfg.base_url.trim_end_matches('/')),
             client,
+            pinned: cfg.headers.keys().map(|k| k.to_ascii_lowercase()).collect(),
             headers,
             authorization,
             timeout: cfg.timeout(),
@@ -124,9 +159,17 @@ impl Provider {
         &self.name
     }
 
-    /// The chat-completions URL it posts to.
+    /// The chat-completions (or messages) URL it posts to.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The dialect it speaks.
+    pub fn dialect(&self) -> Dialect {
+        match self.kind {
+            ProviderKind::Openai => Dialect::Openai,
+            ProviderKind::Anthropic => Dialect::Anthropic,
+        }
     }
 }
 

@@ -10,9 +10,16 @@ use http_body_util::combinators::BoxBody;
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
+use super::Dialect;
 use super::completion::{Completion, CompletionBody, mean_logprob, usage_of};
 use super::error::{ProviderError, truncate};
 use super::sse::{SseEvent, SseParser};
+use super::translate::AnthropicToOpenai;
+
+/// Unix time in seconds, for the `created` of translated chunks.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -23,6 +30,10 @@ pub enum StreamEvent {
     Chunk(Value),
     /// The `data: [DONE]` terminator.
     Done,
+    /// An Anthropic stream event (`data`, whose `type` names it) and its OpenAI
+    /// translation (`chunks`, possibly none), translated once for the gates and for OpenAI
+    /// clients alike.
+    Anthropic { data: Value, chunks: Vec<Value> },
 }
 
 /// A streamed upstream answer. Read it with [`CompletionStream::next_event`] (pass-through)
@@ -39,6 +50,8 @@ pub struct CompletionStream {
     acc: Accumulator,
     body_ended: bool,
     finished: bool,
+    /// For an Anthropic upstream: its events in canonical terms.
+    anthropic: Option<Box<AnthropicToOpenai>>,
 }
 
 impl std::fmt::Debug for CompletionStream {
@@ -66,7 +79,17 @@ impl CompletionStream {
             acc: Accumulator::default(),
             body_ended: false,
             finished: false,
+            anthropic: None,
         }
+    }
+
+    /// The same stream, read as `dialect`'s events (OpenAI unless told otherwise).
+    pub fn speaking(mut self, dialect: Dialect) -> Self {
+        self.anthropic = match dialect {
+            Dialect::Openai => None,
+            Dialect::Anthropic => Some(Box::new(AnthropicToOpenai::new(unix_now()))),
+        };
+        self
     }
 
     /// The next event, `Ok(None)` once the stream is over. After an error the stream is
@@ -113,6 +136,24 @@ impl CompletionStream {
     }
 
     fn handle(&mut self, event: SseEvent) -> Result<StreamEvent, ProviderError> {
+        if let Some(translator) = &mut self.anthropic {
+            let data: Value = serde_json::from_str(&event.data)
+                .map_err(|e| ProviderError::Protocol(format!("stream event is not valid JSON: {e}")))?;
+            if !data.is_object() {
+                return Err(ProviderError::Protocol("stream event is not a JSON object".into()));
+            }
+            let mut chunks = Vec::new();
+            translator.event(&data, &mut chunks).map_err(|e| {
+                ProviderError::Protocol(format!("upstream error in stream: {}", truncate(&e.to_string())))
+            })?;
+            for chunk in &chunks {
+                self.acc.add(chunk);
+            }
+            if translator.is_stopped() {
+                self.finished = true;
+            }
+            return Ok(StreamEvent::Anthropic { data, chunks });
+        }
         if event.data.trim() == "[DONE]" {
             self.finished = true;
             return Ok(StreamEvent::Done);
@@ -135,15 +176,16 @@ impl CompletionStream {
         self.acc.completion(&self.request)
     }
 
-    /// Reads the whole stream; returns the assembled answer and every chunk, in order.
-    pub async fn collect(mut self) -> Result<(Completion, Vec<Value>), ProviderError> {
-        let mut chunks = Vec::new();
+    /// Reads the whole stream; returns the assembled answer and every event but `[DONE]`,
+    /// in order.
+    pub async fn collect(mut self) -> Result<(Completion, Vec<StreamEvent>), ProviderError> {
+        let mut events = Vec::new();
         while let Some(event) = self.next_event().await? {
-            if let StreamEvent::Chunk(chunk) = event {
-                chunks.push(chunk);
+            if event != StreamEvent::Done {
+                events.push(event);
             }
         }
-        Ok((self.summary(), chunks))
+        Ok((self.summary(), events))
     }
 }
 
@@ -208,6 +250,7 @@ impl Accumulator {
             finish_reason,
             usage,
             mean_logprob: mean_logprob(Some(&Value::Array(self.logprobs.clone()))),
+            dialect: Dialect::Openai,
         }
     }
 }

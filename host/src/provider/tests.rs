@@ -35,6 +35,7 @@ async fn call(p: &Provider, model: &str, stream: bool, within: Duration) -> Resu
         stream_usage: false,
         deadline: Instant::now() + within,
         traceparent: None,
+        original: None,
     })
     .await
 }
@@ -46,7 +47,7 @@ async fn complete(p: &Provider, model: &str) -> Result<Completion, ProviderError
     }
 }
 
-async fn streamed(p: &Provider, model: &str) -> Result<(Completion, Vec<Value>), ProviderError> {
+async fn streamed(p: &Provider, model: &str) -> Result<(Completion, Vec<super::StreamEvent>), ProviderError> {
     match call(p, model, true, Duration::from_secs(5)).await? {
         UpstreamReply::Stream(s) => s.collect().await,
         UpstreamReply::Complete(_) => panic!("asked for a stream"),
@@ -176,4 +177,65 @@ output_price = 0
     let (p, upstream) = providers.for_model(&cfg, "small").unwrap();
     assert_eq!((p.name(), upstream), ("sim", "sim-small"));
     assert!(providers.get("openai").unwrap().url().starts_with("https://"));
+}
+
+async fn anthropic(
+    original: Option<&super::AnthropicBody>,
+    model: &str,
+    stream: bool,
+) -> Result<UpstreamReply, ProviderError> {
+    let (p, _task) = provider(|cfg| cfg.kind = crate::config::ProviderKind::Anthropic).await;
+    assert!(p.url().ends_with("/v1/messages"), "{}", p.url());
+    let body = body("Say hi");
+    p.chat(UpstreamCall {
+        body: &body,
+        upstream_model: model,
+        stream,
+        stream_usage: true,
+        deadline: Instant::now() + Duration::from_secs(5),
+        traceparent: None,
+        original,
+    })
+    .await
+}
+
+#[tokio::test]
+async fn an_anthropic_provider_speaks_messages() {
+    // A canonical (OpenAI) body is translated; the simulator refuses anything that is not a
+    // Messages request with an anthropic-version header.
+    let UpstreamReply::Complete(c) = anthropic(None, "sim-small", false).await.unwrap() else { panic!("stream") };
+    assert_eq!((c.dialect, c.finish_reason.as_str()), (super::Dialect::Anthropic, "stop"));
+    assert!(!c.content.is_empty() && !c.usage.estimated);
+    let as_openai: Value = serde_json::from_slice(&c.clone().into_client_body(super::Dialect::Openai, "m")).unwrap();
+    assert_eq!(as_openai["choices"][0]["message"]["content"], c.content.as_str());
+    let as_anthropic: Value = serde_json::from_slice(&c.into_client_body(super::Dialect::Anthropic, "m")).unwrap();
+    assert_eq!((as_anthropic["type"].as_str(), as_anthropic["model"].as_str()), (Some("message"), Some("m")));
+
+    let UpstreamReply::Stream(s) = anthropic(None, "sim-small", true).await.unwrap() else { panic!("complete") };
+    let (summary, events) = s.collect().await.unwrap();
+    assert!(events.iter().all(|e| matches!(e, super::StreamEvent::Anthropic { .. })));
+    assert!(!summary.content.is_empty() && !summary.usage.estimated, "{summary:?}");
+    assert_eq!(summary.finish_reason, "stop");
+
+    // Same dialect: the client's own body, with only the model (and stream) replaced.
+    let original = super::AnthropicBody {
+        body: json!({"model": "auto", "max_tokens": 9, "messages": [{"role": "user", "content": "x"}], "future": [1]})
+            .as_object()
+            .cloned()
+            .unwrap(),
+        ..Default::default()
+    };
+    let UpstreamReply::Complete(c) = anthropic(Some(&original), "echo", false).await.unwrap() else { panic!("stream") };
+    let sent: Value = serde_json::from_str(&c.content).unwrap();
+    assert_eq!(
+        sent,
+        json!({"model": "echo", "max_tokens": 9, "messages": [{"role": "user", "content": "x"}],
+                            "future": [1], "stream": false})
+    );
+
+    // Anthropic's error shape yields its message.
+    match anthropic(None, "fail-503", false).await {
+        Err(ProviderError::Status { status: 503, message, .. }) => assert_eq!(message, "simulated upstream failure"),
+        other => panic!("{other:?}"),
+    }
 }

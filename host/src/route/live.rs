@@ -5,14 +5,15 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use serde_json::Value;
 use tokio::time::Instant as Deadline;
 
 use super::decide::{Answer, FailureKind, Upstream, UpstreamFailure};
 use super::request::ChatBody;
 use super::snapshot::ModelEntry;
 use crate::plugin::Candidate;
-use crate::provider::{Completion, CompletionStream, HealthBook, ProviderError, UpstreamCall, UpstreamReply};
+use crate::provider::{
+    Completion, CompletionStream, HealthBook, ProviderError, StreamEvent, UpstreamCall, UpstreamReply,
+};
 use crate::telemetry::timing::CallSpan;
 use crate::telemetry::trace_context::TraceContext;
 
@@ -21,8 +22,8 @@ use crate::telemetry::trace_context::TraceContext;
 pub enum Reply {
     /// A non-streamed answer.
     Complete(Completion),
-    /// A streamed answer held back for the gates: its chunks, replayed once accepted.
-    Buffered(Vec<Value>),
+    /// A streamed answer held back for the gates: its events, replayed once accepted.
+    Buffered(Vec<StreamEvent>),
     /// A stream flowing straight to the client.
     Stream(CompletionStream),
 }
@@ -58,6 +59,7 @@ impl Upstream for LiveUpstream<'_> {
             stream_usage: true,
             deadline: self.deadline,
             traceparent: self.trace.header_for(span_id),
+            original: self.body.original.as_ref(),
         };
         let reply = entry.provider.chat(call).await;
         let answered = match reply {

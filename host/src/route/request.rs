@@ -7,7 +7,8 @@ use http::HeaderMap;
 use serde_json::{Map, Value};
 
 use crate::plugin::{Message, Request};
-use crate::provider::cost;
+use crate::provider::translate::AnthropicRequest;
+use crate::provider::{AnthropicBody, Dialect, cost};
 
 /// Header prefix whose headers become routing hints in `Request::metadata`.
 pub const HINT_HEADER_PREFIX: &str = "x-switchyard-";
@@ -27,11 +28,35 @@ fn invalid(param: &str, message: impl Into<String>) -> InvalidRequest {
 /// A parsed body: the JSON object itself (forwarded upstream) and what routing needs.
 #[derive(Debug, Clone)]
 pub struct ChatBody {
+    /// The canonical (OpenAI chat) body: the client's own for OpenAI clients, a
+    /// translation for the others.
     pub json: Map<String, Value>,
     pub model: String,
     pub stream: bool,
     /// The client asked for a usage chunk at the end of a stream.
     pub include_usage: bool,
+    /// The dialect the client speaks, and so the one its answer is rendered in.
+    pub dialect: Dialect,
+    /// An Anthropic client's original body, sent as is to Anthropic-dialect models.
+    pub original: Option<AnthropicBody>,
+}
+
+impl ChatBody {
+    /// A Messages request in canonical form, keeping the client's body for passthrough.
+    pub fn from_anthropic(
+        request: AnthropicRequest,
+        beta: Option<http::HeaderValue>,
+        version: Option<http::HeaderValue>,
+    ) -> ChatBody {
+        ChatBody {
+            json: request.canonical,
+            model: request.model,
+            stream: request.stream,
+            include_usage: true,
+            dialect: Dialect::Anthropic,
+            original: Some(AnthropicBody { body: request.original, beta, version }),
+        }
+    }
 }
 
 /// Parses the raw body. Malformed JSON and wrong types are client errors (400).
@@ -63,7 +88,7 @@ pub fn parse_body(bytes: &[u8]) -> Result<ChatBody, InvalidRequest> {
     let include_usage =
         json.get("stream_options").and_then(|o| o.get("include_usage")).and_then(Value::as_bool).unwrap_or(false);
     check_messages(&json)?;
-    Ok(ChatBody { json, model, stream, include_usage })
+    Ok(ChatBody { json, model, stream, include_usage, dialect: Dialect::Openai, original: None })
 }
 
 fn check_messages(json: &Map<String, Value>) -> Result<(), InvalidRequest> {

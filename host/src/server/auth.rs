@@ -24,13 +24,15 @@ impl ClientKeys {
         !self.hashes.is_empty()
     }
 
-    /// Whether the request carries an accepted key (`Authorization: Bearer <key>`, or
-    /// `api-key: <key>` as Azure-style clients send it).
+    /// Whether the request carries an accepted key (`Authorization: Bearer <key>`,
+    /// `x-api-key: <key>` as Anthropic clients send it, or `api-key: <key>` as Azure-style
+    /// clients do).
     pub fn allows(&self, headers: &HeaderMap) -> bool {
         if !self.required() {
             return true;
         }
-        let given = bearer(headers).or_else(|| headers.get("api-key").and_then(|v| v.to_str().ok()));
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let given = bearer(headers).or_else(|| header("x-api-key")).or_else(|| header("api-key"));
         let Some(given) = given else {
             return false;
         };
@@ -87,6 +89,11 @@ mod tests {
         let mut azure = HeaderMap::new();
         azure.insert("api-key", "sk-good".parse().unwrap());
         assert!(keys.allows(&azure));
+        let mut anthropic = HeaderMap::new();
+        anthropic.insert("x-api-key", "sk-good".parse().unwrap());
+        assert!(keys.allows(&anthropic));
+        anthropic.insert("x-api-key", "sk-bad".parse().unwrap());
+        assert!(!keys.allows(&anthropic));
         assert!(ClientKeys::default().allows(&HeaderMap::new()));
     }
 }

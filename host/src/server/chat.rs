@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use bytes::Bytes;
 use http::{Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 
@@ -19,6 +20,23 @@ use crate::telemetry::decision::DecisionRecord;
 use crate::telemetry::timing::{CallSpan, Timed};
 use crate::telemetry::trace_context::TraceContext;
 
+/// Reads a request body under the server's size limit and read deadline.
+pub(crate) async fn read_body(app: &App, parts: &http::request::Parts, body: Incoming) -> Result<Bytes, ApiError> {
+    let declared =
+        parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let limits = app.limits().clone();
+    match tokio::time::timeout(limits.body_read_timeout, read_limited(body, declared, limits.body_limit)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(ReadError::TooLarge { limit })) => Err(ApiError::payload_too_large(limit)),
+        Ok(Err(ReadError::Io(message))) => Err(ApiError::bad_request(message)),
+        Err(_) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "invalid_request_error",
+            "The request body was not received in time.",
+        )),
+    }
+}
+
 pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<Body> {
     let started = Instant::now();
     if !app.client_keys().allows(request.headers()) {
@@ -30,23 +48,10 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<Body>
         return ApiError::overloaded().into_response();
     };
     let (parts, body) = request.into_parts();
-    let declared =
-        parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-    let limits = app.limits().clone();
-    let bytes =
-        match tokio::time::timeout(limits.body_read_timeout, read_limited(body, declared, limits.body_limit)).await {
-            Ok(Ok(bytes)) => bytes,
-            Ok(Err(ReadError::TooLarge { limit })) => return ApiError::payload_too_large(limit).into_response(),
-            Ok(Err(ReadError::Io(message))) => return ApiError::bad_request(message).into_response(),
-            Err(_) => {
-                return ApiError::new(
-                    StatusCode::REQUEST_TIMEOUT,
-                    "invalid_request_error",
-                    "The request body was not received in time.",
-                )
-                .into_response();
-            }
-        };
+    let bytes = match read_body(&app, &parts, body).await {
+        Ok(bytes) => bytes,
+        Err(error) => return error.into_response(),
+    };
     let chat = match request::parse_body(&bytes) {
         Ok(chat) => chat,
         Err(invalid) => return ApiError::from(invalid).into_response(),
@@ -54,8 +59,9 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<Body>
     serve(app, chat, parts.headers, started, permit).await
 }
 
-/// Decides one parsed chat request on the live snapshot and answers it.
-async fn serve(
+/// Decides one parsed chat request (of either dialect: `body` is canonical) on the live
+/// snapshot and answers it in the client's dialect.
+pub(crate) async fn serve(
     app: Arc<App>,
     body: ChatBody,
     headers: http::HeaderMap,
@@ -91,7 +97,7 @@ async fn serve(
     let mut observer = Timed { record: &mut recorder.record, started, call_span: &call_span };
     match decide(ask, &mut upstream, &mut observer).await {
         Ok(served) => match served.held {
-            Reply::Complete(completion) => respond::complete(recorder, &served.model, completion),
+            Reply::Complete(completion) => respond::complete(recorder, &served.model, completion, &body),
             Reply::Buffered(chunks) => respond::buffered_stream(recorder, &served.model, chunks, &body),
             Reply::Stream(stream) => respond::passthrough(recorder, &served.model, stream, &body, &request),
         },

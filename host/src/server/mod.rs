@@ -1,5 +1,5 @@
-//! The HTTP surface: OpenAI's `/v1/chat/completions` and `/v1/models`, plus `/healthz` and
-//! `/metrics`. hyper 1 over tokio, HTTP/1.1 with keep-alive.
+//! The HTTP surface: OpenAI's `/v1/chat/completions` and `/v1/models`, Anthropic's
+//! `/v1/messages` (and `count_tokens`), plus `/healthz` and `/metrics`. hyper 1 over tokio, HTTP/1.1 with keep-alive.
 
 pub mod admin;
 pub mod auth;
@@ -8,6 +8,7 @@ pub mod chat;
 pub mod error;
 pub mod headers;
 pub mod listen;
+pub mod messages;
 pub mod models;
 pub mod recorder;
 pub mod respond;

@@ -1,16 +1,17 @@
-//! Turning the chosen answer into the client's response: the body in OpenAI's shape with
-//! `model` naming the model that answered, plus the transparency headers.
+//! Turning the chosen answer into the client's response: the body in the client's dialect
+//! (OpenAI or Anthropic, translated when the upstream spoke the other) with `model` naming
+//! the model that answered, plus the transparency headers.
 
 use bytes::BytesMut;
 use http::{HeaderValue, Response, StatusCode, header};
-use serde_json::Value;
 
 use super::body::{self, Body, full};
 use super::error::ApiError;
 use super::headers::{Transparency, trail};
 use super::recorder::Recorder;
 use crate::plugin::Request;
-use crate::provider::{Completion, CompletionStream, StreamEvent, cost_usd, sse};
+use crate::provider::translate::ClientStream;
+use crate::provider::{Completion, CompletionStream, StreamEvent, cost_usd};
 use crate::route::request::ChatBody;
 use crate::route::snapshot::ModelEntry;
 use crate::telemetry::decision::AttemptOutcome;
@@ -48,23 +49,27 @@ fn with_headers(mut response: Response<Body>, content_type: &'static str, t: &Tr
     response
 }
 
-/// A whole (non-streamed) answer.
-pub fn complete(recorder: Recorder, entry: &ModelEntry, completion: Completion) -> Response<Body> {
-    let bytes = completion.body.with_model(&entry.id);
+/// A whole (non-streamed) answer, in the client's dialect.
+pub fn complete(recorder: Recorder, entry: &ModelEntry, completion: Completion, body: &ChatBody) -> Response<Body> {
+    let bytes = completion.into_client_body(body.dialect, &entry.id);
     let t = transparency(&recorder, Some(&entry.id), recorder.cost_so_far(), None);
     recorder.finish(200, Some(entry.id.clone()), None);
     with_headers(Response::new(full(bytes)), "application/json", &t)
 }
 
 /// A streamed answer that was held back for the gates and accepted: replayed in one go.
-pub fn buffered_stream(recorder: Recorder, entry: &ModelEntry, chunks: Vec<Value>, body: &ChatBody) -> Response<Body> {
+pub fn buffered_stream(
+    recorder: Recorder,
+    entry: &ModelEntry,
+    events: Vec<StreamEvent>,
+    body: &ChatBody,
+) -> Response<Body> {
     let mut out = BytesMut::new();
-    for chunk in chunks {
-        if let Some(chunk) = client_chunk(chunk, &entry.id, body.include_usage) {
-            out.extend_from_slice(&sse::event(&chunk));
-        }
+    let mut writer = ClientStream::new(body.dialect, &entry.id, body.include_usage);
+    for event in events {
+        writer.write(event, &mut out);
     }
-    out.extend_from_slice(&sse::done());
+    writer.done(&mut out);
     let t = transparency(&recorder, Some(&entry.id), recorder.cost_so_far(), Some("buffered"));
     recorder.finish(200, Some(entry.id.clone()), None);
     with_headers(Response::new(full(out.freeze())), "text/event-stream; charset=utf-8", &t)
@@ -89,32 +94,37 @@ pub fn passthrough(
     let header_cost = earlier.zip(prompt_cost).map(|(a, b)| a + b);
     let t = transparency(&recorder, Some(&entry.id), header_cost, Some("passthrough"));
     let (sender, response_body) = body::channel(STREAM_BUFFER_CHUNKS);
-    let include_usage = body.include_usage;
+    let mut writer = ClientStream::new(body.dialect, &entry.id, body.include_usage);
     let model_id = entry.id.clone();
     let mut recorder = recorder;
     let attempt_started = std::time::Instant::now();
     tokio::spawn(async move {
         let mut error = None;
         let mut outcome = AttemptOutcome::Returned;
+        let mut out = BytesMut::new();
         loop {
             match stream.next_event().await {
-                Ok(Some(StreamEvent::Chunk(chunk))) => {
-                    let Some(chunk) = client_chunk(chunk, &model_id, include_usage) else {
-                        continue;
-                    };
-                    if sender.send(sse::event(&chunk)).await.is_err() {
+                Ok(Some(event)) => {
+                    let end = event == StreamEvent::Done;
+                    writer.write(event, &mut out);
+                    if !out.is_empty() && sender.send(out.split().freeze()).await.is_err() {
                         error = Some("the client disconnected".to_string());
                         break;
                     }
+                    if end {
+                        break;
+                    }
                 }
-                Ok(Some(StreamEvent::Done)) | Ok(None) => {
-                    let _ = sender.send(sse::done()).await;
+                Ok(None) => {
+                    writer.done(&mut out);
+                    let _ = sender.send(out.split().freeze()).await;
                     break;
                 }
                 Err(cut) => {
                     let message = format!("The upstream stream of `{model_id}` broke: {cut}");
                     let event = ApiError::new(StatusCode::BAD_GATEWAY, "upstream_error", message.clone()).body_json();
-                    let _ = sender.send(sse::event(&event)).await;
+                    writer.error(StatusCode::BAD_GATEWAY.as_u16(), &message, &event, &mut out);
+                    let _ = sender.send(out.split().freeze()).await;
                     outcome = AttemptOutcome::StreamBroken;
                     error = Some(message);
                     break;
@@ -137,23 +147,6 @@ pub fn passthrough(
         recorder.finish(200, Some(model_id), error);
     });
     with_headers(Response::new(response_body), "text/event-stream; charset=utf-8", &t)
-}
-
-/// A chunk as the client should see it: `model` names our model; the usage chunk we asked
-/// for on the client's behalf is dropped unless the client asked for it too.
-fn client_chunk(mut chunk: Value, model: &str, include_usage: bool) -> Option<Value> {
-    let Value::Object(object) = &mut chunk else {
-        return Some(chunk);
-    };
-    if !include_usage && object.contains_key("usage") {
-        let no_choices = object.get("choices").and_then(Value::as_array).is_none_or(Vec::is_empty);
-        if no_choices {
-            return None;
-        }
-        object.remove("usage");
-    }
-    object.insert("model".into(), Value::String(model.to_string()));
-    Some(chunk)
 }
 
 /// An error answer, with the record finished.

@@ -1,4 +1,5 @@
-//! An offline OpenAI-compatible upstream for tests, demos and `switchyard eval`: no
+//! An offline upstream for tests, demos and `switchyard eval`, speaking OpenAI chat
+//! completions (`/v1/chat/completions`) and Anthropic Messages (`/v1/messages`): no
 //! network, no keys, deterministic answers. Ask it for `sim-small` or `sim-large` to see a
 //! cascade work, or for one of the fault models ([`faults::Behavior`]) to exercise
 //! retries, fallbacks and stream handling.
@@ -12,6 +13,7 @@
 
 pub mod answer;
 pub mod faults;
+pub mod messages;
 mod respond;
 pub mod wire;
 

@@ -25,7 +25,7 @@ pub(crate) type Body = BoxBody<Bytes, BoxError>;
 pub(crate) struct Reset;
 
 /// Largest request body the simulator reads.
-const MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
+pub(super) const MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
 
 /// Answers one request; `None` means "reset the connection".
 pub(crate) async fn handle(req: Request<Incoming>, options: SimOptions) -> Option<Response<Body>> {
@@ -33,7 +33,10 @@ pub(crate) async fn handle(req: Request<Incoming>, options: SimOptions) -> Optio
     match (req.method(), path.as_str()) {
         (&Method::GET, "/v1/models") => Some(json_response(StatusCode::OK, &wire::models(LISTED))),
         (&Method::POST, "/v1/chat/completions") => chat(req, options).await,
-        (_, "/v1/models" | "/v1/chat/completions") => Some(error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")),
+        (&Method::POST, "/v1/messages") => super::messages::handle(req, options).await,
+        (_, "/v1/models" | "/v1/chat/completions" | "/v1/messages") => {
+            Some(error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"))
+        }
         _ => Some(error(StatusCode::NOT_FOUND, &format!("no route for {path}"))),
     }
 }
@@ -161,21 +164,21 @@ impl Reply {
     }
 }
 
-fn status(code: u16) -> StatusCode {
+pub(super) fn status(code: u16) -> StatusCode {
     StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
-fn full(bytes: Bytes) -> Body {
+pub(super) fn full(bytes: Bytes) -> Body {
     Full::new(bytes).map_err(|never| match never {}).boxed()
 }
 
-fn raw_response(content_type: &'static str, bytes: Bytes) -> Response<Body> {
+pub(super) fn raw_response(content_type: &'static str, bytes: Bytes) -> Response<Body> {
     let mut r = Response::new(full(bytes));
     r.headers_mut().insert(header::CONTENT_TYPE, http::HeaderValue::from_static(content_type));
     r
 }
 
-fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
+pub(super) fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
     let mut r = raw_response("application/json", Bytes::from(value.to_string()));
     *r.status_mut() = status;
     r
@@ -188,7 +191,7 @@ fn error(status: StatusCode, message: &str) -> Response<Body> {
 
 /// An SSE response sending `frames` `gap` apart; `cut` ends it with a body error, which
 /// makes hyper drop the connection mid-stream.
-fn sse_response(frames: Vec<Bytes>, gap: Duration, cut: bool) -> Response<Body> {
+pub(super) fn sse_response(frames: Vec<Bytes>, gap: Duration, cut: bool) -> Response<Body> {
     let state = (frames.into_iter(), cut, false);
     let stream = futures_util::stream::unfold(state, move |(mut frames, cut, first_sent)| async move {
         match frames.next() {
