@@ -9,10 +9,12 @@
 pub mod cli;
 pub mod config;
 pub mod eval;
+pub mod govern;
 pub mod plugin;
 pub mod provider;
 pub mod reload;
 pub mod route;
 pub mod server;
 pub mod sim;
+pub mod state;
 pub mod telemetry;
