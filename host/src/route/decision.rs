@@ -26,6 +26,9 @@ pub struct DecisionRecord {
     pub plan: PlanRecord,
     pub attempts: Vec<Attempt>,
     pub outcome: Outcome,
+    /// Key, team, class clamp, cost gate and budget reservation, for requests with a key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub governance: Option<crate::govern::record::GovernanceRecord>,
     /// Sum of the cost of every attempt, in US dollars.
     pub cost_usd: f64,
     /// Wall time from the request's arrival to its last byte, in milliseconds.

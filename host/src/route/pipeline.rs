@@ -7,11 +7,13 @@ use http::{HeaderMap, Response};
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::cascade::{self, Plan};
+use super::governed;
 use super::decision::{DecisionRecord, PlanRecord, PlanSource, PluginRun};
 use super::recorder::{Recorder, new_request_id, now_ms};
 use super::request::{self, ChatBody};
 use super::snapshot::{Route, Snapshot};
 use crate::config::FailMode;
+use crate::govern::Identity;
 use crate::plugin::{CallError, Request, Signal};
 use crate::server::App;
 use crate::server::body::Body;
@@ -24,6 +26,7 @@ pub async fn run(
     headers: HeaderMap,
     started: Instant,
     permit: OwnedSemaphorePermit,
+    identity: Option<Arc<Identity>>,
 ) -> Response<Body> {
     let snapshot = app.snapshot();
     let record = DecisionRecord {
@@ -35,7 +38,11 @@ pub async fn run(
         ..Default::default()
     };
     let mut recorder = Recorder::new(app.clone(), started, record, permit);
-    let request = request::plugin_request(&recorder.record.id, &body, &headers);
+    let mut request = request::plugin_request(&recorder.record.id, &body, &headers);
+    if let Some(refused) = governed::check_access(identity.as_deref(), &body.model, &snapshot) {
+        return cascade::fail(recorder, refused, &snapshot);
+    }
+    governed::annotate(&mut request, identity.as_deref(), recorder.app.governance()).await;
 
     if let Some(route) = snapshot.routes.get(&body.model).cloned() {
         recorder.record.route = Some(route.alias.clone());
@@ -44,13 +51,13 @@ pub async fn run(
             Ok(plan) => plan,
             Err(error) => return cascade::fail(recorder, error, &snapshot),
         };
-        cascade::run(recorder, snapshot, Some(route), body, request, plan, deadline).await
+        governed::run(recorder, snapshot, Some(route), body, request, plan, deadline, identity, &headers).await
     } else if snapshot.models.contains_key(&body.model) {
         let deadline = tokio::time::Instant::from_std(started + snapshot.config.server.request_timeout());
         let plan = Plan { steps: vec![body.model.clone()], reason: "the client named this model".to_string() };
         recorder.record.plan =
             PlanRecord { steps: plan.steps.clone(), reason: plan.reason.clone(), source: PlanSource::Direct };
-        cascade::run(recorder, snapshot, None, body, request, plan, deadline).await
+        governed::run(recorder, snapshot, None, body, request, plan, deadline, identity, &headers).await
     } else {
         cascade::fail(recorder, ApiError::model_not_found(&body.model), &snapshot)
     }

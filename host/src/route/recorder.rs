@@ -8,6 +8,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::decision::{DecisionRecord, Outcome};
+use crate::govern::budget::Reservation;
 use crate::server::App;
 
 /// A request id unique within this process and unlikely to repeat across restarts: the
@@ -27,12 +28,14 @@ pub struct Recorder {
     pub app: Arc<App>,
     pub started: Instant,
     pub record: DecisionRecord,
+    /// The budget reservation made before the first upstream call, settled by `finish`.
+    pub reservation: Option<Reservation>,
     _permit: OwnedSemaphorePermit,
 }
 
 impl Recorder {
     pub fn new(app: Arc<App>, started: Instant, record: DecisionRecord, permit: OwnedSemaphorePermit) -> Self {
-        Recorder { app, started, record, _permit: permit }
+        Recorder { app, started, record, reservation: None, _permit: permit }
     }
 
     /// Cost of every attempt so far.
@@ -50,6 +53,13 @@ impl Recorder {
             error,
         };
         record.cost_usd = record.attempts.iter().map(|a| a.cost_usd).sum();
+        if let Some(reservation) = self.reservation.take() {
+            let tokens = record.attempts.iter().map(|a| u64::from(a.input_tokens) + u64::from(a.output_tokens)).sum();
+            let correction = reservation.settle(record.cost_usd, tokens);
+            if let Some(governance) = record.governance.as_mut() {
+                governance.settled_delta_usd = Some(correction);
+            }
+        }
         record.latency_ms = self.started.elapsed().as_secs_f64() * 1000.0;
         let record = std::mem::take(&mut self.record);
         self.app.metrics().observe_decision(&record);

@@ -9,6 +9,7 @@ use arc_swap::ArcSwap;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::{self, Config};
+use crate::govern::Governance;
 use crate::plugin::{EngineError, EngineSettings, PluginEngine};
 use crate::provider::{HealthBook, HealthOptions};
 use crate::reload::status::ReloadStatus;
@@ -41,6 +42,8 @@ pub enum StartError {
     Snapshot(#[from] SnapshotError),
     #[error(transparent)]
     DecisionLog(#[from] OpenError),
+    #[error(transparent)]
+    Governance(#[from] crate::govern::StartError),
 }
 
 /// Shared by every connection.
@@ -59,6 +62,8 @@ pub struct App {
     reload_lock: tokio::sync::Mutex<()>,
     reload_status: std::sync::Mutex<ReloadStatus>,
     admin: AdminAuth,
+    /// Keys, classes, budgets and limits over the shared state.
+    governance: Arc<Governance>,
 }
 
 impl App {
@@ -99,6 +104,7 @@ impl App {
         let client_keys = ClientKeys::from_config(&config);
         let decisions = DecisionLog::open(sink)?;
         let admin = AdminAuth::from_config(&config);
+        let governance = Governance::start(&config).await?;
         let snapshot = Snapshot::build(config, &engine, 1).await?;
         Ok(Arc::new(App {
             live: ArcSwap::from_pointee(snapshot),
@@ -114,6 +120,7 @@ impl App {
             reload_lock: tokio::sync::Mutex::new(()),
             reload_status: std::sync::Mutex::new(ReloadStatus::default()),
             admin,
+            governance,
         }))
     }
 
@@ -127,6 +134,7 @@ impl App {
     /// it; it is freed when the last of them ends).
     pub fn publish(&self, snapshot: Snapshot) -> Arc<Snapshot> {
         self.client_keys.store(Arc::new(ClientKeys::from_config(&snapshot.config)));
+        self.governance.reconfigure(&snapshot.config);
         self.live.swap(Arc::new(snapshot))
     }
 
@@ -170,6 +178,9 @@ impl App {
         self.client_keys.load_full()
     }
 
+    pub fn governance(&self) -> &Arc<Governance> {
+        &self.governance
+    }
     pub fn engine(&self) -> &Arc<PluginEngine> {
         &self.engine
     }

@@ -13,10 +13,10 @@ use crate::route::{pipeline, request};
 
 pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<Body> {
     let started = Instant::now();
-    if !app.client_keys().allows(request.headers()) {
-        return ApiError::unauthorized("Incorrect or missing API key: send `Authorization: Bearer <key>`.")
-            .into_response();
-    }
+    let identity = match super::identify::identify(&app, request.headers()) {
+        Ok(identity) => identity,
+        Err(error) => return error.into_response(),
+    };
     let Some(permit) = app.admit().await else {
         app.metrics().observe_overload();
         return ApiError::overloaded().into_response();
@@ -43,5 +43,5 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<Body>
         Ok(chat) => chat,
         Err(invalid) => return ApiError::from(invalid).into_response(),
     };
-    pipeline::run(app, chat, parts.headers, started, permit).await
+    pipeline::run(app, chat, parts.headers, started, permit, identity).await
 }

@@ -2,14 +2,17 @@
 //! `/metrics`. hyper 1 over tokio, HTTP/1.1 with keep-alive.
 
 pub mod admin;
+pub mod admin_keys;
 pub mod app;
 pub mod auth;
 pub mod body;
 pub mod chat;
 pub mod error;
 pub mod headers;
+pub mod identify;
 pub mod listen;
 pub mod models;
+pub mod refusal;
 pub mod router;
 
 pub use app::App;

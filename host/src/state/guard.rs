@@ -210,6 +210,22 @@ impl Guarded {
         result
     }
 
+    /// The value of `counter` as last seen from the remote by this replica.
+    pub fn seen(&self, counter: &str) -> Option<i64> {
+        lock(&self.last_seen).get(counter).copied()
+    }
+
+    /// Reads the current value of each charge's counter and remembers it.
+    pub async fn look(&self, charges: &[Charge]) -> Option<Vec<i64>> {
+        let buckets: Vec<Vec<String>> = charges.iter().map(|c| c.buckets.clone()).collect();
+        let values = self.peek(&buckets).await?;
+        let mut seen = lock(&self.last_seen);
+        for (charge, value) in charges.iter().zip(&values) {
+            seen.insert(charge.counter.clone(), *value);
+        }
+        Some(values)
+    }
+
     /// The current value of each counter, `None` when the remote does not answer in time.
     pub async fn peek(&self, counters: &[Vec<String>]) -> Option<Vec<i64>> {
         self.call(self.remote.peek(counters, now_ms())).await.ok()
