@@ -6,7 +6,7 @@
 #
 # On a fresh machine it first installs what the tests need and the toolchain lacks, each step
 # idempotent and quick when already done: the wasm32-wasip2 target, the pinned openai SDK,
-# and the pinned Python/JS component toolchains.
+# the pinned Python/JS component toolchains, and redis-server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +14,8 @@ rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 || rustup ta
 python3 -c 'import openai' 2>/dev/null ||
   python3 -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
 bash scripts/install-polyglot-toolchains.sh
+# The fleet suite runs against a real Redis (Debian's redis-server; redis-cli comes with it).
+bash scripts/install-redis.sh
 
 echo "==> host workspace"
 cargo test --workspace --locked

@@ -6,6 +6,7 @@ pub mod flap;
 pub mod fuzz_checks;
 pub mod procstat;
 pub mod proxy;
+pub mod redis;
 pub mod reload;
 
 use std::sync::Arc;
