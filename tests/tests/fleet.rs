@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use switchyard::route::decision::DecisionRecord;
+use switchyard::telemetry::decision::DecisionRecord;
 use switchyard_tests::proxy::{Proxy, Reply, SIM_MODELS, render, send_with, simulator};
 use switchyard_tests::redis::RedisServer;
 

@@ -47,6 +47,17 @@ pub(crate) fn check(cfg: &mut Config, env: &dyn Fn(&str) -> Option<String>, prob
             problems.push(format!("{at}.{k}"), m);
         }
     }
+    let budgeted = cfg.keys.values().any(|k| !k.budgets.is_empty()) || cfg.teams.values().any(|t| !t.budgets.is_empty());
+    if budgeted {
+        for (id, model) in &cfg.models {
+            if model.prices().is_none() {
+                problems.push(
+                    format!("models.{}", key(id)),
+                    "budgets are configured, and a budget cannot hold against a model without input_price and output_price",
+                );
+            }
+        }
+    }
     let mut hashes: BTreeMap<String, String> = BTreeMap::new();
     let names: Vec<String> = cfg.keys.keys().cloned().collect();
     for name in names {

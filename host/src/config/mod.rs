@@ -47,8 +47,8 @@ pub use governance::{
     BudgetConfig, ClassConfig, CostGateAction, CostGateConfig, Escalation, GovernanceConfig, KeyConfig, LimitFailMode,
     Period, RateLimitConfig, StateBackend, StateConfig, TeamConfig, check_key,
 };
-pub use model::ModelConfig;
-pub use plugin::{FailMode, InstanceMode, PluginConfig, PluginKind};
+pub use model::{ModelConfig, Prices};
+pub use plugin::{ClassifierFailMode, FailMode, GateFailMode, InstanceMode, PluginConfig, PluginKind, PolicyFailMode};
 pub use provider::{ProviderConfig, ProviderKind};
 pub use route::{OnReject, RouteConfig};
 pub use secret::{Secret, Secrets};

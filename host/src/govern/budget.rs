@@ -37,8 +37,9 @@ pub fn estimate(steps: &[String], models: &BTreeMap<String, ModelConfig>, input_
     let per_step = steps
         .iter()
         .map(|s| {
-            models.get(s).map_or(0.0, |m| {
-                (f64::from(input_tokens) * m.input_price + f64::from(output_tokens) * m.output_price) / 1e6
+            // Validation refuses budgets next to unpriced models, so 0 here is a free model.
+            models.get(s).and_then(ModelConfig::prices).map_or(0.0, |p| {
+                (f64::from(input_tokens) * p.input + f64::from(output_tokens) * p.output) / 1e6
             })
         })
         .collect();

@@ -6,8 +6,6 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
-
 use super::identity::Identity;
 use crate::config::ModelConfig;
 
@@ -15,13 +13,7 @@ use crate::config::ModelConfig;
 /// `escalation = "header"`.
 pub const APPROVAL_HEADER: &str = "x-switchyard-approve-escalation";
 
-/// A plan step the clamp removed.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct DroppedStep {
-    pub model: String,
-    pub tier: u32,
-    pub why: String,
-}
+pub use crate::telemetry::governance::DroppedStep;
 
 /// The plan after the clamp.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,8 +70,9 @@ mod tests {
             provider: "p".into(),
             upstream: None,
             tier,
-            input_price: 1.0,
-            output_price: 1.0,
+            input_price: Some(1.0),
+            output_price: Some(1.0),
+            cached_input_price: None,
             context_window: 1000,
             tags: vec![],
         };

@@ -10,7 +10,6 @@
 pub mod budget;
 pub mod class;
 pub mod identity;
-pub mod record;
 
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -27,6 +26,21 @@ pub use identity::{Identity, KeyListing, KeyTable};
 #[derive(Debug, thiserror::Error)]
 #[error("state backend: {0}")]
 pub struct StartError(#[from] StateError);
+
+/// Why a key may not run a request. Only `server/` turns it into HTTP (403, 402, 429, 503).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Refused {
+    /// The key may not use this route or model, or its class leaves no step of the plan.
+    #[error("{message}")]
+    Forbidden { message: String, code: &'static str },
+    /// The estimate is above the key's cost threshold and the client did not accept it.
+    #[error("{0}")]
+    CostGate(String),
+    /// A budget or rate limit refused the reservation, or its state is unreachable and it
+    /// fails closed.
+    #[error("{}", .0.message())]
+    Limit(budget::Refusal),
+}
 
 /// A failed admin operation on keys.
 #[derive(Debug, thiserror::Error)]

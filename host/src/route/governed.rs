@@ -1,27 +1,23 @@
-//! The request path's governance hooks, between planning and the cascade: the key's identity
-//! in the plugin request's metadata, the plan clamped to its class, the cost gate, and the
-//! reservation made before the first upstream call (settled when the record finishes, see
-//! [`super::recorder::Recorder::finish`]). A request without an identity (no keys defined,
-//! or a plain `client_keys` key) passes through untouched.
+//! Governance in the routing core's seams: the key's identity in the plugin request's
+//! metadata ([`annotate`]), and the [`Admission`] that stands between the plan and its first
+//! upstream call ([`Governed`]): the plan clamped to the key's class, the cost gate, and the
+//! budget and rate-limit reservation (settled when the record finishes, by the server's
+//! recorder). A request without an identity (no keys defined, or a plain `client_keys` key)
+//! is admitted unchanged.
 
 use std::sync::Arc;
 
-use http::{HeaderMap, Response, StatusCode};
-use tokio::time::Instant as Deadline;
+use http::HeaderMap;
 
-use super::cascade::{self, Plan};
-use super::recorder::Recorder;
-use super::request::ChatBody;
-use super::snapshot::{Route, Snapshot};
-use crate::config::CostGateAction;
-use crate::govern::budget;
+use super::decide::{Admission, Plan};
+use super::error::RouteError;
+use super::snapshot::Snapshot;
+use crate::config::{Config, CostGateAction};
+use crate::govern::budget::{self, Remaining, Reservation};
 use crate::govern::class::{self, APPROVAL_HEADER};
-use crate::govern::record::GovernanceRecord;
-use crate::govern::{Governance, Identity};
+use crate::govern::{Governance, Identity, Refused};
 use crate::plugin::Request;
-use crate::server::body::Body;
-use crate::server::error::ApiError;
-use crate::server::refusal;
+use crate::telemetry::governance::GovernanceRecord;
 
 /// The header that acknowledges a request estimated above the key's cost threshold.
 pub const ACCEPT_COST_HEADER: &str = "x-switchyard-accept-cost";
@@ -30,22 +26,17 @@ pub const ACCEPT_COST_HEADER: &str = "x-switchyard-accept-cost";
 const RESERVED_PREFIX: &str = "switchyard.";
 
 /// Refuses a key asking for a route or model it may not use.
-pub fn check_access(identity: Option<&Identity>, model: &str, snapshot: &Snapshot) -> Option<ApiError> {
+pub fn check_access(identity: Option<&Identity>, model: &str, snapshot: &Snapshot) -> Option<Refused> {
     let identity = identity?;
     let is_route = snapshot.routes.contains_key(model);
     if identity.may_ask_for(model, is_route) {
         return None;
     }
     let what = if is_route { "route" } else { "model" };
-    Some(
-        ApiError::new(
-            StatusCode::FORBIDDEN,
-            "permission_error",
-            format!("Key `{}` may not use the {what} `{model}`.", identity.name),
-        )
-        .with_code("model_not_allowed")
-        .with_param(Some("model".into())),
-    )
+    Some(Refused::Forbidden {
+        message: format!("Key `{}` may not use the {what} `{model}`.", identity.name),
+        code: "model_not_allowed",
+    })
 }
 
 /// Puts the key's team, class and remaining budget into the plugin request's metadata
@@ -90,105 +81,103 @@ async fn remaining_budget(identity: &Identity, governance: &Governance) -> Optio
     counters.charges.iter().zip(used).map(|(c, u)| crate::state::usd((c.limit - u).max(0))).reduce(f64::min)
 }
 
-/// Clamps, gates and reserves, then runs the cascade.
-#[allow(clippy::too_many_arguments)]
-pub async fn run(
-    mut recorder: Recorder,
-    snapshot: Arc<Snapshot>,
-    route: Option<Arc<Route>>,
-    body: ChatBody,
-    request: Request,
-    plan: Plan,
-    deadline: Deadline,
-    identity: Option<Arc<Identity>>,
-    headers: &HeaderMap,
-) -> Response<Body> {
-    let Some(identity) = identity else {
-        return cascade::run(recorder, snapshot, route, body, request, plan, deadline).await;
-    };
-    let config = snapshot.config.clone();
-    let clamped = class::clamp(&plan.steps, &identity, &config.models, flag(headers, APPROVAL_HEADER));
-    let mut record = GovernanceRecord {
-        key: identity.name.clone(),
-        team: identity.team.clone(),
-        class: identity.class.as_ref().map(|(n, _)| n.clone()),
-        ceiling_tier: clamped.ceiling,
-        approval: clamped.approval.map(str::to_string),
-        dropped: clamped.dropped.clone(),
-        ..Default::default()
-    };
-    let mut steps = clamped.steps;
-    if steps.is_empty() {
-        let why: Vec<String> = clamped.dropped.iter().map(|d| format!("{}: {}", d.model, d.why)).collect();
-        recorder.record.governance = Some(record);
-        let api = ApiError::new(
-            StatusCode::FORBIDDEN,
-            "permission_error",
-            format!("No step of the plan is within what key `{}` may use: {}.", identity.name, why.join("; ")),
-        )
-        .with_code("class_forbids_plan");
-        return cascade::fail(recorder, api, &snapshot);
-    }
+/// The admission of one governed request; what it decided stays here for the caller (the
+/// record's governance section, the reservation to settle, what is left for the headers).
+pub struct Governed<'a> {
+    identity: &'a Identity,
+    governance: Arc<Governance>,
+    config: Arc<Config>,
+    input_tokens: u32,
+    max_tokens: Option<u32>,
+    approval: bool,
+    accept_cost: bool,
+    pub record: GovernanceRecord,
+    pub reservation: Option<Reservation>,
+    pub remaining: Option<Remaining>,
+}
 
-    let output = request.max_tokens.unwrap_or(config.governance.estimate_output_tokens);
-    let mut estimate = budget::estimate(&steps, &config.models, request.input_tokens, output);
-    if let Some(gate) = &identity.key.cost_gate
-        && estimate.usd() > gate.max_estimated_usd
-        && !flag(headers, ACCEPT_COST_HEADER)
-    {
-        let fits = downgrade(&mut steps, &mut estimate, gate.max_estimated_usd);
-        match gate.action {
-            CostGateAction::Downgrade if fits => {
-                record.cost_gate = Some(format!("downgraded to [{}] to stay under ${}", steps.join(", "), gate.max_estimated_usd));
-            }
-            _ => {
-                record.cost_gate = Some("refused".into());
-                recorder.record.governance = Some(record);
-                let api = ApiError::new(
-                    StatusCode::PAYMENT_REQUIRED,
-                    "invalid_request_error",
-                    format!(
-                        "This request is estimated at ${:.6}, above key `{}`'s threshold of ${}. Send `{ACCEPT_COST_HEADER}: true` to accept the cost.",
-                        budget::estimate(&plan.steps, &config.models, request.input_tokens, output).usd(),
-                        identity.name,
-                        gate.max_estimated_usd
-                    ),
-                )
-                .with_code("cost_not_acknowledged");
-                return cascade::fail(recorder, api, &snapshot);
-            }
+impl<'a> Governed<'a> {
+    pub fn new(
+        identity: &'a Identity,
+        governance: Arc<Governance>,
+        config: Arc<Config>,
+        request: &Request,
+        headers: &HeaderMap,
+    ) -> Self {
+        Governed {
+            identity,
+            governance,
+            config,
+            input_tokens: request.input_tokens,
+            max_tokens: request.max_tokens,
+            approval: flag(headers, APPROVAL_HEADER),
+            accept_cost: flag(headers, ACCEPT_COST_HEADER),
+            record: GovernanceRecord {
+                key: identity.name.clone(),
+                team: identity.team.clone(),
+                class: identity.class.as_ref().map(|(n, _)| n.clone()),
+                ..Default::default()
+            },
+            reservation: None,
+            remaining: None,
         }
     }
+}
 
-    let charges = budget::charges(&identity, &config.model_limits, steps.first().map(String::as_str), &estimate, crate::state::now_ms());
-    let mut reason = plan.reason.clone();
-    if !clamped.dropped.is_empty() || record.cost_gate.is_some() {
-        let dropped: Vec<&str> = plan.steps.iter().filter(|s| !steps.contains(s)).map(String::as_str).collect();
-        reason = format!("{reason} (governance dropped: {})", dropped.join(", "));
-    }
-    let plan = Plan { steps, reason };
-    if charges.charges.is_empty() {
-        recorder.record.governance = Some(record);
-        return cascade::run(recorder, snapshot, route, body, request, plan, deadline).await;
-    }
-    let governance = recorder.app.governance().clone();
-    match budget::reserve(governance.state(), &charges, estimate.usd()).await {
-        Ok((reservation, remaining)) => {
-            record.reserved_usd = estimate.usd();
-            record.degraded = reservation.degraded();
-            recorder.record.governance = Some(record);
-            recorder.reservation = Some(reservation);
-            let mut response = cascade::run(recorder, snapshot, route, body, request, plan, deadline).await;
-            refusal::remaining_headers(response.headers_mut(), &remaining);
-            response
+impl Admission for Governed<'_> {
+    async fn admit(&mut self, plan: Plan) -> Result<Plan, RouteError> {
+        let identity = self.identity;
+        let config = self.config.clone();
+        let clamped = class::clamp(&plan.steps, identity, &config.models, self.approval);
+        self.record.ceiling_tier = clamped.ceiling;
+        self.record.approval = clamped.approval.map(str::to_string);
+        self.record.dropped = clamped.dropped.clone();
+        let mut steps = clamped.steps;
+        if steps.is_empty() {
+            let why: Vec<String> = clamped.dropped.iter().map(|d| format!("{}: {}", d.model, d.why)).collect();
+            return Err(RouteError::Governed(Refused::Forbidden {
+                message: format!("No step of the plan is within what key `{}` may use: {}.", identity.name, why.join("; ")),
+                code: "class_forbids_plan",
+            }));
         }
-        Err(refused) => {
-            recorder.record.governance = Some(record);
-            let (api, extra) = refusal::to_api_error(&refused);
-            let mut response = cascade::fail(recorder, api, &snapshot);
-            response.headers_mut().extend(extra);
-            response
+
+        let output = self.max_tokens.unwrap_or(config.governance.estimate_output_tokens);
+        let mut estimate = budget::estimate(&steps, &config.models, self.input_tokens, output);
+        if let Some(gate) = &identity.key.cost_gate
+            && estimate.usd() > gate.max_estimated_usd
+            && !self.accept_cost
+        {
+            let asked = estimate.usd();
+            let fits = downgrade(&mut steps, &mut estimate, gate.max_estimated_usd);
+            if gate.action == CostGateAction::Downgrade && fits {
+                self.record.cost_gate =
+                    Some(format!("downgraded to [{}] to stay under ${}", steps.join(", "), gate.max_estimated_usd));
+            } else {
+                self.record.cost_gate = Some("refused".into());
+                return Err(RouteError::Governed(Refused::CostGate(format!(
+                    "This request is estimated at ${asked:.6}, above key `{}`'s threshold of ${}. Send `{ACCEPT_COST_HEADER}: true` to accept the cost.",
+                    identity.name, gate.max_estimated_usd
+                ))));
+            }
         }
+
+        let now = crate::state::now_ms();
+        let charges = budget::charges(identity, &config.model_limits, steps.first().map(String::as_str), &estimate, now);
+        let mut reason = plan.reason;
+        if steps.len() < plan.steps.len() {
+            let dropped: Vec<&str> = plan.steps.iter().filter(|s| !steps.contains(s)).map(String::as_str).collect();
+            reason = format!("{reason} (governance dropped: {})", dropped.join(", "));
+        }
+        if !charges.charges.is_empty() {
+            let (reservation, remaining) = budget::reserve(self.governance.state(), &charges, estimate.usd())
+                .await
+                .map_err(|refusal| RouteError::Governed(Refused::Limit(refusal)))?;
+            self.record.reserved_usd = estimate.usd();
+            self.record.degraded = reservation.degraded();
+            self.reservation = Some(reservation);
+            self.remaining = Some(remaining);
+        }
+        Ok(Plan { steps, reason })
     }
 }
 

@@ -11,7 +11,7 @@ use http::{Response, StatusCode};
 use hyper::body::Incoming;
 use serde_json::{Value, json};
 
-use super::app::App;
+use crate::app::App;
 use super::body::{Body, read_limited};
 use super::error::ApiError;
 use crate::config::KeyConfig;

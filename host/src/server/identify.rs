@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use http::HeaderMap;
 
-use super::app::App;
+use crate::app::App;
 use super::auth::{bearer, digest};
 use super::error::ApiError;
 use crate::govern::Identity;

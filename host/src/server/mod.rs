@@ -3,7 +3,6 @@
 
 pub mod admin;
 pub mod admin_keys;
-pub mod app;
 pub mod auth;
 pub mod body;
 pub mod chat;
@@ -12,8 +11,10 @@ pub mod headers;
 pub mod identify;
 pub mod listen;
 pub mod models;
+pub mod recorder;
 pub mod refusal;
+pub mod respond;
 pub mod router;
 
-pub use app::App;
+pub use crate::app::App;
 pub use listen::serve;

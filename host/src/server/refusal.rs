@@ -6,6 +6,7 @@
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
 use super::error::ApiError;
+use crate::govern::Refused;
 use crate::govern::budget::{LimitKind, Refusal, Remaining, rfc3339};
 
 pub const BUDGET_REMAINING: &str = "x-switchyard-budget-remaining-usd";
@@ -13,7 +14,22 @@ pub const BUDGET_RESET: &str = "x-switchyard-budget-reset";
 pub const LIMIT: &str = "x-switchyard-limit";
 
 /// The client-facing error and its extra headers.
-pub fn to_api_error(refusal: &Refusal) -> (ApiError, HeaderMap) {
+pub fn to_api_error(refused: &Refused) -> (ApiError, HeaderMap) {
+    match refused {
+        Refused::Forbidden { message, code } => (
+            ApiError::new(StatusCode::FORBIDDEN, "permission_error", message.clone()).with_code(code),
+            HeaderMap::new(),
+        ),
+        Refused::CostGate(message) => (
+            ApiError::new(StatusCode::PAYMENT_REQUIRED, "invalid_request_error", message.clone())
+                .with_code("cost_not_acknowledged"),
+            HeaderMap::new(),
+        ),
+        Refused::Limit(refusal) => limit_error(refusal),
+    }
+}
+
+fn limit_error(refusal: &Refusal) -> (ApiError, HeaderMap) {
     let mut headers = HeaderMap::new();
     let l = &refusal.limit;
     let name = match &l.kind {

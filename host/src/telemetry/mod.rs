@@ -1,6 +1,8 @@
 //! What Switchyard tells its operators: Prometheus metrics, the decision log, and tracing.
 
+pub mod decision;
 pub mod decision_log;
+pub mod governance;
 pub mod metrics;
 
 pub use decision_log::{DecisionLog, DecisionSink};

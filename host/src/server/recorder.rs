@@ -1,15 +1,19 @@
-//! Carries a request's decision record through the pipeline and finishes it exactly once:
-//! outcome, total cost and latency filled in, metrics updated, the line queued for the log.
+//! Carries a request's decision record from arrival to the last byte and finishes it exactly
+//! once: outcome, total cost and latency filled in, metrics updated, the line queued for the
+//! log. The routing core fills the record through its `Observer` (implemented by the record
+//! itself); this is the proxy's side of the bookkeeping.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+pub use crate::telemetry::decision::now_ms;
+
 use tokio::sync::OwnedSemaphorePermit;
 
-use super::decision::{DecisionRecord, Outcome};
+use crate::app::App;
 use crate::govern::budget::Reservation;
-use crate::server::App;
+use crate::telemetry::decision::{DecisionRecord, Outcome};
 
 /// A request id unique within this process and unlikely to repeat across restarts: the
 /// process start time and a counter.
@@ -38,9 +42,9 @@ impl Recorder {
         Recorder { app, started, record, reservation: None, _permit: permit }
     }
 
-    /// Cost of every attempt so far.
-    pub fn cost_so_far(&self) -> f64 {
-        self.record.attempts.iter().map(|a| a.cost_usd).sum()
+    /// Cost of every attempt so far; `None` when one is unpriced.
+    pub fn cost_so_far(&self) -> Option<f64> {
+        self.record.cost_so_far()
     }
 
     /// Completes the record and hands it to metrics and the decision log.
@@ -52,10 +56,12 @@ impl Recorder {
             model,
             error,
         };
-        record.cost_usd = record.attempts.iter().map(|a| a.cost_usd).sum();
+        record.cost_usd = record.cost_so_far();
         if let Some(reservation) = self.reservation.take() {
+            // An unpriced attempt leaves the cost unknown: the estimate stays charged.
+            let cost = record.cost_usd.unwrap_or(reservation.estimate_usd);
             let tokens = record.attempts.iter().map(|a| u64::from(a.input_tokens) + u64::from(a.output_tokens)).sum();
-            let correction = reservation.settle(record.cost_usd, tokens);
+            let correction = reservation.settle(cost, tokens);
             if let Some(governance) = record.governance.as_mut() {
                 governance.settled_delta_usd = Some(correction);
             }
@@ -65,9 +71,4 @@ impl Recorder {
         self.app.metrics().observe_decision(&record);
         self.app.decisions().write(record);
     }
-}
-
-/// Milliseconds since the Unix epoch, for the record's timestamp.
-pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }

@@ -1,8 +1,15 @@
-//! What governance decided about a request, for its decision record.
+//! What governance decided about a request (key, class clamp, cost gate, reservation), for
+//! its decision record.
 
 use serde::Serialize;
 
-use super::class::DroppedStep;
+/// A plan step the class clamp removed before any call.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DroppedStep {
+    pub model: String,
+    pub tier: u32,
+    pub why: String,
+}
 
 /// The `governance` section of a decision record.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
