@@ -171,7 +171,7 @@ key_sha256 = "{}"
     let records = records(&fleet);
     let ok: Vec<&DecisionRecord> = records.iter().filter(|r| r.outcome.http_status == 200).collect();
     assert_eq!(ok.len(), served);
-    let spent: f64 = ok.iter().map(|r| r.cost_usd).sum();
+    let spent: f64 = ok.iter().map(|r| r.cost_usd.expect("priced")).sum();
     let max_estimate = ok.iter().filter_map(|r| r.governance.as_ref()).map(|g| g.reserved_usd).fold(0.0, f64::max);
     assert!((max_estimate - estimate).abs() < 1e-12, "estimate {max_estimate} vs {estimate}");
     let bound = budget_usd + 3.0 * estimate;
@@ -181,7 +181,7 @@ key_sha256 = "{}"
     // Every settlement landed once: Redis holds the sum of the actual costs (each rounded up
     // to a nano-dollar).
     let in_redis = fleet.redis.lock().unwrap().counter_sum(&fleet.prefix, "team:research:budget:team-daily");
-    let expected: i64 = ok.iter().map(|r| (r.cost_usd * 1e9).ceil() as i64).sum();
+    let expected: i64 = ok.iter().map(|r| (r.cost_usd.expect("priced") * 1e9).ceil() as i64).sum();
     assert_eq!(in_redis, expected, "redis {in_redis} vs records {expected}");
 }
 
@@ -361,11 +361,12 @@ budgets = [{{ name = "monthly", usd = 10.0, period = "month" }}]
     for record in &records {
         let g = record.governance.as_ref().unwrap();
         let delta = g.settled_delta_usd.expect("settled");
-        assert!((g.reserved_usd + delta - record.cost_usd).abs() < 1e-8, "{g:?} vs cost {}", record.cost_usd);
+        let cost = record.cost_usd.expect("priced");
+        assert!((g.reserved_usd + delta - cost).abs() < 1e-8, "{g:?} vs cost {cost}");
         assert!(delta <= 0.0, "the estimate is an upper bound here: {g:?}");
     }
     let in_redis = fleet.redis.lock().unwrap().counter_sum(&fleet.prefix, "key:settler:budget:monthly");
-    let expected: i64 = records.iter().map(|r| (r.cost_usd * 1e9).ceil() as i64).sum();
+    let expected: i64 = records.iter().map(|r| (r.cost_usd.expect("priced") * 1e9).ceil() as i64).sum();
     assert_eq!(in_redis, expected);
 }
 

@@ -398,6 +398,9 @@ async fn run_plan<U: Upstream, O: Observer>(
                 };
                 attempt.status = failure.status;
                 attempt.error = Some(failure.message.clone());
+                // A failed call returned no answer to bill: it costs nothing, and must not
+                // make the whole request's cost unknown (budgets settle to it).
+                attempt.cost_usd = Some(0.0);
                 observer.attempted(attempt);
                 tried.0.push((entry.id.clone(), failure.message.clone()));
                 if failure.kind == FailureKind::Refused {
