@@ -12,11 +12,11 @@ use arc_swap::ArcSwap;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::{self, Config};
+use crate::govern::Governance;
 use crate::plugin::{EngineError, PluginEngine};
 use crate::provider::{HealthBook, HealthOptions};
 use crate::reload::status::ReloadStatus;
 use crate::route::snapshot::{Snapshot, SnapshotError};
-use crate::govern::Governance;
 use crate::server::admin::AdminAuth;
 use crate::server::auth::ClientKeys;
 use crate::telemetry::decision_log::OpenError;

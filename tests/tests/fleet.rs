@@ -175,7 +175,10 @@ key_sha256 = "{}"
     let max_estimate = ok.iter().filter_map(|r| r.governance.as_ref()).map(|g| g.reserved_usd).fold(0.0, f64::max);
     assert!((max_estimate - estimate).abs() < 1e-12, "estimate {max_estimate} vs {estimate}");
     let bound = budget_usd + 3.0 * estimate;
-    eprintln!("served {served}, spent ${spent:.9} of ${budget_usd} (bound ${bound:.9}, overspend ${:.9})", spent - budget_usd);
+    eprintln!(
+        "served {served}, spent ${spent:.9} of ${budget_usd} (bound ${bound:.9}, overspend ${:.9})",
+        spent - budget_usd
+    );
     assert!(spent <= bound, "overspent: ${spent} > ${bound}");
     assert!(spent >= 0.8 * budget_usd, "the budget was barely used: ${spent}");
     // Every settlement landed once: Redis holds the sum of the actual costs (each rounded up
@@ -228,10 +231,8 @@ rate_limits = {{ requests_per_minute = 30 }}
 /// a second. A key from the config file is revocable the same way.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_revoked_on_one_replica_are_refused_on_all_within_a_second() {
-    let extra = format!(
-        "\n[teams.research]\n[keys.config-key]\nteam = \"research\"\nkey_sha256 = \"{}\"\n",
-        sha("sk-config")
-    );
+    let extra =
+        format!("\n[teams.research]\n[keys.config-key]\nteam = \"research\"\nkey_sha256 = \"{}\"\n", sha("sk-config"));
     let Some(fleet) = fleet(&extra, 1000).await else { return };
     let created = admin(&fleet.replicas[0], "POST", "/admin/keys", json!({"name": "ci-bot", "team": "research"})).await;
     assert_eq!(created.status, 201, "{}", String::from_utf8_lossy(&created.body));
@@ -405,7 +406,13 @@ rate_limits = {{ requests_per_minute = 100000, fail = "open" }}
             while Instant::now() < stop {
                 let sent = Instant::now();
                 let reply = chat_as(&fleet.replicas[w % 3], key, ask("auto", "hi", 8), &[]).await;
-                seen.push((key, sent - t0, sent.elapsed(), reply.status.as_u16(), reply.json()["error"]["code"].clone()));
+                seen.push((
+                    key,
+                    sent - t0,
+                    sent.elapsed(),
+                    reply.status.as_u16(),
+                    reply.json()["error"]["code"].clone(),
+                ));
                 tokio::time::sleep(Duration::from_millis(15)).await;
             }
             seen
@@ -439,7 +446,10 @@ rate_limits = {{ requests_per_minute = 100000, fail = "open" }}
     }
     let closed_refused = all.iter().filter(|s| s.0 == "sk-closed" && s.3 == 503 && down.contains(&s.1)).count();
     let closed_during = all.iter().filter(|s| s.0 == "sk-closed" && down.contains(&s.1)).count();
-    assert!(closed_during > 0 && closed_refused == closed_during, "fail closed: {closed_refused} of {closed_during} refused");
+    assert!(
+        closed_during > 0 && closed_refused == closed_during,
+        "fail closed: {closed_refused} of {closed_during} refused"
+    );
     assert!(all.iter().filter(|s| s.0 == "sk-open").all(|s| s.3 == 200), "fail open serves throughout");
     let late = restarted_at + Duration::from_millis(800);
     let after: Vec<_> = all.iter().filter(|s| s.0 == "sk-closed" && s.1 > late).collect();
@@ -451,7 +461,10 @@ rate_limits = {{ requests_per_minute = 100000, fail = "open" }}
         loop {
             let state = admin(proxy, "GET", "/admin/state", json!({})).await.json();
             if state["up"] == true && state["pending_buckets"] == 0 {
-                assert!(state["outages"].as_u64().unwrap() >= 1 && state["recoveries"].as_u64().unwrap() >= 1, "{state}");
+                assert!(
+                    state["outages"].as_u64().unwrap() >= 1 && state["recoveries"].as_u64().unwrap() >= 1,
+                    "{state}"
+                );
                 break;
             }
             assert!(started.elapsed() < Duration::from_secs(3), "not recovered: {state}");

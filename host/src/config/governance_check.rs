@@ -47,7 +47,8 @@ pub(crate) fn check(cfg: &mut Config, env: &dyn Fn(&str) -> Option<String>, prob
             problems.push(format!("{at}.{k}"), m);
         }
     }
-    let budgeted = cfg.keys.values().any(|k| !k.budgets.is_empty()) || cfg.teams.values().any(|t| !t.budgets.is_empty());
+    let budgeted =
+        cfg.keys.values().any(|k| !k.budgets.is_empty()) || cfg.teams.values().any(|t| !t.budgets.is_empty());
     if budgeted {
         for (id, model) in &cfg.models {
             if model.prices().is_none() {
@@ -73,7 +74,8 @@ pub(crate) fn check(cfg: &mut Config, env: &dyn Fn(&str) -> Option<String>, prob
         let hash = match (&entry.key_sha256, &entry.key_env) {
             (Some(hash), None) if is_sha256_hex(hash) => Some(hash.to_ascii_lowercase()),
             (Some(_), None) => {
-                problems.push(format!("{at}.key_sha256"), "expected 64 hexadecimal characters (the SHA-256 of the key)");
+                problems
+                    .push(format!("{at}.key_sha256"), "expected 64 hexadecimal characters (the SHA-256 of the key)");
                 None
             }
             (None, Some(var)) => match read_env(env, var, &format!("key {name:?}")) {
@@ -103,7 +105,9 @@ pub(crate) fn check(cfg: &mut Config, env: &dyn Fn(&str) -> Option<String>, prob
 
 fn check_state(cfg: &mut Config, env: &dyn Fn(&str) -> Option<String>, problems: &mut Problems) {
     let s = &cfg.state;
-    for (field, value) in [("timeout_ms", s.timeout_ms), ("probe_ms", s.probe_ms), ("keys_refresh_ms", s.keys_refresh_ms)] {
+    for (field, value) in
+        [("timeout_ms", s.timeout_ms), ("probe_ms", s.probe_ms), ("keys_refresh_ms", s.keys_refresh_ms)]
+    {
         if value == 0 {
             problems.push(format!("state.{field}"), "expected a duration > 0, got 0");
         }

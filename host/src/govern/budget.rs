@@ -33,14 +33,20 @@ impl Estimate {
 }
 
 /// Estimates `steps` for a prompt of `input_tokens` and at most `output_tokens` of answer.
-pub fn estimate(steps: &[String], models: &BTreeMap<String, ModelConfig>, input_tokens: u32, output_tokens: u32) -> Estimate {
+pub fn estimate(
+    steps: &[String],
+    models: &BTreeMap<String, ModelConfig>,
+    input_tokens: u32,
+    output_tokens: u32,
+) -> Estimate {
     let per_step = steps
         .iter()
         .map(|s| {
             // Validation refuses budgets next to unpriced models, so 0 here is a free model.
-            models.get(s).and_then(ModelConfig::prices).map_or(0.0, |p| {
-                (f64::from(input_tokens) * p.input + f64::from(output_tokens) * p.output) / 1e6
-            })
+            models
+                .get(s)
+                .and_then(ModelConfig::prices)
+                .map_or(0.0, |p| (f64::from(input_tokens) * p.input + f64::from(output_tokens) * p.output) / 1e6)
         })
         .collect();
     Estimate { per_step, tokens: u64::from(input_tokens) + u64::from(output_tokens) }
@@ -255,7 +261,12 @@ impl Reservation {
                 if *settles == Settles::Usd {
                     correction = spent - amount;
                 }
-                (delta != 0).then(|| Delta { bucket: bucket.clone(), amount: delta, expire_at_ms: *expire_at_ms, create: false })
+                (delta != 0).then(|| Delta {
+                    bucket: bucket.clone(),
+                    amount: delta,
+                    expire_at_ms: *expire_at_ms,
+                    create: false,
+                })
             })
             .collect();
         if !deltas.is_empty() {
@@ -270,18 +281,24 @@ impl Reservation {
 impl Drop for Reservation {
     fn drop(&mut self) {
         if !self.settled {
-            tracing::debug!(estimate_usd = self.estimate_usd, "reservation dropped unsettled: the estimate stays charged");
+            tracing::debug!(
+                estimate_usd = self.estimate_usd,
+                "reservation dropped unsettled: the estimate stays charged"
+            );
         }
     }
 }
 
 /// Reserves `charges`. `Ok` with the reservation and what is left, or the refusal.
-pub async fn reserve(state: &Arc<Guarded>, charges: &Charges, estimate_usd: f64) -> Result<(Reservation, Remaining), Refusal> {
+pub async fn reserve(
+    state: &Arc<Guarded>,
+    charges: &Charges,
+    estimate_usd: f64,
+) -> Result<(Reservation, Remaining), Refusal> {
     match state.reserve(&charges.charges).await {
-        Reserved::Granted { used, degraded } => Ok((
-            Reservation::new(state.clone(), charges, degraded, estimate_usd),
-            Remaining::from_used(charges, &used),
-        )),
+        Reserved::Granted { used, degraded } => {
+            Ok((Reservation::new(state.clone(), charges, degraded, estimate_usd), Remaining::from_used(charges, &used)))
+        }
         Reserved::Refused { index, used } => Err(Refusal {
             limit: charges.limits[index].clone(),
             limit_value: charges.charges[index].limit,
@@ -375,7 +392,11 @@ mod tests {
             team: "research".into(),
             key: KeyConfig {
                 budgets: vec![budget("daily", 1.0)],
-                rate_limits: Some(RateLimitConfig { requests_per_minute: Some(10), tokens_per_minute: None, fail: LimitFailMode::Open }),
+                rate_limits: Some(RateLimitConfig {
+                    requests_per_minute: Some(10),
+                    tokens_per_minute: None,
+                    fail: LimitFailMode::Open,
+                }),
                 ..Default::default()
             },
             team_config: TeamConfig { budgets: vec![budget("team-daily", 5.0)], ..Default::default() },
@@ -412,7 +433,11 @@ mod tests {
     #[test]
     fn refusals_name_the_budget_and_its_reset() {
         let refusal = Refusal {
-            limit: LimitRef { scope: "team", owner: "research".into(), kind: LimitKind::Budget { name: "team-daily".into(), period: Period::Day } },
+            limit: LimitRef {
+                scope: "team",
+                owner: "research".into(),
+                kind: LimitKind::Budget { name: "team-daily".into(), period: Period::Day },
+            },
             limit_value: 5_000_000_000,
             used: 4_999_000_000,
             requested: 11_000_000,

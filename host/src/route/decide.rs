@@ -371,7 +371,7 @@ async fn run_plan<U: Upstream, O: Observer>(
             tried.0.push((entry.id.clone(), why.to_string()));
             break;
         }
-        if !upstream.available(entry) && !(last && !called_any) {
+        if !upstream.available(entry) && (!last || called_any) {
             let why = "circuit open: the model failed repeatedly";
             observer.attempted(skipped(step, entry, AttemptOutcome::UpstreamError, why));
             tried.0.push((entry.id.clone(), why.to_string()));

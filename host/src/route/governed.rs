@@ -136,7 +136,11 @@ impl Admission for Governed<'_> {
         if steps.is_empty() {
             let why: Vec<String> = clamped.dropped.iter().map(|d| format!("{}: {}", d.model, d.why)).collect();
             return Err(RouteError::Governed(Refused::Forbidden {
-                message: format!("No step of the plan is within what key `{}` may use: {}.", identity.name, why.join("; ")),
+                message: format!(
+                    "No step of the plan is within what key `{}` may use: {}.",
+                    identity.name,
+                    why.join("; ")
+                ),
                 code: "class_forbids_plan",
             }));
         }
@@ -162,7 +166,8 @@ impl Admission for Governed<'_> {
         }
 
         let now = crate::state::now_ms();
-        let charges = budget::charges(identity, &config.model_limits, steps.first().map(String::as_str), &estimate, now);
+        let charges =
+            budget::charges(identity, &config.model_limits, steps.first().map(String::as_str), &estimate, now);
         let mut reason = plan.reason;
         if steps.len() < plan.steps.len() {
             let dropped: Vec<&str> = plan.steps.iter().filter(|s| !steps.contains(s)).map(String::as_str).collect();

@@ -12,5 +12,7 @@ pub mod request;
 pub mod slots;
 pub mod snapshot;
 
-pub use decide::{Admission, Answer, Ask, Observer, Plan, Served, Target, Unbounded, Upstream, decide, decide_admitted};
+pub use decide::{
+    Admission, Answer, Ask, Observer, Plan, Served, Target, Unbounded, Upstream, decide, decide_admitted,
+};
 pub use error::{RouteError, Tried};

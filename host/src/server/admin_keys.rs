@@ -11,9 +11,9 @@ use http::{Response, StatusCode};
 use hyper::body::Incoming;
 use serde_json::{Value, json};
 
-use crate::app::App;
 use super::body::{Body, read_limited};
 use super::error::ApiError;
+use crate::app::App;
 use crate::config::KeyConfig;
 use crate::govern::KeyAdminError;
 
@@ -39,7 +39,11 @@ pub async fn create(app: &App, body: Incoming) -> Result<(StatusCode, Value), Re
     };
     let name = match object.remove("name") {
         Some(Value::String(name)) => name,
-        _ => return Err(ApiError::bad_request("Expected `name`, a string.").with_param(Some("name".into())).into_response()),
+        _ => {
+            return Err(ApiError::bad_request("Expected `name`, a string.")
+                .with_param(Some("name".into()))
+                .into_response());
+        }
     };
     let key: KeyConfig = serde_json::from_value(Value::Object(object))
         .map_err(|e| ApiError::bad_request(format!("Invalid key definition: {e}")).into_response())?;

@@ -10,13 +10,13 @@ use hyper::body::Incoming;
 use super::body::{Body, ReadError, read_limited};
 use super::error::ApiError;
 use super::recorder::{Recorder, new_request_id, now_ms};
+use super::refusal;
 use super::respond;
 use crate::app::App;
-use crate::route::live::{LiveUpstream, Reply};
-use crate::route::request::{self, ChatBody};
-use super::refusal;
 use crate::govern::Identity;
 use crate::route::governed::{self, Governed};
+use crate::route::live::{LiveUpstream, Reply};
+use crate::route::request::{self, ChatBody};
 use crate::route::{Ask, RouteError, Target, decide, decide_admitted};
 use crate::telemetry::decision::DecisionRecord;
 

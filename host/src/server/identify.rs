@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use http::HeaderMap;
 
-use crate::app::App;
 use super::auth::{bearer, digest};
 use super::error::ApiError;
+use crate::app::App;
 use crate::govern::Identity;
 
 /// The caller's identity; `Ok(None)` for an open API or a plain client key.

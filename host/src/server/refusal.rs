@@ -82,7 +82,11 @@ pub fn remaining_headers(headers: &mut HeaderMap, remaining: &Remaining) {
         if let Some((limit, left, reset)) = slot {
             set(headers, &format!("x-ratelimit-limit-{what}"), &limit.to_string());
             set(headers, &format!("x-ratelimit-remaining-{what}"), &left.to_string());
-            set(headers, &format!("x-ratelimit-reset-{what}"), &format!("{}s", reset.saturating_sub(now).div_ceil(1000)));
+            set(
+                headers,
+                &format!("x-ratelimit-reset-{what}"),
+                &format!("{}s", reset.saturating_sub(now).div_ceil(1000)),
+            );
         }
     }
 }

@@ -148,7 +148,12 @@ impl Guarded {
                     .iter()
                     .filter_map(|c| {
                         let bucket = c.buckets.first()?;
-                        Some(Delta { bucket: bucket.clone(), amount: c.amount, expire_at_ms: c.expire_at_ms, create: true })
+                        Some(Delta {
+                            bucket: bucket.clone(),
+                            amount: c.amount,
+                            expire_at_ms: c.expire_at_ms,
+                            create: true,
+                        })
                     })
                     .collect();
                 self.queue(&deltas);

@@ -145,7 +145,11 @@ impl SharedState for LocalState {
     fn key_set(&self) -> StateFuture<'_, KeySet> {
         Box::pin(async move {
             let inner = self.lock();
-            Ok(KeySet { version: inner.version, keys: inner.keys.values().cloned().collect(), revoked: inner.revoked.clone() })
+            Ok(KeySet {
+                version: inner.version,
+                keys: inner.keys.values().cloned().collect(),
+                revoked: inner.revoked.clone(),
+            })
         })
     }
     fn ping(&self) -> StateFuture<'_, ()> {
@@ -173,9 +177,15 @@ mod tests {
     #[test]
     fn charges_are_all_or_nothing() {
         let state = LocalState::new();
-        assert_eq!(state.reserve_now(&[charge("a", 10, 6), charge("b", 5, 5)], 0), Reserve::Granted { used: vec![6, 5] });
+        assert_eq!(
+            state.reserve_now(&[charge("a", 10, 6), charge("b", 5, 5)], 0),
+            Reserve::Granted { used: vec![6, 5] }
+        );
         // `b` is full: `a` must not be charged either.
-        assert_eq!(state.reserve_now(&[charge("a", 10, 1), charge("b", 5, 1)], 0), Reserve::Refused { index: 1, used: 5 });
+        assert_eq!(
+            state.reserve_now(&[charge("a", 10, 1), charge("b", 5, 1)], 0),
+            Reserve::Refused { index: 1, used: 5 }
+        );
         assert_eq!(state.peek_now(&[vec!["a".into()], vec!["b".into()]], 0), vec![6, 5]);
         assert_eq!(state.reserve_now(&[charge("a", 10, 5)], 0), Reserve::Refused { index: 0, used: 6 });
         assert_eq!(state.reserve_now(&[charge("a", 10, 4)], 0), Reserve::Granted { used: vec![10] });

@@ -118,7 +118,10 @@ impl SharedState for RedisState {
             let values: Vec<Option<i64>> =
                 redis::cmd("MGET").arg(&keys).query_async(&mut connection).await.map_err(unavailable)?;
             let mut values = values.into_iter();
-            Ok(counters.iter().map(|buckets| buckets.iter().map(|_| values.next().flatten().unwrap_or(0)).sum()).collect())
+            Ok(counters
+                .iter()
+                .map(|buckets| buckets.iter().map(|_| values.next().flatten().unwrap_or(0)).sum())
+                .collect())
         })
     }
 
@@ -139,8 +142,9 @@ impl SharedState for RedisState {
 
     fn put_key<'a>(&'a self, key: &'a StoredKey) -> StateFuture<'a, u64> {
         Box::pin(async move {
-            let json = serde_json::to_string(&StoredJson { sha256: key.sha256.clone(), policy: key.policy_json.clone() })
-                .map_err(|e| StateError::Protocol(e.to_string()))?;
+            let json =
+                serde_json::to_string(&StoredJson { sha256: key.sha256.clone(), policy: key.policy_json.clone() })
+                    .map_err(|e| StateError::Protocol(e.to_string()))?;
             let mut connection = self.connection.clone();
             let (version,): (u64,) = redis::pipe()
                 .atomic()

@@ -48,7 +48,8 @@ pub fn span(window: Window, now_ms: u64) -> Span {
         Window::Sliding { window_ms } => {
             let bucket_ms = window_ms.div_ceil(SLIDING_BUCKETS).max(1);
             let current = now_ms / bucket_ms;
-            let suffixes = (0..SLIDING_BUCKETS.min(current + 1)).map(|back| format!("s{bucket_ms}:{}", current - back)).collect();
+            let suffixes =
+                (0..SLIDING_BUCKETS.min(current + 1)).map(|back| format!("s{bucket_ms}:{}", current - back)).collect();
             Span {
                 suffixes,
                 expire_at_ms: (current + SLIDING_BUCKETS + 1) * bucket_ms,

@@ -142,5 +142,8 @@ async fn the_local_backend_never_degrades() {
         guarded.reserve(&[charge(10, 10, LimitFailMode::Closed)]).await,
         Reserved::Granted { used: vec![10], degraded: false }
     );
-    assert_eq!(guarded.reserve(&[charge(10, 1, LimitFailMode::Closed)]).await, Reserved::Refused { index: 0, used: 10 });
+    assert_eq!(
+        guarded.reserve(&[charge(10, 1, LimitFailMode::Closed)]).await,
+        Reserved::Refused { index: 0, used: 10 }
+    );
 }
