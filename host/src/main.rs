@@ -20,6 +20,17 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log line format on stderr: `text` (coloured only when stderr is a terminal) or `json`
+    /// (one object per line, for log shippers). Default: `serve` takes the config's
+    /// `telemetry.log_format`, everything else `text`.
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormatArg>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormatArg {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -146,8 +157,13 @@ enum PluginCommand {
 }
 
 fn main() -> ExitCode {
-    init_tracing();
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    // `serve` reads its default format from the config it loads; the rest start logging now.
+    let serving = matches!(cli.command, Command::Serve { .. });
+    if !serving || cli.log_format.is_some() {
+        init_tracing(cli.log_format.unwrap_or(LogFormatArg::Text));
+    }
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {}", message(&error));
@@ -251,13 +267,20 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 /// Serves until SIGINT/SIGTERM; `watch` is the settle delay when files are watched.
 async fn serve(config_path: PathBuf, listen: Option<String>, watch: Option<Duration>) -> anyhow::Result<()> {
-    let config = switchyard::config::Config::load(&config_path)?;
+    let config = switchyard::config::Config::load(&config_path);
+    // Logging starts here for `serve` without `--log-format` (a no-op if it already has).
+    let configured = match config.as_ref().map(|c| c.telemetry.log_format) {
+        Ok(switchyard::config::LogFormat::Json) => LogFormatArg::Json,
+        _ => LogFormatArg::Text,
+    };
+    init_tracing(configured);
+    let config = config?;
     let addr = match listen {
         Some(addr) => addr.parse().with_context(|| format!("--listen {addr}: expected HOST:PORT"))?,
         None => config.listen_addr,
     };
     let started = std::time::Instant::now();
-    let app = switchyard::server::App::start(config).await?;
+    let app = switchyard::app::App::start(config).await?;
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     let snapshot = app.snapshot();
     tracing::info!(
@@ -296,8 +319,15 @@ async fn serve(config_path: PathBuf, listen: Option<String>, watch: Option<Durat
     Ok(())
 }
 
-fn init_tracing() {
+/// Logs to stderr, filtered by `SWITCHYARD_LOG` (default `info`). Colour codes only when
+/// stderr is a terminal: in a file or a log pipeline they are noise. A second call is a no-op.
+fn init_tracing(format: LogFormatArg) {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("SWITCHYARD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormatArg::Json => builder.json().with_current_span(false).try_init(),
+        LogFormatArg::Text => builder.with_ansi(std::io::stderr().is_terminal()).try_init(),
+    };
 }
