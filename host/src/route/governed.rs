@@ -204,3 +204,65 @@ fn downgrade(steps: &mut Vec<String>, estimate: &mut budget::Estimate, max_usd: 
 fn flag(headers: &HeaderMap, name: &str) -> bool {
     headers.get(name).and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugin::Message;
+
+    const CONFIG: &str = r#"
+[providers.p]
+base_url = "http://127.0.0.1:9/v1"
+[models.small]
+provider = "p"
+input_price = 1.0
+output_price = 1.0
+[classes.basic]
+max_tier = 0
+[teams.research]
+class = "basic"
+metadata = { cost_center = "r-042" }
+budgets = [{ name = "daily", usd = 2.0, period = "day" }]
+[keys.alice]
+team = "research"
+key_sha256 = "0000000000000000000000000000000000000000000000000000000000000001"
+metadata = { owner = "alice" }
+"#;
+
+    fn request() -> Request {
+        Request {
+            id: "r".into(),
+            model: "small".into(),
+            messages: vec![Message { role: "user".into(), content: "hi".into() }],
+            max_tokens: None,
+            temperature: None,
+            streaming: false,
+            wants_json: false,
+            json_schema: None,
+            has_tools: false,
+            input_tokens: 5,
+            metadata: vec![("switchyard.team".into(), "forged".into()), ("tier".into(), "2".into())],
+        }
+    }
+
+    #[tokio::test]
+    async fn plugins_see_team_class_and_budget_and_clients_cannot_forge_them() {
+        let config = crate::config::Config::from_str_with_env(CONFIG, std::path::Path::new("t.toml"), &|_| None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let governance = Governance::start(&config).await.unwrap();
+        let mut hash = [0u8; 32];
+        hash[31] = 1;
+        let identity = governance.lookup(&hash).expect("alice");
+        let mut request = request();
+        annotate(&mut request, Some(&identity), &governance).await;
+        let get = |k: &str| request.metadata.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("switchyard.team"), Some("research"));
+        assert_eq!(request.metadata.iter().filter(|(k, _)| k == "switchyard.team").count(), 1, "the forged one is gone");
+        assert_eq!(get("switchyard.class"), Some("basic"));
+        assert_eq!(get("switchyard.class_max_tier"), Some("0"));
+        assert_eq!(get("switchyard.team.cost_center"), Some("r-042"));
+        assert_eq!(get("switchyard.key.owner"), Some("alice"));
+        assert_eq!(get("switchyard.budget_remaining_usd"), Some("2.000000"));
+        assert_eq!(get("tier"), Some("2"), "the client's own hints stay");
+    }
+}

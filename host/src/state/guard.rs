@@ -203,14 +203,15 @@ impl Guarded {
         if taken.is_empty() {
             return Ok(());
         }
+        // A bucket past its expiry no longer counts anywhere: its backlog is dropped.
         let now = now_ms();
-        let live: Vec<Delta> = taken.iter().filter(|d| d.expire_at_ms > now).cloned().collect();
+        let live: Vec<Delta> = taken.into_iter().filter(|d| d.expire_at_ms > now).collect();
         let result = match tokio::time::timeout(self.timeout * 4, self.remote.apply(&live, now)).await {
             Ok(result) => result,
             Err(_) => Err(StateError::Timeout(self.timeout.as_millis() as u64 * 4)),
         };
         if result.is_err() {
-            self.queue(&taken);
+            self.queue(&live);
         }
         result
     }
