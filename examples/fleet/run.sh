@@ -94,9 +94,9 @@ chat() { # key, extra curl args...: prints "status replica-snapshot model"
 header() { grep -i "^$1:" "$work/headers" | cut -d' ' -f2- | tr -d '\r'; }
 
 echo
-echo "==> the class clamp: team research is class standard (tier 0); the plan [small, large] is clamped"
+echo "==> the class clamp: team research is class standard (tier 0); the plan [large, small] is clamped"
 chat sk-alice >/dev/null
-echo "    answered by $(header x-switchyard-model), reason: $(header x-switchyard-reason)"
+echo "    answered by $(header x-switchyard-model); x-switchyard-dropped: $(header x-switchyard-dropped)"
 chat sk-alice -H 'x-switchyard-approve-escalation: true' >/dev/null
 echo "    with x-switchyard-approve-escalation: answered by $(header x-switchyard-model)"
 

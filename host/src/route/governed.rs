@@ -257,7 +257,11 @@ metadata = { owner = "alice" }
         annotate(&mut request, Some(&identity), &governance).await;
         let get = |k: &str| request.metadata.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
         assert_eq!(get("switchyard.team"), Some("research"));
-        assert_eq!(request.metadata.iter().filter(|(k, _)| k == "switchyard.team").count(), 1, "the forged one is gone");
+        assert_eq!(
+            request.metadata.iter().filter(|(k, _)| k == "switchyard.team").count(),
+            1,
+            "the forged one is gone"
+        );
         assert_eq!(get("switchyard.class"), Some("basic"));
         assert_eq!(get("switchyard.class_max_tier"), Some("0"));
         assert_eq!(get("switchyard.team.cost_center"), Some("r-042"));

@@ -97,6 +97,11 @@ async fn serve(
         Some(admission) => decide_admitted(ask, &mut upstream, &mut recorder.record, admission).await,
         None => decide(ask, &mut upstream, &mut recorder.record).await,
     };
+    let dropped = admission
+        .as_ref()
+        .map(|a| &a.record.dropped)
+        .filter(|d| !d.is_empty())
+        .map(|d| d.iter().map(|step| step.model.as_str()).collect::<Vec<_>>().join(", "));
     let remaining = admission.and_then(|admission| {
         recorder.record.governance = Some(admission.record);
         recorder.reservation = admission.reservation;
@@ -118,6 +123,9 @@ async fn serve(
     };
     if let Some(remaining) = &remaining {
         refusal::remaining_headers(response.headers_mut(), remaining);
+    }
+    if let Some(dropped) = dropped {
+        response.headers_mut().insert(refusal::DROPPED, super::headers::header_value(&dropped));
     }
     response
 }

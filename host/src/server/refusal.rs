@@ -12,6 +12,8 @@ use crate::govern::budget::{LimitKind, Refusal, Remaining, rfc3339};
 pub const BUDGET_REMAINING: &str = "x-switchyard-budget-remaining-usd";
 pub const BUDGET_RESET: &str = "x-switchyard-budget-reset";
 pub const LIMIT: &str = "x-switchyard-limit";
+/// The plan steps the key's class removed before any call.
+pub const DROPPED: &str = "x-switchyard-dropped";
 
 /// The client-facing error and its extra headers.
 pub fn to_api_error(refused: &Refused) -> (ApiError, HeaderMap) {
