@@ -7,7 +7,8 @@
 # On a fresh machine it first installs what the tests need and the toolchain lacks, each step
 # idempotent and quick when already done: the wasm32-wasip2 target, the pinned openai and
 # anthropic SDKs, the pinned Python/JS component toolchains, and what the observability suites
-# use (Debian's prometheus and chromium, opentelemetry-proto, puppeteer-core).
+# use (Debian's prometheus and chromium, opentelemetry-proto, puppeteer-core), the OCI
+# registry for the package suite and redis-server for the fleet suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +24,8 @@ if ! command -v docker-registry >/dev/null || ! command -v htpasswd >/dev/null |
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends docker-registry apache2-utils openssl
 fi
 bash scripts/install-observe-deps.sh
+# The fleet suite runs against a real Redis (Debian's redis-server; redis-cli comes with it).
+bash scripts/install-redis.sh
 
 echo "==> host workspace"
 cargo test --workspace --locked

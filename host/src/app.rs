@@ -12,6 +12,7 @@ use arc_swap::ArcSwap;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::{self, Config};
+use crate::govern::Governance;
 use crate::plugin::{EngineError, PluginEngine};
 use crate::provider::{HealthBook, HealthOptions};
 use crate::reload::status::ReloadStatus;
@@ -47,6 +48,8 @@ pub enum StartError {
     DecisionLog(#[from] OpenError),
     #[error(transparent)]
     Telemetry(#[from] OtlpError),
+    #[error(transparent)]
+    Governance(#[from] crate::govern::StartError),
 }
 
 /// Shared by every connection.
@@ -66,6 +69,8 @@ pub struct App {
     reload_lock: tokio::sync::Mutex<()>,
     reload_status: std::sync::Mutex<ReloadStatus>,
     admin: AdminAuth,
+    /// Keys, classes, budgets and limits over the shared state.
+    governance: Arc<Governance>,
 }
 
 impl App {
@@ -99,6 +104,7 @@ impl App {
         let decisions = DecisionLog::open(sink)?;
         let telemetry = Telemetry::start(&config.telemetry)?;
         let admin = AdminAuth::from_config(&config);
+        let governance = Governance::start(&config).await?;
         let snapshot = Snapshot::build(config, &engine, 1).await?;
         Ok(Arc::new(App {
             live: ArcSwap::from_pointee(snapshot),
@@ -115,6 +121,7 @@ impl App {
             reload_lock: tokio::sync::Mutex::new(()),
             reload_status: std::sync::Mutex::new(ReloadStatus::default()),
             admin,
+            governance,
         }))
     }
 
@@ -128,6 +135,7 @@ impl App {
     /// it; it is freed when the last of them ends).
     pub fn publish(&self, snapshot: Snapshot) -> Arc<Snapshot> {
         self.client_keys.store(Arc::new(ClientKeys::from_config(&snapshot.config)));
+        self.governance.reconfigure(&snapshot.config);
         self.live.swap(Arc::new(snapshot))
     }
 
@@ -167,6 +175,10 @@ impl App {
     }
 
     /// The client keys in force.
+    pub fn governance(&self) -> &Arc<Governance> {
+        &self.governance
+    }
+
     pub fn client_keys(&self) -> Arc<ClientKeys> {
         self.client_keys.load_full()
     }

@@ -8,6 +8,7 @@ pub mod observe;
 pub mod packages;
 pub mod procstat;
 pub mod proxy;
+pub mod redis;
 pub mod reload;
 
 use std::sync::Arc;

@@ -22,6 +22,8 @@
 //! ```
 
 mod error;
+mod governance;
+mod governance_check;
 mod model;
 mod package;
 mod plugin;
@@ -43,6 +45,10 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use error::ConfigError;
+pub use governance::{
+    BudgetConfig, ClassConfig, CostGateAction, CostGateConfig, Escalation, GovernanceConfig, KeyConfig, LimitFailMode,
+    Period, RateLimitConfig, StateBackend, StateConfig, TeamConfig, check_key,
+};
 pub use model::{ModelConfig, Prices};
 pub use package::{PackageLimits, ResolvedPackage};
 pub use plugin::{
@@ -97,6 +103,24 @@ pub struct Config {
     /// `[routes.ALIAS]`, by the model name clients ask for.
     #[serde(default)]
     pub routes: BTreeMap<String, RouteConfig>,
+    /// `[state]`: in-process, or Redis shared by a fleet.
+    #[serde(default)]
+    pub state: StateConfig,
+    /// `[governance]`.
+    #[serde(default)]
+    pub governance: GovernanceConfig,
+    /// `[keys.NAME]`: virtual keys, each in a team.
+    #[serde(default)]
+    pub keys: BTreeMap<String, KeyConfig>,
+    /// `[teams.NAME]`.
+    #[serde(default)]
+    pub teams: BTreeMap<String, TeamConfig>,
+    /// `[classes.NAME]`: request classes, each bound to a model tier.
+    #[serde(default)]
+    pub classes: BTreeMap<String, ClassConfig>,
+    /// `[model_limits.ID]`: rate limits of one model, across all keys.
+    #[serde(default)]
+    pub model_limits: BTreeMap<String, RateLimitConfig>,
     /// The file this config came from, as given (used in messages).
     #[serde(skip)]
     pub path: PathBuf,

@@ -42,6 +42,8 @@ pub struct Secrets {
     pub admin_token: Option<Secret>,
     /// Client API keys, when `server.client_keys_env` is set.
     pub client_keys: Vec<Secret>,
+    /// The Redis URL (it may carry a password): `state.redis_url_env`, or `state.redis_url`.
+    pub redis_url: Option<Secret>,
 }
 
 impl Secrets {

@@ -57,6 +57,7 @@ pub(crate) fn check(cfg: &mut Config, base: &Path, env: &dyn Fn(&str) -> Option<
     for (alias, route) in &cfg.routes {
         super::route::check(alias, route, &cfg.models, &cfg.plugins, problems);
     }
+    super::governance_check::check(cfg, env, problems);
 }
 
 fn nonzero(problems: &mut Problems, at: impl std::fmt::Display, value: u64, what: &str) {
@@ -287,6 +288,6 @@ fn absolute(base: &Path, path: &Path) -> std::path::PathBuf {
 }
 
 /// Whether `text` is a hex SHA-256 digest (64 hexadecimal characters).
-fn is_sha256_hex(text: &str) -> bool {
+pub(crate) fn is_sha256_hex(text: &str) -> bool {
     text.len() == 64 && text.chars().all(|c| c.is_ascii_hexdigit())
 }

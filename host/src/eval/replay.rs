@@ -309,7 +309,13 @@ pub async fn decide_async(
             tracing::debug!("{error}");
             decision.outcome = Outcome::PluginError;
         }
-        Err(RouteError::NoAnswer { .. } | RouteError::DeadlinePassed { .. } | RouteError::RefusedRequest { .. }) => {
+        // Eval decides with `Unbounded` admission: no governance refusal can occur.
+        Err(
+            RouteError::NoAnswer { .. }
+            | RouteError::DeadlinePassed { .. }
+            | RouteError::RefusedRequest { .. }
+            | RouteError::Governed(_),
+        ) => {
             decision.outcome = Outcome::NoAnswer;
         }
     }

@@ -132,11 +132,38 @@ pub struct Plan {
     pub reason: String,
 }
 
+/// What stands between a plan and its first upstream call: the caller's key clamps the plan
+/// to its class and reserves its budget (see `route/governed.rs`); offline callers admit
+/// every plan ([`Unbounded`]).
+pub trait Admission: Send {
+    /// The plan that may run, or why none may.
+    fn admit(&mut self, plan: Plan) -> impl Future<Output = Result<Plan, RouteError>> + Send;
+}
+
+/// Admits every plan unchanged.
+pub struct Unbounded;
+
+impl Admission for Unbounded {
+    async fn admit(&mut self, plan: Plan) -> Result<Plan, RouteError> {
+        Ok(plan)
+    }
+}
+
 /// Decides one request: runs the route's plugins, tries the plan, returns the answer chosen.
 pub async fn decide<U: Upstream, O: Observer>(
     ask: Ask<'_>,
     upstream: &mut U,
     observer: &mut O,
+) -> Result<Served<U::Held>, RouteError> {
+    decide_admitted(ask, upstream, observer, &mut Unbounded).await
+}
+
+/// [`decide`], with the plan passing `admission` before any step runs.
+pub async fn decide_admitted<U: Upstream, O: Observer, A: Admission>(
+    ask: Ask<'_>,
+    upstream: &mut U,
+    observer: &mut O,
+    admission: &mut A,
 ) -> Result<Served<U::Held>, RouteError> {
     let (plan, gates, on_reject) = match ask.target {
         Target::Model(entry) => {
@@ -152,6 +179,7 @@ pub async fn decide<U: Upstream, O: Observer>(
             (plan, &route.gates[..], route.on_reject)
         }
     };
+    let plan = admission.admit(plan).await?;
     run_plan(&ask, &plan, gates, on_reject, upstream, observer).await
 }
 
@@ -343,7 +371,7 @@ async fn run_plan<U: Upstream, O: Observer>(
             tried.0.push((entry.id.clone(), why.to_string()));
             break;
         }
-        if !upstream.available(entry) && !(last && !called_any) {
+        if !upstream.available(entry) && (!last || called_any) {
             let why = "circuit open: the model failed repeatedly";
             observer.attempted(skipped(step, entry, AttemptOutcome::UpstreamError, why));
             tried.0.push((entry.id.clone(), why.to_string()));
@@ -370,6 +398,9 @@ async fn run_plan<U: Upstream, O: Observer>(
                 };
                 attempt.status = failure.status;
                 attempt.error = Some(failure.message.clone());
+                // A failed call returned no answer to bill: it costs nothing, and must not
+                // make the whole request's cost unknown (budgets settle to it).
+                attempt.cost_usd = Some(0.0);
                 observer.attempted(attempt);
                 tried.0.push((entry.id.clone(), failure.message.clone()));
                 if failure.kind == FailureKind::Refused {

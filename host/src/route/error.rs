@@ -43,4 +43,8 @@ pub enum RouteError {
     /// plan stops and the client hears why.
     #[error("The upstream for `{model}` rejected the request: {message}")]
     RefusedRequest { model: String, status: u16, message: String },
+    /// The caller's key may not run this plan: its class, its cost gate, or a budget or
+    /// rate limit refused before any call.
+    #[error("{0}")]
+    Governed(crate::govern::Refused),
 }

@@ -6,10 +6,13 @@
 
 pub mod decide;
 pub mod error;
+pub mod governed;
 pub mod live;
 pub mod request;
 pub mod slots;
 pub mod snapshot;
 
-pub use decide::{Answer, Ask, Observer, Plan, Served, Target, Upstream, decide};
+pub use decide::{
+    Admission, Answer, Ask, Observer, Plan, Served, Target, Unbounded, Upstream, decide, decide_admitted,
+};
 pub use error::{RouteError, Tried};

@@ -57,7 +57,22 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>, path: &str) -> Re
         }
         _ => {}
     }
-    match (request.method().as_str(), path) {
+    let method = request.method().as_str().to_string();
+    let keys = match (method.as_str(), path) {
+        ("GET", "/admin/keys") => Some(Ok(super::admin_keys::list(&app))),
+        ("GET", "/admin/state") => Some(Ok(super::admin_keys::state(&app))),
+        ("POST", "/admin/keys") => Some(super::admin_keys::create(&app, request.into_body()).await),
+        ("DELETE", revoke) if revoke.starts_with("/admin/keys/") => {
+            Some(super::admin_keys::revoke(&app, &revoke["/admin/keys/".len()..]).await)
+        }
+        _ => None,
+    };
+    match keys {
+        Some(Ok((status, body))) => return json_response(status, body),
+        Some(Err(response)) => return response,
+        None => {}
+    }
+    match (method.as_str(), path) {
         ("GET", "/admin/plugins") => json_response(StatusCode::OK, plugins(&app)),
         ("GET", "/admin/snapshot") => json_response(StatusCode::OK, snapshot(&app)),
         ("POST", "/admin/reload") => match crate::reload::reload(&app, "admin").await {
@@ -68,7 +83,7 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>, path: &str) -> Re
             ),
         },
         (method, path) => ApiError::not_found(format!(
-            "No admin endpoint {method} {path}: GET /admin/plugins, GET /admin/snapshot, POST /admin/reload."
+            "No admin endpoint {method} {path}: GET /admin/plugins, GET /admin/snapshot, POST /admin/reload, GET|POST /admin/keys, DELETE /admin/keys/ID, GET /admin/state."
         ))
         .into_response(),
     }

@@ -11,11 +11,14 @@ use hyper::body::Incoming;
 use super::body::{Body, ReadError, read_limited};
 use super::error::ApiError;
 use super::recorder::{Recorder, new_request_id, now_ms};
+use super::refusal;
 use super::respond;
 use crate::app::App;
+use crate::govern::Identity;
+use crate::route::governed::{self, Governed};
 use crate::route::live::{LiveUpstream, Reply};
 use crate::route::request::{self, ChatBody};
-use crate::route::{Ask, Target, decide};
+use crate::route::{Ask, RouteError, Target, decide, decide_admitted};
 use crate::telemetry::decision::DecisionRecord;
 use crate::telemetry::timing::{CallSpan, Timed};
 use crate::telemetry::trace_context::TraceContext;
@@ -39,10 +42,10 @@ pub(crate) async fn read_body(app: &App, parts: &http::request::Parts, body: Inc
 
 pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<Body> {
     let started = Instant::now();
-    if !app.client_keys().allows(request.headers()) {
-        return ApiError::unauthorized("Incorrect or missing API key: send `Authorization: Bearer <key>`.")
-            .into_response();
-    }
+    let identity = match super::identify::identify(&app, request.headers()) {
+        Ok(identity) => identity,
+        Err(error) => return error.into_response(),
+    };
     let Some(permit) = app.admit().await else {
         app.metrics().observe_overload();
         return ApiError::overloaded().into_response();
@@ -56,7 +59,7 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<Body>
         Ok(chat) => chat,
         Err(invalid) => return ApiError::from(invalid).into_response(),
     };
-    serve(app, chat, parts.headers, started, permit).await
+    serve(app, chat, parts.headers, started, permit, identity).await
 }
 
 /// Decides one parsed chat request (of either dialect: `body` is canonical) on the live
@@ -67,6 +70,7 @@ pub(crate) async fn serve(
     headers: http::HeaderMap,
     started: Instant,
     permit: tokio::sync::OwnedSemaphorePermit,
+    identity: Option<Arc<Identity>>,
 ) -> Response<Body> {
     let snapshot = app.snapshot();
     let record = DecisionRecord {
@@ -80,7 +84,11 @@ pub(crate) async fn serve(
         ..Default::default()
     };
     let mut recorder = Recorder::new(app.clone(), started, record, permit);
-    let request = request::plugin_request(&recorder.record.id, &body, &headers);
+    let mut request = request::plugin_request(&recorder.record.id, &body, &headers);
+    if let Some(refused) = governed::check_access(identity.as_deref(), &body.model, &snapshot) {
+        return respond::error(recorder, ApiError::from(RouteError::Governed(refused)));
+    }
+    governed::annotate(&mut request, identity.as_deref(), app.governance()).await;
     let (target, timeout, table) = if let Some(route) = snapshot.routes.get(&body.model) {
         recorder.record.route = Some(route.alias.clone());
         (Target::Route(route), route.deadline, snapshot.model_table(app.health(), Some(route)))
@@ -94,13 +102,45 @@ pub(crate) async fn serve(
     let call_span = CallSpan::default();
     let trace = recorder.record.trace;
     let mut upstream = LiveUpstream { body: &body, health: app.health(), deadline, trace, call_span: &call_span };
-    let mut observer = Timed { record: &mut recorder.record, started, call_span: &call_span };
-    match decide(ask, &mut upstream, &mut observer).await {
+    let mut admission = identity
+        .as_deref()
+        .map(|id| Governed::new(id, app.governance().clone(), snapshot.config.clone(), &request, &headers));
+    let decided = {
+        let mut observer = Timed { record: &mut recorder.record, started, call_span: &call_span };
+        match admission.as_mut() {
+            Some(admission) => decide_admitted(ask, &mut upstream, &mut observer, admission).await,
+            None => decide(ask, &mut upstream, &mut observer).await,
+        }
+    };
+    let dropped = admission
+        .as_ref()
+        .map(|a| &a.record.dropped)
+        .filter(|d| !d.is_empty())
+        .map(|d| d.iter().map(|step| step.model.as_str()).collect::<Vec<_>>().join(", "));
+    let remaining = admission.and_then(|admission| {
+        recorder.record.governance = Some(admission.record);
+        recorder.reservation = admission.reservation;
+        admission.remaining
+    });
+    let mut response = match decided {
         Ok(served) => match served.held {
             Reply::Complete(completion) => respond::complete(recorder, &served.model, completion, &body),
             Reply::Buffered(chunks) => respond::buffered_stream(recorder, &served.model, chunks, &body),
             Reply::Stream(stream) => respond::passthrough(recorder, &served.model, stream, &body, &request),
         },
+        Err(RouteError::Governed(refused)) => {
+            let (error, extra) = refusal::to_api_error(&refused);
+            let mut response = respond::error(recorder, error);
+            response.headers_mut().extend(extra);
+            response
+        }
         Err(error) => respond::error(recorder, ApiError::from(error)),
+    };
+    if let Some(remaining) = &remaining {
+        refusal::remaining_headers(response.headers_mut(), remaining);
     }
+    if let Some(dropped) = dropped {
+        response.headers_mut().insert(refusal::DROPPED, super::headers::header_value(&dropped));
+    }
+    response
 }

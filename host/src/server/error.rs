@@ -141,6 +141,7 @@ impl From<RouteError> for ApiError {
                 "invalid_request_error",
                 message,
             ),
+            RouteError::Governed(refused) => super::refusal::to_api_error(&refused).0,
         }
     }
 }

@@ -18,6 +18,7 @@ use super::body::{Body, full};
 use super::chat::{read_body, serve};
 use super::error::ApiError;
 use crate::app::App;
+use crate::govern::Identity;
 use crate::provider::cost::{estimate_prompt_tokens, estimate_tokens};
 use crate::provider::translate::{ANTHROPIC_VERSIONS, BadRequest, request_in, stop};
 use crate::route::request::ChatBody;
@@ -28,9 +29,10 @@ const MAX_ERROR_BYTES: usize = 64 * 1024;
 
 pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<Body> {
     let started = Instant::now();
-    if let Err(error) = admit_headers(&app, request.headers()) {
-        return self::error(error);
-    }
+    let identity = match admit_headers(&app, request.headers()) {
+        Ok(identity) => identity,
+        Err(error) => return self::error(error),
+    };
     let Some(permit) = app.admit().await else {
         app.metrics().observe_overload();
         return self::error(ApiError::overloaded());
@@ -47,7 +49,7 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<Body>
     let beta = parts.headers.get("anthropic-beta").cloned();
     let version = parts.headers.get("anthropic-version").cloned();
     let chat = ChatBody::from_anthropic(parsed, beta, version);
-    let response = serve(app, chat, parts.headers, started, permit).await;
+    let response = serve(app, chat, parts.headers, started, permit, identity).await;
     reshape_error(response).await
 }
 
@@ -77,13 +79,11 @@ pub async fn count_tokens(app: Arc<App>, request: Request<Incoming>) -> Response
     response
 }
 
-/// Checks `anthropic-version` and the client key.
-fn admit_headers(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
+/// Checks `anthropic-version`, then the key (a virtual key's identity, or a plain client key).
+fn admit_headers(app: &App, headers: &HeaderMap) -> Result<Option<Arc<Identity>>, ApiError> {
     check_version(headers)?;
-    if !app.client_keys().allows(headers) {
-        return Err(ApiError::unauthorized("Incorrect or missing API key: send `x-api-key: <key>`."));
-    }
-    Ok(())
+    super::identify::identify(app, headers)
+        .map_err(|_| ApiError::unauthorized("Incorrect, revoked or missing API key: send `x-api-key: <key>`."))
 }
 
 /// `anthropic-version` names the API revision as a date. Anthropic publishes new ones (the

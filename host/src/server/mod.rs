@@ -2,15 +2,18 @@
 //! `/v1/messages` (and `count_tokens`), plus `/healthz` and `/metrics`. hyper 1 over tokio, HTTP/1.1 with keep-alive.
 
 pub mod admin;
+pub mod admin_keys;
 pub mod auth;
 pub mod body;
 pub mod chat;
 pub mod error;
 pub mod headers;
+pub mod identify;
 pub mod listen;
 pub mod messages;
 pub mod models;
 pub mod recorder;
+pub mod refusal;
 pub mod respond;
 pub mod router;
 pub mod ui;

@@ -12,6 +12,7 @@ pub use crate::telemetry::decision::now_ms;
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::app::App;
+use crate::govern::budget::Reservation;
 use crate::telemetry::decision::{DecisionRecord, Outcome};
 
 /// A request id unique within this process and unlikely to repeat across restarts: the
@@ -31,12 +32,14 @@ pub struct Recorder {
     pub app: Arc<App>,
     pub started: Instant,
     pub record: DecisionRecord,
+    /// The budget reservation made before the first upstream call, settled by `finish`.
+    pub reservation: Option<Reservation>,
     _permit: OwnedSemaphorePermit,
 }
 
 impl Recorder {
     pub fn new(app: Arc<App>, started: Instant, record: DecisionRecord, permit: OwnedSemaphorePermit) -> Self {
-        Recorder { app, started, record, _permit: permit }
+        Recorder { app, started, record, reservation: None, _permit: permit }
     }
 
     /// Cost of every attempt so far; `None` when one is unpriced.
@@ -54,6 +57,15 @@ impl Recorder {
             error,
         };
         record.cost_usd = record.cost_so_far();
+        if let Some(reservation) = self.reservation.take() {
+            // An unpriced attempt leaves the cost unknown: the estimate stays charged.
+            let cost = record.cost_usd.unwrap_or(reservation.estimate_usd);
+            let tokens = record.attempts.iter().map(|a| u64::from(a.input_tokens) + u64::from(a.output_tokens)).sum();
+            let correction = reservation.settle(cost, tokens);
+            if let Some(governance) = record.governance.as_mut() {
+                governance.settled_delta_usd = Some(correction);
+            }
+        }
         record.latency_ms = self.started.elapsed().as_secs_f64() * 1000.0;
         let record = Arc::new(std::mem::take(&mut self.record));
         self.app.metrics().observe_decision(&record);

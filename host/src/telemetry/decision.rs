@@ -31,6 +31,9 @@ pub struct DecisionRecord {
     pub plan: PlanRecord,
     pub attempts: Vec<Attempt>,
     pub outcome: Outcome,
+    /// Key, team, class clamp, cost gate and budget reservation, for requests with a key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub governance: Option<super::governance::GovernanceRecord>,
     /// Sum of the cost of every attempt, in US dollars; `None` when an attempt's model is
     /// unpriced.
     pub cost_usd: Option<f64>,

@@ -3,6 +3,7 @@
 
 pub mod decision;
 pub mod decision_log;
+pub mod governance;
 pub mod live;
 pub mod metrics;
 pub mod otlp;
