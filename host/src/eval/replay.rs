@@ -21,7 +21,7 @@ use std::sync::Arc;
 use super::data::Item;
 use super::mapping::ModelMap;
 use crate::config::{FailMode, OnReject};
-use crate::plugin::{CallError, Candidate, Message, ModelInfo, Plugin, Request, Signal, Verdict};
+use crate::plugin::{CallError, Candidate, ModelInfo, Plugin, Request, ResponseFormat, Signal, ToolChoice, Verdict};
 use crate::provider::cost::estimate_tokens;
 use crate::route::snapshot::{Route, Slot};
 
@@ -108,13 +108,16 @@ pub fn prepare(item: &Item, alias: &str, map: &ModelMap, options: &ReplayOptions
     let request = Request {
         id: item.id.clone(),
         model: alias.to_string(),
-        messages: item.messages.iter().map(|m| Message { role: m.role.clone(), content: m.content.clone() }).collect(),
+        messages: item.messages.clone(),
         max_tokens: None,
         temperature: None,
         streaming: false,
         wants_json: false,
         json_schema: None,
         has_tools: false,
+        tools: Vec::new(),
+        tool_choice: ToolChoice::Auto,
+        response_format: ResponseFormat::Text,
         input_tokens,
         metadata: item.metadata.clone(),
     };
@@ -142,6 +145,8 @@ pub fn prepare(item: &Item, alias: &str, map: &ModelMap, options: &ReplayOptions
             output_tokens: output,
             mean_logprob: result.mean_logprob,
             last_step: false,
+            tool_calls: Vec::new(),
+            refusal: None,
         }));
     }
     Prepared { request, candidates, scores, costs }

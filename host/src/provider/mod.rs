@@ -15,6 +15,7 @@ mod error;
 pub mod health;
 pub mod sse;
 mod stream;
+pub mod tool_calls;
 
 #[cfg(test)]
 mod tests;
@@ -34,6 +35,7 @@ pub use cost::{Usage, cost_usd};
 pub use error::{ProviderError, SetupError};
 pub use health::{HealthBook, HealthOptions, ModelHealth};
 pub use stream::{CompletionStream, StreamEvent};
+pub use tool_calls::ToolCallPart;
 
 /// One chat call to make upstream.
 #[derive(Debug, Clone)]

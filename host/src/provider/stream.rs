@@ -13,6 +13,7 @@ use tokio::time::Instant;
 use super::completion::{Completion, CompletionBody, mean_logprob, usage_of};
 use super::error::{ProviderError, truncate};
 use super::sse::{SseEvent, SseParser};
+use super::tool_calls::DeltaAssembler;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -155,6 +156,8 @@ struct Accumulator {
     finish_reason: Option<String>,
     usage: Option<Value>,
     logprobs: Vec<Value>,
+    /// Tool-call and refusal deltas.
+    tools: DeltaAssembler,
 }
 
 impl Accumulator {
@@ -173,6 +176,9 @@ impl Accumulator {
         if let Some(text) = choice.pointer("/delta/content").and_then(Value::as_str) {
             self.content.push_str(text);
         }
+        if let Some(delta) = choice.get("delta") {
+            self.tools.add(delta);
+        }
         if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
             self.finish_reason = Some(reason.to_string());
         }
@@ -186,11 +192,21 @@ impl Accumulator {
         let finish_reason = self.finish_reason.clone().unwrap_or_default();
         let mut body = self.header.clone();
         body.insert("object".into(), json!("chat.completion"));
+        let mut message = json!({"role": "assistant", "content": self.content});
+        if let Some(calls) = self.tools.message_json() {
+            message["tool_calls"] = calls;
+            if self.content.is_empty() {
+                message["content"] = Value::Null;
+            }
+        }
+        if let Some(refusal) = self.tools.refusal() {
+            message["refusal"] = Value::String(refusal);
+        }
         body.insert(
             "choices".into(),
             json!([{
                 "index": 0,
-                "message": {"role": "assistant", "content": self.content},
+                "message": message,
                 "finish_reason": self.finish_reason,
             }]),
         );
@@ -208,6 +224,8 @@ impl Accumulator {
             finish_reason,
             usage,
             mean_logprob: mean_logprob(Some(&Value::Array(self.logprobs.clone()))),
+            tool_calls: self.tools.calls(),
+            refusal: self.tools.refusal(),
         }
     }
 }
@@ -244,6 +262,25 @@ mod tests {
         assert_eq!((c.usage.prompt_tokens, c.usage.completion_tokens, c.usage.estimated), (7, 2, false));
         assert_eq!(c.body.to_value()["id"], "c1");
         assert_eq!(c.body.to_value()["choices"][0]["message"]["content"], "Hello");
+    }
+
+    #[tokio::test]
+    async fn assembles_tool_call_deltas_into_the_answer() {
+        let s = stream_of(vec![
+            Ok("data: {\"id\":\"c2\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"tool_calls\":[{\"index\":0,\"id\":\"call_1\",\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"arguments\":\"\"}}]}}]}\n\n"),
+            Ok("data: {\"id\":\"c2\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\\\"city\\\":\"}}]}}]}\n\n"),
+            Ok("data: {\"id\":\"c2\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"\\\"Paris\\\"}\"}}]},\"finish_reason\":\"tool_calls\"}]}\n\n"),
+            Ok("data: [DONE]\n\n"),
+        ]);
+        let (c, chunks) = s.collect().await.unwrap();
+        assert_eq!(chunks.len(), 3);
+        assert_eq!(c.finish_reason, "tool_calls");
+        assert_eq!(c.tool_calls.len(), 1);
+        assert_eq!((c.tool_calls[0].id.as_str(), c.tool_calls[0].name.as_str()), ("call_1", "get_weather"));
+        assert_eq!(c.tool_calls[0].arguments, r#"{"city":"Paris"}"#);
+        let body = c.body.to_value();
+        assert_eq!(body["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"], r#"{"city":"Paris"}"#);
+        assert!(body["choices"][0]["message"]["content"].is_null());
     }
 
     #[tokio::test]

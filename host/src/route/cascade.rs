@@ -225,6 +225,8 @@ fn candidate(entry: &ModelEntry, completion: &Completion, last: bool) -> Candida
         output_tokens: completion.usage.completion_tokens,
         mean_logprob: completion.mean_logprob,
         last_step: last,
+        tool_calls: super::lower::tool_calls(completion),
+        refusal: completion.refusal.clone(),
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod cascade;
 pub mod decision;
 pub mod gates;
+pub mod lower;
 pub mod pipeline;
 pub mod recorder;
 pub mod request;

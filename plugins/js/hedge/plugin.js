@@ -16,7 +16,7 @@ const DEFAULTS = {
 };
 let config = { ...DEFAULTS };
 
-export function init(text) {
+export function configure(text) {
   const raw = JSON.parse(text || "{}");
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw "config: expected a JSON object";
   for (const key of Object.keys(raw)) {
