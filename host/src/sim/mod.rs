@@ -13,6 +13,7 @@
 pub mod answer;
 pub mod faults;
 mod respond;
+pub mod tools;
 pub mod wire;
 
 #[cfg(test)]
