@@ -6,6 +6,7 @@
 //! the classifiers, policies and gates. Off the request path, [`eval`] replays a route's
 //! plugins over labelled data to show what the route buys (`switchyard eval`, see EVAL.md).
 
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod eval;

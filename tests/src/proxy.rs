@@ -13,10 +13,10 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 use switchyard::config::Config;
-use switchyard::route::decision::DecisionRecord;
 use switchyard::server::App;
 use switchyard::sim::SimOptions;
 use switchyard::telemetry::DecisionSink;
+use switchyard::telemetry::decision::DecisionRecord;
 
 use crate::guests;
 

@@ -421,8 +421,8 @@ async fn replay_matches_the_live_proxy() {
     use switchyard::eval::mapping;
     use switchyard::eval::replay::{self, Models, ReplayOptions, RouteUnderTest};
     use switchyard::plugin::Message;
-    use switchyard::route::decision::AttemptOutcome;
     use switchyard::sim::answer::{Quality, answer};
+    use switchyard::telemetry::decision::AttemptOutcome;
     use switchyard_tests::proxy::{Proxy, chat, render, simulator};
 
     let sim = simulator().await;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use sha2::Digest;
-use switchyard::route::decision::{AttemptOutcome, PlanSource};
+use switchyard::telemetry::decision::{AttemptOutcome, PlanSource};
 use switchyard_tests::proxy::{Proxy, chat, render, send, send_with, simulator};
 
 fn ask(model: &str, text: &str) -> serde_json::Value {

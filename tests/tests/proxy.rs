@@ -3,7 +3,7 @@
 //! of unknown fields, transparency headers, decision records and error shapes.
 
 use serde_json::json;
-use switchyard::route::decision::{AttemptOutcome, PlanSource};
+use switchyard::telemetry::decision::{AttemptOutcome, PlanSource};
 use switchyard_tests::proxy::{Proxy, chat, closed_port, render, send, simulator};
 
 /// Two simulated models behind a cascade with the first-party plugins.

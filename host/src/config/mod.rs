@@ -41,8 +41,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use error::ConfigError;
-pub use model::ModelConfig;
-pub use plugin::{FailMode, InstanceMode, PluginConfig, PluginKind};
+pub use model::{ModelConfig, Prices};
+pub use plugin::{ClassifierFailMode, FailMode, GateFailMode, InstanceMode, PluginConfig, PluginKind, PolicyFailMode};
 pub use provider::{ProviderConfig, ProviderKind};
 pub use route::{OnReject, RouteConfig};
 pub use secret::{Secret, Secrets};

@@ -16,10 +16,18 @@ pub struct ModelConfig {
     /// Capability tier, 0 = cheapest. Policies use it to build cascades. Default 0.
     #[serde(default)]
     pub tier: u32,
-    /// USD per million input (prompt) tokens; finite and >= 0.
-    pub input_price: f64,
+    /// USD per million input (prompt) tokens; finite and >= 0. Optional (with
+    /// `output_price`): a plain gateway need not price its models, and then their cost is
+    /// reported as unknown rather than as a made-up zero.
+    #[serde(default)]
+    pub input_price: Option<f64>,
     /// USD per million output (completion) tokens; finite and >= 0.
-    pub output_price: f64,
+    #[serde(default)]
+    pub output_price: Option<f64>,
+    /// USD per million cached input tokens, where the provider reports them (defaults to
+    /// `input_price`).
+    #[serde(default)]
+    pub cached_input_price: Option<f64>,
     /// Context window in tokens. Default 128 000.
     #[serde(default = "default_context_window")]
     pub context_window: u32,
@@ -32,10 +40,35 @@ fn default_context_window() -> u32 {
     128_000
 }
 
+/// A model's prices, USD per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Prices {
+    pub input: f64,
+    pub output: f64,
+    /// For input tokens the provider served from its prompt cache.
+    pub cached_input: f64,
+}
+
 impl ModelConfig {
     /// The upstream model name (the model ID when not configured; set by validation).
     pub fn upstream_name(&self) -> &str {
         self.upstream.as_deref().unwrap_or_default()
+    }
+
+    /// The model's prices; `None` when it is unpriced (validation allows both or neither).
+    pub fn prices(&self) -> Option<Prices> {
+        match (self.input_price, self.output_price) {
+            (Some(input), Some(output)) => {
+                Some(Prices { input, output, cached_input: self.cached_input_price.unwrap_or(input) })
+            }
+            _ => None,
+        }
+    }
+
+    /// Input plus output price, for ordering models cheapest first (unpriced models sort as
+    /// free within their tier; tier comes first).
+    pub fn price_sum(&self) -> f64 {
+        self.prices().map_or(0.0, |p| p.input + p.output)
     }
 }
 

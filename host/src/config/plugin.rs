@@ -5,75 +5,85 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-/// Which WIT world a plugin implements, i.e. which slot of a route it may fill.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PluginKind {
-    /// Emits signals about a request.
-    Classifier,
-    /// Turns request + signals + model table into a plan.
-    Policy,
-    /// Judges a candidate answer.
-    Gate,
-}
+pub use crate::plugin::PluginKind;
 
-impl PluginKind {
-    /// The lowercase name used in the config file.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PluginKind::Classifier => "classifier",
-            PluginKind::Policy => "policy",
-            PluginKind::Gate => "gate",
-        }
-    }
-
-    /// The fail mode used when the config names none: the safe one for each kind.
-    pub fn default_fail_mode(self) -> FailMode {
-        match self {
-            PluginKind::Classifier => FailMode::Skip,
-            PluginKind::Policy => FailMode::DefaultPlan,
-            PluginKind::Gate => FailMode::Escalate,
-        }
-    }
-
-    /// The fail modes that make sense for this kind.
-    pub fn allowed_fail_modes(self) -> &'static [FailMode] {
-        match self {
-            PluginKind::Classifier => &[FailMode::Skip, FailMode::Error],
-            PluginKind::Policy => &[FailMode::DefaultPlan, FailMode::Error],
-            PluginKind::Gate => &[FailMode::Escalate, FailMode::Accept, FailMode::Reject],
-        }
-    }
-}
-
-/// What the request does when this plugin traps, times out or returns garbage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+/// What a request does when a classifier traps, times out or returns garbage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum FailMode {
-    /// Classifier: contribute no signals (default).
+pub enum ClassifierFailMode {
+    /// Contribute no signals (default): routing goes on without this classifier.
+    #[default]
     Skip,
-    /// Classifier or policy: fail the request.
+    /// Fail the request.
     Error,
-    /// Policy: use the route's `default_plan` (default).
+}
+
+/// What a request does when its policy fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyFailMode {
+    /// Use the route's `default_plan` (default): a route can always answer.
+    #[default]
     DefaultPlan,
-    /// Gate: treat as "escalate" (default; fail closed on quality).
+    /// Fail the request.
+    Error,
+}
+
+/// What a candidate answer gets when a gate fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GateFailMode {
+    /// Treat as "escalate" (default; fail closed on quality).
+    #[default]
     Escalate,
-    /// Gate: treat as "accept" (fail open).
+    /// Treat as "accept" (fail open).
     Accept,
-    /// Gate: treat as "reject".
+    /// Treat as "reject".
     Reject,
 }
 
+/// A plugin's fail mode, typed by the world it implements: each kind has its own set, so a
+/// gate can never be told to `skip` and a classifier never to `accept`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(untagged)]
+pub enum FailMode {
+    Classifier(ClassifierFailMode),
+    Policy(PolicyFailMode),
+    Gate(GateFailMode),
+}
+
 impl FailMode {
+    /// The kind's safe default.
+    pub fn default_for(kind: PluginKind) -> FailMode {
+        match kind {
+            PluginKind::Classifier => FailMode::Classifier(ClassifierFailMode::default()),
+            PluginKind::Policy => FailMode::Policy(PolicyFailMode::default()),
+            PluginKind::Gate => FailMode::Gate(GateFailMode::default()),
+        }
+    }
+
+    /// Parses the config's `fail_mode` string as the fail mode of a `kind` plugin. The error
+    /// lists the values that kind accepts (serde's own "unknown variant" message).
+    pub fn parse(kind: PluginKind, text: &str) -> Result<FailMode, String> {
+        use serde::de::IntoDeserializer;
+        let de = || -> serde::de::value::StrDeserializer<'_, serde::de::value::Error> { text.into_deserializer() };
+        let parsed = match kind {
+            PluginKind::Classifier => ClassifierFailMode::deserialize(de()).map(FailMode::Classifier),
+            PluginKind::Policy => PolicyFailMode::deserialize(de()).map(FailMode::Policy),
+            PluginKind::Gate => GateFailMode::deserialize(de()).map(FailMode::Gate),
+        };
+        parsed.map_err(|e| e.to_string())
+    }
+
     /// The snake_case name used in the config file.
     pub fn as_str(self) -> &'static str {
         match self {
-            FailMode::Skip => "skip",
-            FailMode::Error => "error",
-            FailMode::DefaultPlan => "default_plan",
-            FailMode::Escalate => "escalate",
-            FailMode::Accept => "accept",
-            FailMode::Reject => "reject",
+            FailMode::Classifier(ClassifierFailMode::Skip) => "skip",
+            FailMode::Classifier(ClassifierFailMode::Error) | FailMode::Policy(PolicyFailMode::Error) => "error",
+            FailMode::Policy(PolicyFailMode::DefaultPlan) => "default_plan",
+            FailMode::Gate(GateFailMode::Escalate) => "escalate",
+            FailMode::Gate(GateFailMode::Accept) => "accept",
+            FailMode::Gate(GateFailMode::Reject) => "reject",
         }
     }
 }
@@ -119,9 +129,11 @@ pub struct PluginConfig {
     /// Warm instances kept per plugin. Default 16.
     #[serde(default = "default_pool_size")]
     pub pool_size: u32,
-    /// What a failure means; `None` = the kind's default ([`PluginKind::default_fail_mode`]).
-    #[serde(default)]
-    pub fail_mode: Option<FailMode>,
+    /// What a failure means, as written (`skip`, `error`, `default_plan`, `escalate`,
+    /// `accept`, `reject`); `None` = the kind's default. Checked against the kind by
+    /// validation; read it typed with [`PluginConfig::fail_mode`].
+    #[serde(default, rename = "fail_mode")]
+    pub fail_mode_text: Option<String>,
     /// Consecutive failures before the plugin is quarantined; 0 = never. Default 10.
     #[serde(default = "default_quarantine_after")]
     pub quarantine_after: u32,
@@ -147,9 +159,13 @@ fn default_quarantine_retry_ms() -> u64 {
 }
 
 impl PluginConfig {
-    /// The fail mode in force: the configured one or the kind's default.
-    pub fn effective_fail_mode(&self) -> FailMode {
-        self.fail_mode.unwrap_or_else(|| self.kind.default_fail_mode())
+    /// The fail mode in force: the configured one or the kind's default. An error names the
+    /// values the plugin's kind accepts.
+    pub fn fail_mode(&self) -> Result<FailMode, String> {
+        match &self.fail_mode_text {
+            Some(text) => FailMode::parse(self.kind, text),
+            None => Ok(FailMode::default_for(self.kind)),
+        }
     }
     /// `deadline_ms` as a duration.
     pub fn deadline(&self) -> Duration {
@@ -170,9 +186,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn default_fail_modes_are_allowed() {
-        for kind in [PluginKind::Classifier, PluginKind::Policy, PluginKind::Gate] {
-            assert!(kind.allowed_fail_modes().contains(&kind.default_fail_mode()));
+    fn fail_modes_are_typed_by_kind() {
+        assert_eq!(FailMode::parse(PluginKind::Gate, "accept"), Ok(FailMode::Gate(GateFailMode::Accept)));
+        assert_eq!(
+            FailMode::parse(PluginKind::Classifier, "error"),
+            Ok(FailMode::Classifier(ClassifierFailMode::Error))
+        );
+        let wrong = FailMode::parse(PluginKind::Classifier, "escalate").unwrap_err();
+        assert!(wrong.contains("`skip`") && wrong.contains("`error`"), "{wrong}");
+        for kind in PluginKind::ALL {
+            assert_eq!(FailMode::parse(kind, FailMode::default_for(kind).as_str()), Ok(FailMode::default_for(kind)));
         }
     }
 
@@ -181,6 +204,6 @@ mod tests {
         let p: PluginConfig =
             toml::from_str("kind = \"gate\"\npath = \"g.wasm\"\nconfig = { min = 0.5, x = [1] }").unwrap();
         assert_eq!(p.config_json(), r#"{"min":0.5,"x":[1]}"#);
-        assert_eq!(p.effective_fail_mode(), FailMode::Escalate);
+        assert_eq!(p.fail_mode(), Ok(FailMode::Gate(GateFailMode::Escalate)));
     }
 }

@@ -30,6 +30,10 @@ pub struct RouteConfig {
     /// Model IDs tried in order when there is no policy or the policy fails. Required and
     /// non-empty: a route must always be able to answer.
     pub default_plan: Vec<String>,
+    /// The models this route may use: the model table its policy sees and the bound on the
+    /// plans it may make. Default (absent): every model of the config.
+    #[serde(default)]
+    pub models: Option<Vec<String>>,
     /// `"next"` (default) or `"error"`.
     #[serde(default)]
     pub on_reject: OnReject,
@@ -79,6 +83,31 @@ pub(crate) fn check(
         }
         if !seen.insert(model) {
             problems.push(format!("{at}.default_plan[{i}]"), format!("model {model:?} is listed twice"));
+        }
+    }
+    if let Some(allowed) = &route.models {
+        if allowed.is_empty() {
+            problems.push(format!("{at}.models"), "expected at least one model id (omit it to allow every model)");
+        }
+        let mut seen = BTreeSet::new();
+        for (i, model) in allowed.iter().enumerate() {
+            if !models.contains_key(model) {
+                problems.push(
+                    format!("{at}.models[{i}]"),
+                    format!("unknown model {model:?}; expected one of the [models.*] ids{}", list(models.keys())),
+                );
+            }
+            if !seen.insert(model) {
+                problems.push(format!("{at}.models[{i}]"), format!("model {model:?} is listed twice"));
+            }
+        }
+        for (i, model) in route.default_plan.iter().enumerate() {
+            if models.contains_key(model) && !allowed.contains(model) {
+                problems.push(
+                    format!("{at}.default_plan[{i}]"),
+                    format!("model {model:?} is not in this route's `models`; add it there or remove it here"),
+                );
+            }
         }
     }
     check_slot_list(&at, "classifiers", &route.classifiers, PluginKind::Classifier, plugins, problems);

@@ -102,6 +102,21 @@ pub struct RuntimeConfig {
     pub tiered_compilation: bool,
 }
 
+impl RuntimeConfig {
+    /// The plugin engine's settings: the one conversion `serve` and `eval` both use, so a
+    /// replay runs plugins under the proxy's limits. `base_dir` is the config file's directory.
+    pub fn engine_settings(&self, base_dir: &std::path::Path) -> crate::plugin::EngineSettings {
+        crate::plugin::EngineSettings {
+            epoch_tick: std::time::Duration::from_millis(self.epoch_tick_ms.max(1)),
+            fuel: self.fuel,
+            max_memory_bytes: self.max_memory_mb << 20,
+            max_instances: self.max_instances,
+            cache_dir: Some(base_dir.join(&self.cache_dir)),
+            tiered: self.tiered_compilation,
+        }
+    }
+}
+
 impl Default for RuntimeConfig {
     fn default() -> Self {
         RuntimeConfig {

@@ -75,8 +75,8 @@ fn a_complete_config_loads_with_defaults_and_resolved_paths() {
     let len = &cfg.plugins["length"];
     assert!(len.resolved_path.is_absolute());
     assert_eq!(len.resolved_path, dir.path().join("len.wasm"));
-    assert_eq!(len.effective_fail_mode(), FailMode::Skip);
-    assert_eq!(cfg.plugins["judge"].effective_fail_mode(), FailMode::Accept);
+    assert_eq!(len.fail_mode(), Ok(FailMode::Classifier(ClassifierFailMode::Skip)));
+    assert_eq!(cfg.plugins["judge"].fail_mode(), Ok(FailMode::Gate(GateFailMode::Accept)));
     assert_eq!(cfg.plugin_paths().len(), 3);
     assert_eq!(cfg.runtime.cache_dir, dir.path().join(".switchyard-cache"));
     assert_eq!(cfg.telemetry.decision_log, DecisionLog::File(dir.path().join("logs/decisions.jsonl")));

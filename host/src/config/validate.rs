@@ -141,10 +141,25 @@ fn check_models(cfg: &mut Config, problems: &mut Problems) {
                 format!("unknown provider {:?}; expected one of [{}]", m.provider, known.join(", ")),
             );
         }
-        for (field, price) in [("input_price", m.input_price), ("output_price", m.output_price)] {
-            if let Err(e) = check_price(price) {
+        for (field, price) in [
+            ("input_price", m.input_price),
+            ("output_price", m.output_price),
+            ("cached_input_price", m.cached_input_price),
+        ] {
+            if let Some(Err(e)) = price.map(check_price) {
                 problems.push(format!("{at}.{field}"), e);
             }
+        }
+        match (m.input_price, m.output_price) {
+            (Some(_), None) => problems.push(
+                format!("{at}.output_price"),
+                "expected a price: input_price is set, so set output_price too (or neither, for an unpriced model)",
+            ),
+            (None, Some(_)) => problems.push(
+                format!("{at}.input_price"),
+                "expected a price: output_price is set, so set input_price too (or neither, for an unpriced model)",
+            ),
+            _ => {}
         }
         nonzero(problems, format!("{at}.context_window"), m.context_window.into(), "a window");
         let mut seen = BTreeSet::new();
@@ -169,19 +184,8 @@ fn check_plugins(cfg: &mut Config, base: &Path, problems: &mut Problems) {
         if !p.resolved_path.is_file() {
             problems.push(format!("{at}.path"), format!("no plugin file at {}", p.resolved_path.display()));
         }
-        if let Some(mode) = p.fail_mode
-            && !p.kind.allowed_fail_modes().contains(&mode)
-        {
-            let allowed: Vec<&str> = p.kind.allowed_fail_modes().iter().map(|m| m.as_str()).collect();
-            problems.push(
-                format!("{at}.fail_mode"),
-                format!(
-                    "{:?} does not apply to a {}; expected one of {}",
-                    mode.as_str(),
-                    p.kind.as_str(),
-                    allowed.join(", ")
-                ),
-            );
+        if let (Some(text), Err(why)) = (&p.fail_mode_text, p.fail_mode()) {
+            problems.push(format!("{at}.fail_mode"), format!("{text:?} does not apply to a {}: {why}", p.kind));
         }
         if p.fuel.is_some() && !fuel_enabled {
             problems

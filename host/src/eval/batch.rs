@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use super::mapping::ModelMap;
 use super::progress::Progress;
-use super::replay::{self, Decision, Models, Prepared, ReplayError, RouteUnderTest};
+use super::replay::{self, Decision, Models, Prepared, ReplayError};
 use super::sweep::SweepLoadError;
+use crate::route::snapshot::Route;
 
 /// Decisions handed to a thread at a time.
 const CHUNK: usize = 64;
@@ -40,7 +41,7 @@ pub enum BatchError {
 }
 
 /// Where each point's route comes from.
-pub type RouteAt<'a> = dyn Fn(usize) -> Result<RouteUnderTest, SweepLoadError> + Sync + 'a;
+pub type RouteAt<'a> = dyn Fn(usize) -> Result<Route, SweepLoadError> + Sync + 'a;
 
 /// Replays every item at each of `points` routes.
 pub fn run(
@@ -88,7 +89,7 @@ pub fn run(
 
 /// One point: every item, on `threads` threads.
 fn run_point(
-    route: &RouteUnderTest,
+    route: &Route,
     models: &Models,
     map: &ModelMap,
     items: &[Prepared],

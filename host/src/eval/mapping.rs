@@ -40,6 +40,13 @@ pub struct ModelMap {
     by_id: HashMap<String, usize>,
 }
 
+impl MappedModel {
+    /// Its config prices (eval refuses unpriced models before mapping).
+    pub fn prices(&self) -> crate::config::Prices {
+        crate::config::Prices { input: self.input_price, output: self.output_price, cached_input: self.input_price }
+    }
+}
+
 impl ModelMap {
     /// The mapped model for config id `id`.
     pub fn get(&self, id: &str) -> Option<(usize, &MappedModel)> {

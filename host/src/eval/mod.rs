@@ -10,7 +10,8 @@
 //! - The config and plugins load exactly as `switchyard serve` loads them (same engine
 //!   settings, same [`Snapshot`](crate::route::snapshot::Snapshot)); [`sweep`] re-loads the
 //!   swept plugin once per value.
-//! - [`replay`] runs one item through classifiers → policy → gates as the proxy does;
+//! - [`replay`] decides one item through the routing core (`route::decide`), the proxy's own
+//!   code, with the data's answers standing in for upstream calls;
 //!   [`batch`] runs every (value, item) on all cores.
 //! - [`metrics`] turns decisions into curves and summaries; [`report`] collects them;
 //!   [`table`] and [`svg`] show them.
@@ -29,15 +30,15 @@ pub mod svg;
 pub mod sweep;
 pub mod table;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::config::{Config, ConfigError};
-use crate::plugin::{self, EngineError, EngineSettings, LoadError, PluginEngine};
+use crate::plugin::{self, EngineError, LoadError, PluginEngine};
 use crate::provider::{HealthBook, HealthOptions};
-use crate::route::snapshot::{Snapshot, SnapshotError, plugin_spec};
+use crate::route::snapshot::{Route, Snapshot, SnapshotError, plugin_spec};
 
 pub use report::Report;
 
@@ -77,6 +78,7 @@ pub const RELAXED_DEADLINE: Duration = Duration::from_secs(1);
 /// idle server, or its curves are noise. Memory caps and fuel, which do not depend on load,
 /// stay as configured.
 pub fn plugin_spec_for_eval(name: &str, cfg: &crate::config::PluginConfig, strict: bool) -> plugin::PluginSpec {
+    // The same stretch `Snapshot::build_with` applies to every plugin of an eval snapshot.
     let mut spec = plugin_spec(name, cfg);
     if !strict {
         spec.limits.deadline = spec.limits.deadline.max(RELAXED_DEADLINE);
@@ -126,6 +128,11 @@ pub enum EvalError {
     Replay(#[from] replay::ReplayError),
     #[error("no item has a result for every mapped model ({models}); check --model-map")]
     NoCompleteItems { models: String },
+    #[error(
+        "model `{model}` in {config} has no prices: eval compares routes by cost, so give every model \
+         input_price and output_price (USD per million tokens)"
+    )]
+    Unpriced { model: String, config: String },
     #[error("--holdout: expected a share of 0 to 0.99 in whole percent, got {0}")]
     Holdout(String),
 }
@@ -145,17 +152,20 @@ pub fn run(options: &EvalOptions) -> Result<Report, EvalError> {
         config: options.config.display().to_string(),
         known: config.routes.keys().cloned().collect::<Vec<_>>().join(", "),
     })?;
-    let base = replay::RouteUnderTest::from_route(route);
+    let base: Route = (**route).clone();
 
     let dataset = load::load(&options.data, &load::LoadOptions { keep_contaminated: options.keep_contaminated })?;
-    let config_models: Vec<mapping::ConfigModel> = snapshot
-        .model_order
-        .iter()
-        .map(|id| {
-            let m = &snapshot.models[id].config;
-            mapping::ConfigModel { id: id.clone(), input_price: m.input_price, output_price: m.output_price }
-        })
-        .collect();
+    let mut config_models: Vec<mapping::ConfigModel> = Vec::new();
+    for id in &snapshot.model_order {
+        let Some(prices) = snapshot.models[id].config.prices() else {
+            return Err(EvalError::Unpriced { model: id.clone(), config: options.config.display().to_string() });
+        };
+        config_models.push(mapping::ConfigModel {
+            id: id.clone(),
+            input_price: prices.input,
+            output_price: prices.output,
+        });
+    }
     let map = mapping::build(&config_models, &dataset, &mapping::parse_pairs(&options.model_map)?)?;
     let complete: Vec<&data::Item> = dataset
         .items
@@ -170,8 +180,8 @@ pub fn run(options: &EvalOptions) -> Result<Report, EvalError> {
     let prepared: Vec<replay::Prepared> =
         complete.iter().map(|item| replay::prepare(item, &options.route, &map, &options.replay)).collect();
     let models = replay::Models {
-        table: snapshot.model_table(&HealthBook::new(HealthOptions::default())),
-        known: snapshot.models.keys().cloned().collect::<HashSet<_>>(),
+        table: snapshot.model_table(&HealthBook::new(HealthOptions::default()), Some(&base)),
+        entries: snapshot.models.clone(),
     };
 
     let spec = match &options.sweep {
@@ -265,25 +275,17 @@ fn load_config(path: &Path) -> Result<Config, EvalError> {
 /// The engine `serve` would build (`server::App::start`): same limits, same on-disk cache of
 /// compiled plugins. Sweeps load every value's copy onto it, reusing the compiled component.
 fn build_engine(config: &Config) -> Result<Arc<PluginEngine>, EvalError> {
-    let runtime = &config.runtime;
-    Ok(PluginEngine::new(EngineSettings {
-        epoch_tick: Duration::from_millis(runtime.epoch_tick_ms.max(1)),
-        fuel: runtime.fuel,
-        max_memory_bytes: runtime.max_memory_mb << 20,
-        max_instances: runtime.max_instances,
-        cache_dir: Some(config.base_dir.join(&runtime.cache_dir)),
-        // A replay measures the code the proxy settles on, so it waits for optimized code.
-        tiered: false,
-    })?)
+    let mut settings = config.runtime.engine_settings(&config.base_dir);
+    // A replay measures the code the proxy settles on, so it waits for optimized code.
+    settings.tiered = false;
+    Ok(PluginEngine::new(settings)?)
 }
 
-/// Loads every plugin of the config and resolves routes, as a proxy snapshot is built.
+/// Loads every plugin of the config and resolves routes with the proxy's snapshot loader.
 fn load_snapshot(config: Config, engine: &Arc<PluginEngine>, strict: bool) -> Result<Snapshot, EvalError> {
-    let mut plugins = BTreeMap::new();
-    for (name, cfg) in &config.plugins {
-        plugins.insert(name.clone(), Arc::new(plugin::load_blocking(engine, plugin_spec_for_eval(name, cfg, strict))?));
-    }
-    Ok(Snapshot::assemble(config, plugins, 1)?)
+    let min_deadline = (!strict).then_some(RELAXED_DEADLINE);
+    let (snapshot, _) = plugin::blocking::run(Snapshot::build_with(config, engine, 1, None, min_deadline))?;
+    Ok(snapshot)
 }
 
 fn warnings(

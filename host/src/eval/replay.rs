@@ -1,77 +1,26 @@
-//! One routing decision replayed offline: the route's classifiers, policy and gates run on
-//! one item exactly as `route::pipeline` and `route::cascade` run them on a live request,
-//! with the data's answers standing in for upstream calls.
+//! One labelled item decided offline by the routing core: [`route::decide`] itself, with the
+//! data's answers standing in for upstream calls ([`Recorded`]) and an observer that counts
+//! what eval reports ([`Tally`]).
 //!
-//! What is the same as the proxy: the plugin calls (same loaded components, limits, warm
-//! instances), the order (classifiers in route order, signals concatenated, then the policy
-//! with the model table, then each plan step judged by the gates in order, stopping at the
-//! first that does not accept), fail modes (a failing classifier is skipped or fails the
-//! request, a failing or unknown-model plan falls back to the default plan, a failing gate
-//! follows its fail mode), plan dedupe, escalation (an escalated last step is returned
-//! anyway), rejection (`on_reject`), and gates judging the last step too.
-//!
-//! What differs, because nothing is called: every model is healthy, an "upstream call" is a
-//! lookup in the data (a plan step naming a model the data lacks counts as an upstream
-//! failure, so the plan falls back to its next step), and there are no deadlines or retries.
-//! Plugins are pure functions of their inputs, which is what makes this replay faithful.
+//! Nothing about how a route decides lives here: fail modes, default plans, gate order,
+//! escalation and `on_reject` are the proxy's own code. What differs, because nothing is
+//! called: every model is healthy, an "upstream call" is a lookup in the data (a plan step
+//! naming a model the data lacks counts as an upstream failure, so the plan falls back to its
+//! next step), and there are no deadlines or retries. Plugins are pure functions of their
+//! inputs, which is what makes the replay faithful.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::data::Item;
 use super::mapping::ModelMap;
-use crate::config::{FailMode, OnReject};
-use crate::plugin::{CallError, Candidate, ModelInfo, Plugin, Request, ResponseFormat, Signal, ToolChoice, Verdict};
-use crate::provider::cost::estimate_tokens;
-use crate::route::snapshot::{Route, Slot};
-
-/// A route's plugins as eval runs them; a sweep swaps one plugin for a re-configured copy.
-#[derive(Debug, Clone)]
-pub struct RouteUnderTest {
-    pub alias: String,
-    pub classifiers: Vec<Slot>,
-    pub policy: Option<Slot>,
-    pub gates: Vec<Slot>,
-    pub default_plan: Vec<String>,
-    pub on_reject: OnReject,
-}
-
-impl RouteUnderTest {
-    pub fn from_route(route: &Route) -> Self {
-        RouteUnderTest {
-            alias: route.alias.clone(),
-            classifiers: route.classifiers.clone(),
-            policy: route.policy.clone(),
-            gates: route.gates.clone(),
-            default_plan: route.default_plan.clone(),
-            on_reject: route.on_reject,
-        }
-    }
-
-    /// Every plugin name on the route.
-    pub fn plugin_names(&self) -> Vec<&str> {
-        self.classifiers.iter().chain(&self.policy).chain(&self.gates).map(|s| s.plugin.name()).collect()
-    }
-
-    /// This route with every slot holding plugin `name` given `plugin` instead.
-    pub fn with_plugin(&self, name: &str, plugin: &Arc<Plugin>) -> Self {
-        let swap = |slot: &Slot| {
-            if slot.plugin.name() == name {
-                Slot { plugin: plugin.clone(), fail_mode: slot.fail_mode }
-            } else {
-                slot.clone()
-            }
-        };
-        RouteUnderTest {
-            alias: self.alias.clone(),
-            classifiers: self.classifiers.iter().map(swap).collect(),
-            policy: self.policy.as_ref().map(swap),
-            gates: self.gates.iter().map(swap).collect(),
-            default_plan: self.default_plan.clone(),
-            on_reject: self.on_reject,
-        }
-    }
-}
+use crate::plugin::{self, Candidate, ModelInfo, Request, ResponseFormat, ToolChoice};
+use crate::provider::Usage;
+use crate::provider::cost::{estimate_messages, estimate_tokens};
+use crate::route::decide::{Answer, FailureKind, Observer, UpstreamFailure};
+use crate::route::snapshot::{ModelEntry, Route};
+use crate::route::{Ask, RouteError, Target, Upstream, decide as route_decide};
+use crate::telemetry::decision::{Attempt, PlanRecord, PlanSource, PluginRun};
 
 /// How replay prices and fills in what the data does not say.
 #[derive(Debug, Clone)]
@@ -94,17 +43,17 @@ pub struct Prepared {
     /// Per mapped model (index like [`ModelMap::models`]): its answer as a gate sees it,
     /// `None` when the data has no answer text.
     pub candidates: Vec<Option<Candidate>>,
+    /// Per mapped model: the tokens of its answer.
+    pub usage: Vec<Usage>,
     /// Per mapped model: the score of its answer.
     pub scores: Vec<f64>,
-    /// Per mapped model: the cost of calling it, USD.
+    /// Per mapped model: the cost of calling it, USD (the data's, or priced from `usage`).
     pub costs: Vec<f64>,
 }
 
-/// Builds the request the proxy would have built for the item (as `route::request` does for
-/// a chat body: one message per entry, ~4 characters a token plus 4 per message).
+/// Builds the request the proxy would have built for the item (same token estimate).
 pub fn prepare(item: &Item, alias: &str, map: &ModelMap, options: &ReplayOptions) -> Prepared {
-    let input_tokens =
-        item.messages.iter().map(|m| estimate_tokens(&m.content).saturating_add(4)).fold(0u32, u32::saturating_add);
+    let input_tokens = estimate_messages(item.messages.iter().map(|m| m.content.as_str()));
     let request = Request {
         id: item.id.clone(),
         model: alias.to_string(),
@@ -121,9 +70,13 @@ pub fn prepare(item: &Item, alias: &str, map: &ModelMap, options: &ReplayOptions
         input_tokens,
         metadata: item.metadata.clone(),
     };
-    let mut candidates = Vec::with_capacity(map.models.len());
-    let mut scores = Vec::with_capacity(map.models.len());
-    let mut costs = Vec::with_capacity(map.models.len());
+    let mut prepared = Prepared {
+        request,
+        candidates: Vec::with_capacity(map.models.len()),
+        usage: Vec::with_capacity(map.models.len()),
+        scores: Vec::with_capacity(map.models.len()),
+        costs: Vec::with_capacity(map.models.len()),
+    };
     for model in &map.models {
         // Items missing a mapped model's result are dropped before replay.
         let result = item.results.get(model.data_index).and_then(Option::as_ref).cloned().unwrap_or_default();
@@ -132,12 +85,12 @@ pub fn prepare(item: &Item, alias: &str, map: &ModelMap, options: &ReplayOptions
             .output_tokens
             .or_else(|| result.answer.as_deref().map(estimate_tokens))
             .unwrap_or(options.default_output_tokens);
-        let cost = result.cost_usd.unwrap_or_else(|| {
-            (f64::from(input) * model.input_price + f64::from(output) * model.output_price) / 1_000_000.0
-        });
-        scores.push(result.score);
-        costs.push(cost);
-        candidates.push(result.answer.map(|content| Candidate {
+        let usage = Usage { prompt_tokens: input, completion_tokens: output, ..Default::default() };
+        let priced = crate::provider::cost_usd(&usage, Some(model.prices()));
+        prepared.costs.push(result.cost_usd.or(priced).unwrap_or(0.0));
+        prepared.scores.push(result.score);
+        prepared.usage.push(usage);
+        prepared.candidates.push(result.answer.map(|content| Candidate {
             model: model.id.clone(),
             content,
             finish_reason: result.finish_reason.clone().unwrap_or_else(|| "stop".to_string()),
@@ -149,7 +102,7 @@ pub fn prepare(item: &Item, alias: &str, map: &ModelMap, options: &ReplayOptions
             refusal: None,
         }));
     }
-    Prepared { request, candidates, scores, costs }
+    prepared
 }
 
 /// How a replayed request ended.
@@ -179,7 +132,8 @@ pub struct Decision {
     pub calls: Vec<u32>,
     /// The mapped model whose answer was returned.
     pub answered_by: Option<usize>,
-    /// Gate verdicts that moved the request on to a next step.
+    /// Gate verdicts that moved the request on to a next step (escalations, and rejections
+    /// under `on_reject = "next"`: the same count as the proxy's escalation metric).
     pub escalations: u32,
     /// Plugin calls that failed (fail modes applied).
     pub plugin_failures: u32,
@@ -193,18 +147,8 @@ pub struct Decision {
     pub first_failure: Option<String>,
 }
 
-impl Decision {
-    fn failed(&mut self, error: &CallError) {
-        self.plugin_failures += 1;
-        tracing::debug!("{error}");
-        if self.first_failure.is_none() {
-            self.first_failure = Some(error.to_string());
-        }
-    }
-}
-
 /// Why a decision cannot be replayed at all.
-#[derive(Debug, thiserror::Error, PartialEq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
 pub enum ReplayError {
     #[error(
         "item `{item}`: the route's gates must judge the answer of `{model}`, but the data has no answer \
@@ -213,144 +157,157 @@ pub enum ReplayError {
     NoAnswerText { item: String, model: String },
 }
 
-/// The configuration facts replay checks plans against.
+/// The configuration facts a replay decides against.
 #[derive(Debug, Clone)]
 pub struct Models {
-    /// The model table handed to the policy (all healthy).
+    /// The model table handed to the policy (the route's models, all healthy).
     pub table: Vec<ModelInfo>,
-    /// Every model id of the config.
-    pub known: HashSet<String>,
+    /// Every configured model, by id.
+    pub entries: HashMap<String, Arc<ModelEntry>>,
 }
 
-/// Replays one item through the route.
-pub fn decide(
-    route: &RouteUnderTest,
-    models: &Models,
-    map: &ModelMap,
-    item: &Prepared,
-) -> Result<Decision, ReplayError> {
-    let mut decision = Decision { calls: vec![0; map.models.len()], ..Default::default() };
-    let request = &item.request;
+/// Answers from the data: the proxy's upstream, offline.
+struct Recorded<'a> {
+    item: &'a Prepared,
+    map: &'a ModelMap,
+    /// The route has gates, so every answer must have text for them to judge.
+    judged: bool,
+    unmapped: u32,
+    calls: Vec<u32>,
+    missing_text: Option<ReplayError>,
+}
 
-    let mut signals: Vec<Signal> = Vec::new();
-    for slot in &route.classifiers {
-        decision.plugin_calls += 1;
-        match slot.plugin.classify_blocking(request) {
-            Ok(found) => signals.extend(found),
-            Err(error) => {
-                decision.failed(&error);
-                if slot.fail_mode == FailMode::Error {
-                    decision.outcome = Outcome::PluginError;
-                    return Ok(decision);
-                }
-            }
-        }
+impl Upstream for Recorded<'_> {
+    /// The mapped model's index.
+    type Held = usize;
+
+    fn available(&self, _model: &ModelEntry) -> bool {
+        true
     }
 
-    let steps = match &route.policy {
-        None => {
-            decision.default_plan = true;
-            route.default_plan.clone()
-        }
-        Some(slot) => {
-            decision.plugin_calls += 1;
-            let planned = slot.plugin.route_blocking(request, &signals, &models.table).and_then(|plan| {
-                match plan.steps.iter().find(|step| !models.known.contains(*step)) {
-                    Some(unknown) => Err(CallError::BadOutput {
-                        plugin: slot.plugin.name().to_string(),
-                        detail: format!("the plan names `{unknown}`, which is not a model in the configuration"),
-                    }),
-                    None => Ok(plan.steps),
-                }
+    async fn call(&mut self, entry: &Arc<ModelEntry>, _must_complete: bool) -> Result<Answer<usize>, UpstreamFailure> {
+        let Some((model, _)) = self.map.get(&entry.id) else {
+            self.unmapped += 1;
+            return Err(UpstreamFailure {
+                kind: FailureKind::Failed,
+                message: "the data has no answers for this model".to_string(),
+                status: None,
             });
-            match planned {
-                Ok(steps) => dedupe(steps),
-                Err(error) => {
-                    decision.failed(&error);
-                    if slot.fail_mode == FailMode::Error {
-                        decision.outcome = Outcome::PluginError;
-                        return Ok(decision);
-                    }
-                    decision.default_plan = true;
-                    route.default_plan.clone()
-                }
+        };
+        self.calls[model] += 1;
+        let candidate = match &self.item.candidates[model] {
+            Some(candidate) => candidate.clone(),
+            None if self.judged => {
+                self.missing_text.get_or_insert(ReplayError::NoAnswerText {
+                    item: self.item.request.id.clone(),
+                    model: entry.id.clone(),
+                });
+                return Err(UpstreamFailure {
+                    kind: FailureKind::Refused,
+                    message: "no answer text".to_string(),
+                    status: None,
+                });
+            }
+            None => Candidate {
+                model: entry.id.clone(),
+                content: String::new(),
+                finish_reason: "stop".to_string(),
+                input_tokens: self.item.usage[model].prompt_tokens,
+                output_tokens: self.item.usage[model].completion_tokens,
+                mean_logprob: None,
+                last_step: false,
+                tool_calls: Vec::new(),
+                refusal: None,
+            },
+        };
+        Ok(Answer::Complete {
+            candidate,
+            usage: self.item.usage[model],
+            reported_cost: Some(self.item.costs[model]),
+            held: model,
+        })
+    }
+}
+
+/// Counts what the report needs, and nothing else: eval makes tens of thousands of
+/// decisions a second and keeps no records.
+#[derive(Default)]
+struct Tally {
+    decision: Decision,
+}
+
+impl Tally {
+    fn plugin(&mut self, failure: Option<&str>, error: Option<&String>) {
+        self.decision.plugin_calls += 1;
+        if failure.is_some() {
+            self.decision.plugin_failures += 1;
+            if self.decision.first_failure.is_none() {
+                self.decision.first_failure = error.cloned();
             }
         }
+    }
+}
+
+impl Observer for Tally {
+    fn classified(&mut self, run: PluginRun) {
+        self.plugin(run.failure, run.error.as_ref());
+    }
+    fn planned(&mut self, policy: Option<PluginRun>, plan: &PlanRecord) {
+        if let Some(run) = &policy {
+            self.plugin(run.failure, run.error.as_ref());
+        }
+        self.decision.default_plan = plan.source == PlanSource::Default;
+    }
+    fn attempted(&mut self, attempt: Attempt) {
+        for gate in &attempt.gates {
+            self.plugin(gate.failure, gate.error.as_ref());
+        }
+        if attempt.outcome.moved_on_by_gate() {
+            self.decision.escalations += 1;
+        }
+        self.decision.cost_usd += attempt.cost_usd.unwrap_or(0.0);
+    }
+}
+
+/// Decides one item through the route, exactly as the proxy would.
+pub fn decide(route: &Route, models: &Models, map: &ModelMap, item: &Prepared) -> Result<Decision, ReplayError> {
+    let mut upstream = Recorded {
+        item,
+        map,
+        judged: !route.gates.is_empty(),
+        unmapped: 0,
+        calls: vec![0; map.models.len()],
+        missing_text: None,
     };
-
-    let last = steps.len().saturating_sub(1);
-    for (step, model_id) in steps.iter().enumerate() {
-        let Some((model, _)) = map.get(model_id) else {
-            decision.unmapped_steps += 1;
-            continue;
-        };
-        decision.calls[model] += 1;
-        decision.cost_usd += item.costs[model];
-        let verdict = if route.gates.is_empty() {
-            GateOutcome::Accept
-        } else {
-            let Some(candidate) = &item.candidates[model] else {
-                return Err(ReplayError::NoAnswerText { item: request.id.clone(), model: model_id.clone() });
-            };
-            let mut candidate = candidate.clone();
-            candidate.last_step = step == last;
-            judge(&route.gates, request, &candidate, &mut decision)
-        };
-        match verdict {
-            GateOutcome::Escalate if step != last => decision.escalations += 1,
-            GateOutcome::Reject => {
-                if route.on_reject == OnReject::Next && step != last {
-                    decision.escalations += 1;
-                    continue;
-                }
-                decision.outcome = Outcome::Rejected;
-                return Ok(decision);
-            }
-            GateOutcome::Accept | GateOutcome::Escalate => {
-                decision.outcome = Outcome::Answered;
-                decision.answered_by = Some(model);
-                decision.score = item.scores[model];
-                return Ok(decision);
-            }
+    let mut tally = Tally::default();
+    let ask = Ask {
+        request: &item.request,
+        target: Target::Route(route),
+        models: &models.entries,
+        table: &models.table,
+        deadline: None,
+    };
+    let result = plugin::blocking::run(route_decide(ask, &mut upstream, &mut tally));
+    if let Some(missing) = upstream.missing_text {
+        return Err(missing);
+    }
+    let mut decision = tally.decision;
+    decision.calls = upstream.calls;
+    decision.unmapped_steps = upstream.unmapped;
+    match result {
+        Ok(served) => {
+            decision.outcome = Outcome::Answered;
+            decision.answered_by = Some(served.held);
+            decision.score = item.scores[served.held];
+        }
+        Err(RouteError::Rejected { .. }) => decision.outcome = Outcome::Rejected,
+        Err(RouteError::PluginFailed(error)) => {
+            tracing::debug!("{error}");
+            decision.outcome = Outcome::PluginError;
+        }
+        Err(RouteError::NoAnswer { .. } | RouteError::DeadlinePassed { .. } | RouteError::RefusedRequest { .. }) => {
+            decision.outcome = Outcome::NoAnswer;
         }
     }
-    decision.outcome = Outcome::NoAnswer;
     Ok(decision)
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum GateOutcome {
-    Accept,
-    Escalate,
-    Reject,
-}
-
-/// The gates in order, stopping at the first that does not accept (as `route::gates::judge`).
-fn judge(gates: &[Slot], request: &Request, candidate: &Candidate, decision: &mut Decision) -> GateOutcome {
-    for slot in gates {
-        decision.plugin_calls += 1;
-        let outcome = match slot.plugin.check_blocking(request, candidate) {
-            Ok(Verdict::Accept(_)) => GateOutcome::Accept,
-            Ok(Verdict::Escalate(_)) => GateOutcome::Escalate,
-            Ok(Verdict::Reject(_)) => GateOutcome::Reject,
-            Err(error) => {
-                decision.failed(&error);
-                match slot.fail_mode {
-                    FailMode::Accept => GateOutcome::Accept,
-                    FailMode::Reject => GateOutcome::Reject,
-                    _ => GateOutcome::Escalate,
-                }
-            }
-        };
-        if outcome != GateOutcome::Accept {
-            return outcome;
-        }
-    }
-    GateOutcome::Accept
-}
-
-/// A model named twice in a plan would be tried twice; keep the first (as the pipeline does).
-fn dedupe(steps: Vec<String>) -> Vec<String> {
-    let mut seen = HashSet::new();
-    steps.into_iter().filter(|s| seen.insert(s.clone())).collect()
 }

@@ -13,9 +13,9 @@ use std::time::Instant;
 
 use serde_json::{Map, Value};
 
-use super::replay::RouteUnderTest;
 use crate::config::Config;
 use crate::plugin::{self, LoadError, PluginEngine, PluginSpec};
+use crate::route::snapshot::Route;
 
 /// Most values one sweep may have.
 pub const MAX_VALUES: usize = 10_000;
@@ -169,7 +169,7 @@ pub enum SweepLoadError {
 /// fail, and the failures would depend on timing). One copy at a time also bounds memory.
 pub struct Sweeper<'a> {
     spec: &'a SweepSpec,
-    base: &'a RouteUnderTest,
+    base: &'a Route,
     base_spec: PluginSpec,
     bytes: Vec<u8>,
     engine: &'a Arc<PluginEngine>,
@@ -179,7 +179,7 @@ impl<'a> Sweeper<'a> {
     /// Checks that the plugin is on the route and reads its component once.
     pub fn new(
         spec: &'a SweepSpec,
-        base: &'a RouteUnderTest,
+        base: &'a Route,
         config: &Config,
         engine: &'a Arc<PluginEngine>,
         strict_deadlines: bool,
@@ -212,7 +212,7 @@ impl<'a> Sweeper<'a> {
 
     /// The route with the plugin loaded at value `index` (from the engine's compiled cache:
     /// milliseconds).
-    pub fn route(&self, index: usize) -> Result<RouteUnderTest, SweepLoadError> {
+    pub fn route(&self, index: usize) -> Result<Route, SweepLoadError> {
         let Some(value) = self.spec.values.get(index) else {
             return Ok(self.base.clone());
         };

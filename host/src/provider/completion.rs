@@ -190,11 +190,19 @@ pub(crate) fn usage_of(usage: Option<&Value>, request: &Map<String, Value>, cont
     let count = |key: &str| {
         usage.and_then(|u| u.get(key)).and_then(Value::as_u64).map(|n| u32::try_from(n).unwrap_or(u32::MAX))
     };
+    let cached = usage
+        .and_then(|u| u.get("prompt_tokens_details"))
+        .and_then(|d| d.get("cached_tokens"))
+        .and_then(Value::as_u64)
+        .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX));
     match (count("prompt_tokens"), count("completion_tokens")) {
-        (Some(prompt_tokens), Some(completion_tokens)) => Usage { prompt_tokens, completion_tokens, estimated: false },
+        (Some(prompt_tokens), Some(completion_tokens)) => {
+            Usage { prompt_tokens, completion_tokens, cached_prompt_tokens: cached, estimated: false }
+        }
         _ => Usage {
             prompt_tokens: estimate_prompt_tokens(request),
             completion_tokens: estimate_tokens(content),
+            cached_prompt_tokens: 0,
             estimated: true,
         },
     }
@@ -226,7 +234,10 @@ mod tests {
         });
         let c = Completion::from_body(body.to_string().as_bytes(), &req()).unwrap();
         assert_eq!((c.content.as_str(), c.finish_reason.as_str()), ("hi", "stop"));
-        assert_eq!(c.usage, Usage { prompt_tokens: 9, completion_tokens: 1, estimated: false });
+        assert_eq!(
+            c.usage,
+            Usage { prompt_tokens: 9, completion_tokens: 1, cached_prompt_tokens: 0, estimated: false }
+        );
         assert_eq!(c.mean_logprob, Some(-1.0));
     }
 
@@ -234,7 +245,7 @@ mod tests {
     fn estimates_missing_usage() {
         let body = json!({"choices": [{"message": {"content": "abcdefgh"}, "finish_reason": "stop"}]});
         let c = Completion::from_body(body.to_string().as_bytes(), &req()).unwrap();
-        assert_eq!(c.usage, Usage { prompt_tokens: 6, completion_tokens: 2, estimated: true });
+        assert_eq!(c.usage, Usage { prompt_tokens: 6, completion_tokens: 2, cached_prompt_tokens: 0, estimated: true });
         assert_eq!(c.mean_logprob, None);
     }
 

@@ -9,11 +9,11 @@ pub mod watch;
 
 use std::time::Instant;
 
+use crate::app::App;
 use crate::config::Config;
 use crate::plugin::LoadError;
-use crate::route::recorder::now_ms;
 use crate::route::snapshot::{Snapshot, SnapshotError};
-use crate::server::App;
+use crate::telemetry::decision::now_ms;
 use status::{PluginFailure, ReloadAttempt};
 
 /// Why a reload did not publish a new snapshot. The previous snapshot keeps serving.

@@ -19,7 +19,7 @@ use notify::event::{ModifyKind, RenameMode};
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
-use crate::server::App;
+use crate::app::App;
 
 /// Quiet time after a file was renamed into place: enough to take a plugin and the config
 /// renamed one after the other as one change.

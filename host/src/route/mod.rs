@@ -1,11 +1,16 @@
-//! The request's journey: classify → plan → cascade with gates → decision record.
+//! The request's journey through the routing core: a parsed request ([`request`]) on one
+//! immutable [`snapshot`] goes through [`decide`] — classifiers → policy → plan → steps →
+//! gates → outcome — with answers from an [`decide::Upstream`] ([`live`] for the proxy) and
+//! the record kept by an [`decide::Observer`]. Route code returns [`RouteError`]; only
+//! `server/` turns it into HTTP.
 
-pub mod cascade;
-pub mod decision;
-pub mod gates;
+pub mod decide;
+pub mod error;
+pub mod live;
 pub mod lower;
-pub mod pipeline;
-pub mod recorder;
 pub mod request;
-pub mod respond;
+pub mod slots;
 pub mod snapshot;
+
+pub use decide::{Answer, Ask, Observer, Plan, Served, Target, Upstream, decide};
+pub use error::{RouteError, Tried};

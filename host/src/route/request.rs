@@ -147,11 +147,7 @@ fn kind(value: &Value) -> &'static str {
 /// Builds the plugin-facing request from a parsed body and the request headers.
 pub fn plugin_request(id: &str, body: &ChatBody, headers: &HeaderMap) -> Request {
     let messages: Vec<Message> = super::lower::messages(&body.json);
-    // The same estimate as `cost::estimate_prompt_tokens`, from the text already extracted.
-    let input_tokens = messages
-        .iter()
-        .map(|m| cost::TOKENS_PER_MESSAGE.saturating_add(cost::estimate_tokens(&m.content)))
-        .fold(0u32, u32::saturating_add);
+    let input_tokens = cost::estimate_messages(messages.iter().map(|m| m.content.as_str()));
     let json = &body.json;
     let max_tokens = ["max_completion_tokens", "max_tokens"]
         .iter()

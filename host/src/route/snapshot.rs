@@ -6,9 +6,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use super::slots::{ClassifierSlot, GateSlot, PolicySlot};
 use crate::config::{self, Config, FailMode, ModelConfig, OnReject};
 use crate::plugin::{
-    self, ContentHash, InstanceStrategy, Limits, LoadError, ModelInfo, Plugin, PluginEngine, PluginKind, PluginSpec,
+    self, ContentHash, InstanceStrategy, Limits, LoadError, ModelInfo, Plugin, PluginEngine, PluginSpec,
     QuarantinePolicy,
 };
 use crate::provider::{HealthBook, Provider, Providers, SetupError};
@@ -27,23 +28,48 @@ impl ModelEntry {
     }
 }
 
-/// A plugin in a route slot, with what to do when it fails.
-#[derive(Debug, Clone)]
-pub struct Slot {
-    pub plugin: Arc<Plugin>,
-    pub fail_mode: FailMode,
-}
-
 /// A route alias with its plugins resolved.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Route {
     pub alias: String,
-    pub classifiers: Vec<Slot>,
-    pub policy: Option<Slot>,
-    pub gates: Vec<Slot>,
+    pub classifiers: Vec<ClassifierSlot>,
+    pub policy: Option<PolicySlot>,
+    pub gates: Vec<GateSlot>,
     pub default_plan: Vec<String>,
     pub on_reject: OnReject,
     pub deadline: Duration,
+    /// The models this route may plan, in model-table order (tier, then price, then id).
+    pub models: Vec<String>,
+}
+
+impl Route {
+    /// Whether a plan of this route may name `model`.
+    pub fn allows(&self, model: &str) -> bool {
+        self.models.iter().any(|m| m == model)
+    }
+
+    /// Every plugin name on the route, in slot order.
+    pub fn plugin_names(&self) -> Vec<&str> {
+        let classifiers = self.classifiers.iter().map(|s| s.plugin.name());
+        let policy = self.policy.iter().map(|s| s.plugin.name());
+        classifiers.chain(policy).chain(self.gates.iter().map(|s| s.plugin.name())).collect()
+    }
+
+    /// This route with every slot holding plugin `name` given `plugin` instead (a sweep's
+    /// re-configured copy).
+    pub fn with_plugin(&self, name: &str, plugin: &Arc<Plugin>) -> Route {
+        let mut route = self.clone();
+        for slot in route.classifiers.iter_mut().filter(|s| s.plugin.name() == name) {
+            slot.plugin = plugin.clone();
+        }
+        for slot in route.policy.iter_mut().filter(|s| s.plugin.name() == name) {
+            slot.plugin = plugin.clone();
+        }
+        for slot in route.gates.iter_mut().filter(|s| s.plugin.name() == name) {
+            slot.plugin = plugin.clone();
+        }
+        route
+    }
 }
 
 /// Everything one request needs, immutable.
@@ -93,19 +119,11 @@ pub enum SnapshotError {
     Inconsistent(String),
 }
 
-fn plugin_kind(kind: config::PluginKind) -> PluginKind {
-    match kind {
-        config::PluginKind::Classifier => PluginKind::Classifier,
-        config::PluginKind::Policy => PluginKind::Policy,
-        config::PluginKind::Gate => PluginKind::Gate,
-    }
-}
-
 /// The load spec of `[plugins.NAME]`.
 pub fn plugin_spec(name: &str, cfg: &config::PluginConfig) -> PluginSpec {
     PluginSpec {
         name: name.to_string(),
-        kind: plugin_kind(cfg.kind),
+        kind: cfg.kind,
         path: cfg.resolved_path.clone(),
         config: serde_json::to_value(&cfg.config).unwrap_or_else(|_| serde_json::json!({})),
         limits: Limits { deadline: cfg.deadline(), memory_bytes: cfg.memory_mb << 20, fuel: cfg.fuel },
@@ -134,10 +152,27 @@ impl Snapshot {
         version: u64,
         previous: Option<&Snapshot>,
     ) -> Result<(Snapshot, Vec<NamedChange>), SnapshotError> {
+        Self::build_with(config, engine, version, previous, None).await
+    }
+
+    /// The one snapshot loader, used by `serve` (through [`Snapshot::build_from`]) and
+    /// `eval`. `min_deadline` stretches every plugin's call deadline to at least that long:
+    /// eval's replay must not depend on how busy the machine is (see
+    /// `eval::plugin_spec_for_eval`).
+    pub async fn build_with(
+        config: Config,
+        engine: &Arc<PluginEngine>,
+        version: u64,
+        previous: Option<&Snapshot>,
+        min_deadline: Option<Duration>,
+    ) -> Result<(Snapshot, Vec<NamedChange>), SnapshotError> {
         let mut plugins = BTreeMap::new();
         let mut changes = Vec::new();
         for (name, cfg) in &config.plugins {
-            let spec = plugin_spec(name, cfg);
+            let mut spec = plugin_spec(name, cfg);
+            if let Some(min) = min_deadline {
+                spec.limits.deadline = spec.limits.deadline.max(min);
+            }
             let started = Instant::now();
             let bytes = tokio::fs::read(&spec.path).await.map_err(|source| LoadError::Read {
                 name: name.clone(),
@@ -190,29 +225,11 @@ impl Snapshot {
         let mut model_order: Vec<String> = models.keys().cloned().collect();
         model_order.sort_by(|a, b| {
             let (ma, mb) = (&models[a].config, &models[b].config);
-            (ma.tier, ma.input_price + ma.output_price, a)
-                .partial_cmp(&(mb.tier, mb.input_price + mb.output_price, b))
-                .unwrap_or(std::cmp::Ordering::Equal)
+            (ma.tier, ma.price_sum(), a).partial_cmp(&(mb.tier, mb.price_sum(), b)).unwrap_or(std::cmp::Ordering::Equal)
         });
-        let slot = |name: &str| -> Result<Slot, SnapshotError> {
-            let plugin = plugins
-                .get(name)
-                .ok_or_else(|| SnapshotError::Inconsistent(format!("unknown plugin `{name}`")))?
-                .clone();
-            let fail_mode = config.plugins[name].effective_fail_mode();
-            Ok(Slot { plugin, fail_mode })
-        };
         let mut routes = HashMap::new();
         for (alias, cfg) in &config.routes {
-            let route = Route {
-                alias: alias.clone(),
-                classifiers: cfg.classifiers.iter().map(|n| slot(n)).collect::<Result<_, _>>()?,
-                policy: cfg.policy.as_deref().map(slot).transpose()?,
-                gates: cfg.gates.iter().map(|n| slot(n)).collect::<Result<_, _>>()?,
-                default_plan: cfg.default_plan.clone(),
-                on_reject: cfg.on_reject,
-                deadline: config.request_deadline(alias),
-            };
+            let route = assemble_route(alias, cfg, &config, &plugins, &model_order)?;
             routes.insert(alias.clone(), Arc::new(route));
         }
         Ok(Snapshot {
@@ -226,25 +243,90 @@ impl Snapshot {
         })
     }
 
-    /// The model table a policy sees, with live health.
-    pub fn model_table(&self, health: &HealthBook) -> Vec<ModelInfo> {
-        self.model_order
-            .iter()
-            .map(|id| {
-                let entry = &self.models[id];
-                let live = health.snapshot(id);
-                ModelInfo {
-                    id: id.clone(),
-                    tier: entry.config.tier,
-                    input_price: entry.config.input_price,
-                    output_price: entry.config.output_price,
-                    context_window: entry.config.context_window,
-                    tags: entry.config.tags.clone(),
-                    healthy: live.healthy,
-                    p50_ms: live.p50_ms,
-                    error_rate: live.error_rate,
-                }
-            })
-            .collect()
+    /// The model table a route's policy sees: the route's models (every model for `None`),
+    /// with live health.
+    pub fn model_table(&self, health: &HealthBook, route: Option<&Route>) -> Vec<ModelInfo> {
+        let ids: &[String] = route.map_or(&self.model_order, |r| &r.models);
+        ids.iter().filter_map(|id| self.models.get(id)).map(|entry| model_info(entry, health)).collect()
     }
+}
+
+/// One model as a policy sees it. An unpriced model shows prices of 0 and the tag
+/// `unpriced`, so a policy can tell it from a free one.
+pub fn model_info(entry: &ModelEntry, health: &HealthBook) -> ModelInfo {
+    let live = health.snapshot(&entry.id);
+    let prices = entry.config.prices();
+    let mut tags = entry.config.tags.clone();
+    if prices.is_none() {
+        tags.push("unpriced".to_string());
+    }
+    ModelInfo {
+        id: entry.id.clone(),
+        tier: entry.config.tier,
+        input_price: prices.map_or(0.0, |p| p.input),
+        output_price: prices.map_or(0.0, |p| p.output),
+        context_window: entry.config.context_window,
+        tags,
+        healthy: live.healthy,
+        p50_ms: live.p50_ms,
+        error_rate: live.error_rate,
+    }
+}
+
+/// Resolves one route's plugin names into typed slots.
+fn assemble_route(
+    alias: &str,
+    cfg: &config::RouteConfig,
+    config: &Config,
+    plugins: &BTreeMap<String, Arc<Plugin>>,
+    model_order: &[String],
+) -> Result<Route, SnapshotError> {
+    let lookup = |name: &str| -> Result<(Arc<Plugin>, FailMode), SnapshotError> {
+        let plugin = plugins
+            .get(name)
+            .ok_or_else(|| SnapshotError::Inconsistent(format!("route `{alias}`: unknown plugin `{name}`")))?
+            .clone();
+        let mode = config.plugins[name]
+            .fail_mode()
+            .map_err(|why| SnapshotError::Inconsistent(format!("plugin `{name}`: fail_mode: {why}")))?;
+        Ok((plugin, mode))
+    };
+    let wrong = |name: &str, slot: &str| {
+        SnapshotError::Inconsistent(format!("route `{alias}`: plugin `{name}` is not a {slot}"))
+    };
+    let mut classifiers = Vec::new();
+    for name in &cfg.classifiers {
+        match lookup(name)? {
+            (plugin, FailMode::Classifier(on_failure)) => classifiers.push(ClassifierSlot { plugin, on_failure }),
+            (_, FailMode::Policy(_) | FailMode::Gate(_)) => return Err(wrong(name, "classifier")),
+        }
+    }
+    let policy = match cfg.policy.as_deref() {
+        None => None,
+        Some(name) => match lookup(name)? {
+            (plugin, FailMode::Policy(on_failure)) => Some(PolicySlot { plugin, on_failure }),
+            (_, FailMode::Classifier(_) | FailMode::Gate(_)) => return Err(wrong(name, "policy")),
+        },
+    };
+    let mut gates = Vec::new();
+    for name in &cfg.gates {
+        match lookup(name)? {
+            (plugin, FailMode::Gate(on_failure)) => gates.push(GateSlot { plugin, on_failure }),
+            (_, FailMode::Classifier(_) | FailMode::Policy(_)) => return Err(wrong(name, "gate")),
+        }
+    }
+    let models = match &cfg.models {
+        None => model_order.to_vec(),
+        Some(allowed) => model_order.iter().filter(|id| allowed.contains(id)).cloned().collect(),
+    };
+    Ok(Route {
+        alias: alias.to_string(),
+        classifiers,
+        policy,
+        gates,
+        default_plan: cfg.default_plan.clone(),
+        on_reject: cfg.on_reject,
+        deadline: config.request_deadline(alias),
+        models,
+    })
 }

@@ -7,10 +7,10 @@ use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use serde_json::json;
 
-use super::app::App;
 use super::auth;
 use super::body::{Body, full};
 use super::error::ApiError;
+use crate::app::App;
 use crate::config::Config;
 
 /// How admin requests prove who they are.

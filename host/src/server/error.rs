@@ -6,6 +6,7 @@ use http::{HeaderValue, StatusCode, header};
 use serde_json::json;
 
 use super::body::{Body, full};
+use crate::route::RouteError;
 
 /// One client-facing error.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,6 +121,27 @@ impl ApiError {
 impl From<crate::route::request::InvalidRequest> for ApiError {
     fn from(invalid: crate::route::request::InvalidRequest) -> Self {
         ApiError::bad_request(invalid.message).with_param(invalid.param)
+    }
+}
+
+/// The one place a routing outcome becomes an HTTP status: each [`RouteError`] with the
+/// status and code an OpenAI client expects.
+impl From<RouteError> for ApiError {
+    fn from(error: RouteError) -> Self {
+        let message = error.to_string();
+        match error {
+            RouteError::PluginFailed(_) => ApiError::internal(message).with_code("plugin_failed"),
+            RouteError::Rejected { .. } => {
+                ApiError::new(StatusCode::BAD_GATEWAY, "upstream_error", message).with_code("answer_rejected")
+            }
+            RouteError::NoAnswer { .. } => ApiError::no_answer(StatusCode::BAD_GATEWAY, message),
+            RouteError::DeadlinePassed { .. } => ApiError::timeout(message),
+            RouteError::RefusedRequest { status, .. } => ApiError::new(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+                "invalid_request_error",
+                message,
+            ),
+        }
     }
 }
 

@@ -10,8 +10,8 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
-use super::app::App;
 use super::router;
+use crate::app::App;
 
 /// Serves `app` on `listener` until `shutdown` completes, then waits (up to `drain`) for open
 /// connections to finish their requests.

@@ -2,7 +2,6 @@
 //! `/metrics`. hyper 1 over tokio, HTTP/1.1 with keep-alive.
 
 pub mod admin;
-pub mod app;
 pub mod auth;
 pub mod body;
 pub mod chat;
@@ -10,7 +9,9 @@ pub mod error;
 pub mod headers;
 pub mod listen;
 pub mod models;
+pub mod recorder;
+pub mod respond;
 pub mod router;
 
-pub use app::App;
+pub use crate::app::App;
 pub use listen::serve;

@@ -3,8 +3,8 @@
 use http::{HeaderValue, Response, header};
 use serde_json::json;
 
-use super::app::App;
 use super::body::{Body, full};
+use crate::app::App;
 
 pub fn list(app: &App, headers: &http::HeaderMap) -> Response<Body> {
     if !app.client_keys().allows(headers) {

@@ -5,10 +5,10 @@ use std::sync::Arc;
 use http::{Method, Request, Response};
 use hyper::body::Incoming;
 
-use super::app::App;
 use super::body::{Body, full};
 use super::error::ApiError;
 use super::{chat, models};
+use crate::app::App;
 
 /// Answers one request. Never fails: every error becomes an OpenAI-shaped response.
 pub async fn route(app: Arc<App>, request: Request<Incoming>) -> Response<Body> {

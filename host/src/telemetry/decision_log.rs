@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use crate::route::decision::DecisionRecord;
+use crate::telemetry::decision::DecisionRecord;
 
 /// Records waiting to be written before new ones are dropped.
 const QUEUE_CAPACITY: usize = 8192;

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock, RwLock};
 
-use crate::route::decision::{AttemptOutcome, DecisionRecord};
+use crate::telemetry::decision::{AttemptOutcome, DecisionRecord};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -229,7 +229,7 @@ impl Metrics {
             let model = attempt.model.as_str();
             let handles = pair(model);
             match attempt.outcome {
-                AttemptOutcome::Escalated => {
+                outcome if outcome.moved_on_by_gate() => {
                     handles.escalations.get_or_init(|| self.escalations.get_or_create_owned(&route_model(model))).inc();
                 }
                 AttemptOutcome::UpstreamError | AttemptOutcome::DeadlineExceeded => {
@@ -259,12 +259,18 @@ impl Metrics {
                     .inc_by(u64::from(count));
                 }
             }
-            if attempt.cost_usd > 0.0 {
-                handles
-                    .cost
-                    .get_or_init(|| self.cost.get_or_create_owned(&route_model(model)))
-                    .inc_by(attempt.cost_usd);
+            if let Some(cost) = attempt.cost_usd.filter(|c| *c > 0.0) {
+                handles.cost.get_or_init(|| self.cost.get_or_create_owned(&route_model(model))).inc_by(cost);
             }
+            for gate in &attempt.gates {
+                self.observe_plugin(&gate.plugin, "gate", gate.micros as f64 / 1e6, gate.failure);
+            }
+        }
+        for run in &record.classifiers {
+            self.observe_plugin(&run.plugin, "classifier", run.micros as f64 / 1e6, run.failure);
+        }
+        if let Some(run) = &record.policy {
+            self.observe_plugin(&run.plugin, "policy", run.micros as f64 / 1e6, run.failure);
         }
     }
 
@@ -315,7 +321,7 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::route::decision::{Attempt, Outcome};
+    use crate::telemetry::decision::{Attempt, Outcome};
 
     #[test]
     fn a_cascaded_request_shows_up_in_every_family() {
@@ -330,7 +336,7 @@ mod tests {
                     status: Some(200),
                     input_tokens: 10,
                     output_tokens: 5,
-                    cost_usd: 0.001,
+                    cost_usd: Some(0.001),
                     ..Default::default()
                 },
                 Attempt {
@@ -339,7 +345,7 @@ mod tests {
                     status: Some(200),
                     input_tokens: 10,
                     output_tokens: 7,
-                    cost_usd: 0.01,
+                    cost_usd: Some(0.01),
                     ..Default::default()
                 },
             ],

@@ -1,5 +1,6 @@
 //! What Switchyard tells its operators: Prometheus metrics, the decision log, and tracing.
 
+pub mod decision;
 pub mod decision_log;
 pub mod metrics;
 

@@ -1,14 +1,18 @@
-//! Carries a request's decision record through the pipeline and finishes it exactly once:
-//! outcome, total cost and latency filled in, metrics updated, the line queued for the log.
+//! Carries a request's decision record from arrival to the last byte and finishes it exactly
+//! once: outcome, total cost and latency filled in, metrics updated, the line queued for the
+//! log. The routing core fills the record through its `Observer` (implemented by the record
+//! itself); this is the proxy's side of the bookkeeping.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+pub use crate::telemetry::decision::now_ms;
+
 use tokio::sync::OwnedSemaphorePermit;
 
-use super::decision::{DecisionRecord, Outcome};
-use crate::server::App;
+use crate::app::App;
+use crate::telemetry::decision::{DecisionRecord, Outcome};
 
 /// A request id unique within this process and unlikely to repeat across restarts: the
 /// process start time and a counter.
@@ -35,9 +39,9 @@ impl Recorder {
         Recorder { app, started, record, _permit: permit }
     }
 
-    /// Cost of every attempt so far.
-    pub fn cost_so_far(&self) -> f64 {
-        self.record.attempts.iter().map(|a| a.cost_usd).sum()
+    /// Cost of every attempt so far; `None` when one is unpriced.
+    pub fn cost_so_far(&self) -> Option<f64> {
+        self.record.cost_so_far()
     }
 
     /// Completes the record and hands it to metrics and the decision log.
@@ -49,15 +53,10 @@ impl Recorder {
             model,
             error,
         };
-        record.cost_usd = record.attempts.iter().map(|a| a.cost_usd).sum();
+        record.cost_usd = record.cost_so_far();
         record.latency_ms = self.started.elapsed().as_secs_f64() * 1000.0;
         let record = std::mem::take(&mut self.record);
         self.app.metrics().observe_decision(&record);
         self.app.decisions().write(record);
     }
-}
-
-/// Milliseconds since the Unix epoch, for the record's timestamp.
-pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }

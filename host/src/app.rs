@@ -1,5 +1,8 @@
 //! The running proxy's state: the live snapshot behind an `ArcSwap`, and what outlives
 //! snapshots (the plugin engine, upstream health, metrics, the decision log, admission).
+//!
+//! It sits above the request path: `server/` and `reload/` use it; `route/` never does
+//! (the routing core gets what it needs through its `Upstream` and `Observer`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -9,7 +12,7 @@ use arc_swap::ArcSwap;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::{self, Config};
-use crate::plugin::{EngineError, EngineSettings, PluginEngine};
+use crate::plugin::{EngineError, PluginEngine};
 use crate::provider::{HealthBook, HealthOptions};
 use crate::reload::status::ReloadStatus;
 use crate::route::snapshot::{Snapshot, SnapshotError};
@@ -74,15 +77,7 @@ impl App {
 
     /// Like [`App::start`], with the decision records sent to `sink`.
     pub async fn start_with_sink(config: Config, sink: DecisionSink) -> Result<Arc<App>, StartError> {
-        let runtime = &config.runtime;
-        let engine = PluginEngine::new(EngineSettings {
-            epoch_tick: Duration::from_millis(runtime.epoch_tick_ms.max(1)),
-            fuel: runtime.fuel,
-            max_memory_bytes: runtime.max_memory_mb << 20,
-            max_instances: runtime.max_instances,
-            cache_dir: Some(config.base_dir.join(&runtime.cache_dir)),
-            tiered: runtime.tiered_compilation,
-        })?;
+        let engine = PluginEngine::new(config.runtime.engine_settings(&config.base_dir))?;
         let limits = ServerLimits {
             body_limit: config.server.body_limit_bytes as usize,
             header_read_timeout: config.server.header_read_timeout(),

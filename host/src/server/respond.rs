@@ -1,22 +1,19 @@
 //! Turning the chosen answer into the client's response: the body in OpenAI's shape with
 //! `model` naming the model that answered, plus the transparency headers.
 
-use std::time::Instant;
-
 use bytes::BytesMut;
 use http::{HeaderValue, Response, StatusCode, header};
 use serde_json::Value;
 
-use super::cascade::Plan;
-use super::decision::{Attempt, AttemptOutcome};
+use super::body::{self, Body, full};
+use super::error::ApiError;
+use super::headers::{Transparency, trail};
 use super::recorder::Recorder;
-use super::request::ChatBody;
-use super::snapshot::{ModelEntry, Snapshot};
 use crate::plugin::Request;
 use crate::provider::{Completion, CompletionStream, StreamEvent, cost_usd, sse};
-use crate::server::body::{self, Body, full};
-use crate::server::error::ApiError;
-use crate::server::headers::Transparency;
+use crate::route::request::ChatBody;
+use crate::route::snapshot::ModelEntry;
+use crate::telemetry::decision::AttemptOutcome;
 
 /// Chunks buffered between the upstream reader and a slow client before reading pauses.
 const STREAM_BUFFER_CHUNKS: usize = 64;
@@ -24,17 +21,18 @@ const STREAM_BUFFER_CHUNKS: usize = 64;
 fn transparency(
     recorder: &Recorder,
     model: Option<&str>,
-    plan_reason: &str,
-    cost: f64,
+    cost: Option<f64>,
     stream: Option<&'static str>,
 ) -> Transparency {
+    let record = &recorder.record;
     Transparency {
-        request_id: recorder.record.id.clone(),
-        snapshot: recorder.record.snapshot,
+        request_id: record.id.clone(),
+        snapshot: record.snapshot,
         model: model.map(str::to_string),
-        route: recorder.record.route.clone(),
-        attempts: recorder.record.attempts.len(),
-        reason: plan_reason.to_string(),
+        route: record.route.clone(),
+        attempts: record.attempts.len(),
+        reason: record.plan.reason.clone(),
+        trail: trail(&record.attempts),
         cost_usd: cost,
         stream,
     }
@@ -51,21 +49,15 @@ fn with_headers(mut response: Response<Body>, content_type: &'static str, t: &Tr
 }
 
 /// A whole (non-streamed) answer.
-pub fn complete(recorder: Recorder, entry: &ModelEntry, completion: Completion, plan: &Plan) -> Response<Body> {
+pub fn complete(recorder: Recorder, entry: &ModelEntry, completion: Completion) -> Response<Body> {
     let bytes = completion.body.with_model(&entry.id);
-    let t = transparency(&recorder, Some(&entry.id), &plan.reason, recorder.cost_so_far(), None);
+    let t = transparency(&recorder, Some(&entry.id), recorder.cost_so_far(), None);
     recorder.finish(200, Some(entry.id.clone()), None);
     with_headers(Response::new(full(bytes)), "application/json", &t)
 }
 
 /// A streamed answer that was held back for the gates and accepted: replayed in one go.
-pub fn buffered_stream(
-    recorder: Recorder,
-    entry: &ModelEntry,
-    chunks: Vec<Value>,
-    body: &ChatBody,
-    plan: &Plan,
-) -> Response<Body> {
+pub fn buffered_stream(recorder: Recorder, entry: &ModelEntry, chunks: Vec<Value>, body: &ChatBody) -> Response<Body> {
     let mut out = BytesMut::new();
     for chunk in chunks {
         if let Some(chunk) = client_chunk(chunk, &entry.id, body.include_usage) {
@@ -73,42 +65,37 @@ pub fn buffered_stream(
         }
     }
     out.extend_from_slice(&sse::done());
-    let t = transparency(&recorder, Some(&entry.id), &plan.reason, recorder.cost_so_far(), Some("buffered"));
+    let t = transparency(&recorder, Some(&entry.id), recorder.cost_so_far(), Some("buffered"));
     recorder.finish(200, Some(entry.id.clone()), None);
     with_headers(Response::new(full(out.freeze())), "text/event-stream; charset=utf-8", &t)
 }
 
-/// A stream that goes to the client as it arrives. The record is finished when the stream
-/// ends, with the usage the stream reported.
-#[allow(clippy::too_many_arguments)]
+/// A stream that goes to the client as it arrives. Its attempt is already the record's last
+/// (the core recorded it when the stream started); the relay fills in its usage, cost and
+/// latency when the stream ends, then finishes the record.
 pub fn passthrough(
     recorder: Recorder,
-    mut attempt: Attempt,
     entry: &ModelEntry,
     mut stream: CompletionStream,
     body: &ChatBody,
-    plan: &Plan,
-    started: Instant,
     request: &Request,
 ) -> Response<Body> {
     // The final cost is known only at the end of the stream; the header carries what is
     // known now (earlier attempts and this prompt). The decision record has the exact sum.
-    let prompt_cost = entry.config.input_price * f64::from(request.input_tokens) / 1e6;
-    let mut t = transparency(
-        &recorder,
-        Some(&entry.id),
-        &plan.reason,
-        recorder.cost_so_far() + prompt_cost,
-        Some("passthrough"),
-    );
-    t.attempts += 1; // this attempt joins the record when the stream ends
+    let prices = entry.config.prices();
+    let prompt_cost = prices.map(|p| p.input * f64::from(request.input_tokens) / 1e6);
+    let earlier =
+        crate::telemetry::decision::total_cost(recorder.record.attempts.iter().rev().skip(1).map(|a| &a.cost_usd));
+    let header_cost = earlier.zip(prompt_cost).map(|(a, b)| a + b);
+    let t = transparency(&recorder, Some(&entry.id), header_cost, Some("passthrough"));
     let (sender, response_body) = body::channel(STREAM_BUFFER_CHUNKS);
     let include_usage = body.include_usage;
     let model_id = entry.id.clone();
-    let (input_price, output_price) = (entry.config.input_price, entry.config.output_price);
     let mut recorder = recorder;
+    let attempt_started = std::time::Instant::now();
     tokio::spawn(async move {
         let mut error = None;
+        let mut outcome = AttemptOutcome::Returned;
         loop {
             match stream.next_event().await {
                 Ok(Some(StreamEvent::Chunk(chunk))) => {
@@ -128,20 +115,25 @@ pub fn passthrough(
                     let message = format!("The upstream stream of `{model_id}` broke: {cut}");
                     let event = ApiError::new(StatusCode::BAD_GATEWAY, "upstream_error", message.clone()).body_json();
                     let _ = sender.send(sse::event(&event)).await;
-                    attempt.outcome = AttemptOutcome::StreamBroken;
+                    outcome = AttemptOutcome::StreamBroken;
                     error = Some(message);
                     break;
                 }
             }
         }
         let summary = stream.summary();
-        attempt.input_tokens = summary.usage.prompt_tokens;
-        attempt.output_tokens = summary.usage.completion_tokens;
-        attempt.tokens_estimated = summary.usage.estimated;
-        attempt.cost_usd = cost_usd(&summary.usage, input_price, output_price);
-        attempt.latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-        recorder.app.health().record(&model_id, attempt.outcome != AttemptOutcome::StreamBroken, started.elapsed());
-        recorder.record.attempts.push(attempt);
+        let mut latency = attempt_started.elapsed();
+        if let Some(attempt) = recorder.record.attempts.last_mut() {
+            attempt.outcome = outcome;
+            attempt.input_tokens = summary.usage.prompt_tokens;
+            attempt.output_tokens = summary.usage.completion_tokens;
+            attempt.cached_input_tokens = summary.usage.cached_prompt_tokens;
+            attempt.tokens_estimated = summary.usage.estimated;
+            attempt.cost_usd = cost_usd(&summary.usage, prices);
+            attempt.latency_ms += latency.as_secs_f64() * 1000.0;
+            latency = std::time::Duration::from_secs_f64(attempt.latency_ms / 1000.0);
+        }
+        recorder.app.health().record(&model_id, outcome != AttemptOutcome::StreamBroken, latency);
         recorder.finish(200, Some(model_id), error);
     });
     with_headers(Response::new(response_body), "text/event-stream; charset=utf-8", &t)
@@ -165,9 +157,8 @@ fn client_chunk(mut chunk: Value, model: &str, include_usage: bool) -> Option<Va
 }
 
 /// An error answer, with the record finished.
-pub fn error(recorder: Recorder, error: ApiError, _snapshot: &Snapshot) -> Response<Body> {
-    let reason = recorder.record.plan.reason.clone();
-    let t = transparency(&recorder, None, &reason, recorder.cost_so_far(), None);
+pub fn error(recorder: Recorder, error: ApiError) -> Response<Body> {
+    let t = transparency(&recorder, None, recorder.cost_so_far(), None);
     recorder.finish(error.status.as_u16(), None, Some(error.message.clone()));
     let mut response = error.into_response();
     t.apply(response.headers_mut());

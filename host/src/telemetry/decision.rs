@@ -26,8 +26,9 @@ pub struct DecisionRecord {
     pub plan: PlanRecord,
     pub attempts: Vec<Attempt>,
     pub outcome: Outcome,
-    /// Sum of the cost of every attempt, in US dollars.
-    pub cost_usd: f64,
+    /// Sum of the cost of every attempt, in US dollars; `None` when an attempt's model is
+    /// unpriced.
+    pub cost_usd: Option<f64>,
     /// Wall time from the request's arrival to its last byte, in milliseconds.
     pub latency_ms: f64,
 }
@@ -49,6 +50,9 @@ pub struct PluginRun {
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fail_mode: Option<String>,
+    /// The failure's kind (`CallError::label`), for metrics.
+    #[serde(skip)]
+    pub failure: Option<&'static str>,
 }
 
 /// Where the plan came from.
@@ -80,7 +84,9 @@ pub enum AttemptOutcome {
     Returned,
     /// A gate escalated: the next step was tried.
     Escalated,
-    /// A gate rejected it.
+    /// A gate rejected it and the route's `on_reject = "next"` moved on to the next step.
+    RejectedNext,
+    /// A gate rejected it and the request failed.
     Rejected,
     /// The upstream failed (connect, timeout, 5xx, 429, bad body): a fallback.
     UpstreamError,
@@ -110,8 +116,16 @@ pub struct Attempt {
     pub output_tokens: u32,
     /// Token counts were estimated because the upstream did not report usage.
     pub tokens_estimated: bool,
-    pub cost_usd: f64,
+    /// Input tokens the provider served from its prompt cache, where reported.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cached_input_tokens: u32,
+    /// `None` when the model is unpriced.
+    pub cost_usd: Option<f64>,
     pub latency_ms: f64,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// One gate's verdict on one attempt.
@@ -127,6 +141,9 @@ pub struct GateRun {
     pub reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The failure's kind (`CallError::label`), for metrics.
+    #[serde(skip)]
+    pub failure: Option<&'static str>,
 }
 
 /// How the request ended.
@@ -143,14 +160,50 @@ pub struct Outcome {
     pub error: Option<String>,
 }
 
+impl AttemptOutcome {
+    /// A gate's verdict moved the plan on from this attempt (an escalation, or a rejection
+    /// under `on_reject = "next"`). The one definition the proxy's metrics and eval count by.
+    pub fn moved_on_by_gate(self) -> bool {
+        matches!(self, AttemptOutcome::Escalated | AttemptOutcome::RejectedNext)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptOutcome::Returned => "returned",
+            AttemptOutcome::Escalated => "escalated",
+            AttemptOutcome::RejectedNext => "rejected_next",
+            AttemptOutcome::Rejected => "rejected",
+            AttemptOutcome::UpstreamError => "upstream_error",
+            AttemptOutcome::DeadlineExceeded => "deadline_exceeded",
+            AttemptOutcome::StreamBroken => "stream_broken",
+        }
+    }
+}
+
+/// Sum of costs, unknown when any is unknown.
+pub fn total_cost<'a>(costs: impl IntoIterator<Item = &'a Option<f64>>) -> Option<f64> {
+    costs.into_iter().try_fold(0.0, |sum, cost| cost.map(|c| sum + c))
+}
+
 impl DecisionRecord {
     /// Escalations (gate verdicts that moved on) in this request.
     pub fn escalations(&self) -> usize {
-        self.attempts.iter().filter(|a| a.outcome == AttemptOutcome::Escalated).count()
+        self.attempts.iter().filter(|a| a.outcome.moved_on_by_gate()).count()
     }
 
     /// Fallbacks (upstream failures that moved on) in this request.
     pub fn fallbacks(&self) -> usize {
         self.attempts.iter().filter(|a| a.outcome == AttemptOutcome::UpstreamError).count()
     }
+
+    /// Cost of every attempt so far; `None` when one of them is unpriced.
+    pub fn cost_so_far(&self) -> Option<f64> {
+        total_cost(self.attempts.iter().map(|a| &a.cost_usd))
+    }
+}
+
+/// Milliseconds since the Unix epoch, for records' timestamps.
+pub fn now_ms() -> u64 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
