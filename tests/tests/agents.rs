@@ -4,7 +4,7 @@
 //! stream replayed exactly; bad agent input answered with OpenAI-shaped 400s.
 
 use serde_json::{Value, json};
-use switchyard::route::decision::AttemptOutcome;
+use switchyard::telemetry::decision::AttemptOutcome;
 use switchyard::sim::tools::{Breakage, small_breakage};
 use switchyard_tests::proxy::{Proxy, Reply, SIM_MODELS, chat, render, send, simulator};
 
