@@ -5,14 +5,18 @@
 # plugins' own unit tests. Guests are built from source by the test setup.
 #
 # On a fresh machine it first installs what the tests need and the toolchain lacks, each step
-# idempotent and quick when already done: the wasm32-wasip2 target, the pinned openai SDK,
+# idempotent and quick when already done: the wasm32-wasip2 target, the pinned openai SDKs
+# (Python, with openai-agents, and Node),
 # and the pinned Python/JS component toolchains.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
-python3 -c 'import openai' 2>/dev/null ||
+python3 -c 'import openai, agents' 2>/dev/null ||
   python3 -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+# The official `openai` Node SDK, pinned by tests/node/package-lock.json.
+[ -f tests/node/node_modules/openai/package.json ] ||
+  npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
 bash scripts/install-polyglot-toolchains.sh
 
 echo "==> host workspace"

@@ -173,7 +173,12 @@ pub fn answer(model: &str, quality: Quality, body: &Map<String, Value>) -> Answe
     let (mut content, mut finish_reason, good) = match (quality, hard) {
         _ if after_tool.is_some() => (after_tool.unwrap_or_default(), "stop", true),
         (Quality::Large, _) | (Quality::Small, false) if json => {
-            let v = json!({"answer": prose(seed, words), "topic": topic, "confidence": 0.9});
+            // A `json_schema` response format is followed: values from the schema (strings
+            // from the prompt), as structured outputs promise.
+            let v = match body.get("response_format").and_then(|f| f.pointer("/json_schema/schema")) {
+                Some(schema) => super::tools::value_for_schema(schema, &text),
+                None => json!({"answer": prose(seed, words), "topic": topic, "confidence": 0.9}),
+            };
             (v.to_string(), "stop", true)
         }
         (Quality::Large, _) | (Quality::Small, false) => {

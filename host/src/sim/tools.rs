@@ -142,6 +142,12 @@ fn arguments_for(schema: Option<&Value>, prompt: &str) -> Value {
     value_for(schema.unwrap_or(&json!({"type": "object"})), prompt, "value", 0)
 }
 
+/// A value that satisfies `schema` (every property filled, enums take their first value,
+/// strings come from the prompt): the simulator's structured output.
+pub fn value_for_schema(schema: &Value, prompt: &str) -> Value {
+    value_for(schema, prompt, "value", 0)
+}
+
 fn value_for(schema: &Value, prompt: &str, key: &str, depth: usize) -> Value {
     if let Some(first) = schema.get("enum").and_then(Value::as_array).and_then(|e| e.first()) {
         return first.clone();
@@ -286,6 +292,13 @@ mod tests {
         }
         assert_eq!(broken.len(), 3);
         assert!((30..=50).contains(&fine), "{fine}");
+    }
+
+    /// The quickstart (examples/quickstart/run.sh) shows one call of each kind.
+    #[test]
+    fn the_quickstart_prompts_stay_as_documented() {
+        assert_eq!(small_breakage("What is the weather in Lisbon right now?"), None);
+        assert_eq!(small_breakage("What is the weather in Paris right now?"), Some(Breakage::MissingRequired));
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //
 // Configuration: `{"phrases": [...], "window": 200}` (`phrases` replaces the list).
 
-import { log } from "switchyard:plugin/host@0.1.0";
+import { log } from "switchyard:plugin/host@0.2.0";
 
 const DEFAULTS = {
   phrases: ["i'm not sure", "i am not sure", "i don't know", "i do not know", "cannot determine"],

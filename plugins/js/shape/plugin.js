@@ -10,7 +10,7 @@
 //
 // Configuration (all optional): `{"max_turns": 10, "non_ascii_threshold": 0.3}`.
 
-import { log } from "switchyard:plugin/host@0.1.0";
+import { log } from "switchyard:plugin/host@0.2.0";
 
 const DEFAULTS = { max_turns: 10, non_ascii_threshold: 0.3 };
 // Set by `configure` from the configuration alone; nothing about a request is kept.

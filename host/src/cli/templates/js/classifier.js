@@ -6,7 +6,7 @@
 // WIT names arrive in camelCase (`input-tokens` is `inputTokens`); throwing a string returns
 // `err(string)`.
 
-import { log } from "switchyard:plugin/host@0.1.0";
+import { log } from "switchyard:plugin/host@0.2.0";
 
 // Set by `configure`; depends on the configuration only, never on a request.
 let config = { saturation_tokens: 1000 };
