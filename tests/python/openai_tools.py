@@ -138,8 +138,18 @@ async def check_agent(base_url: str, good: str) -> None:
     assert "18 degrees and sunny in Paris" in result.final_output, result.final_output
 
 
+def check_embeddings(client: openai.OpenAI) -> None:
+    raw = client.embeddings.with_raw_response.create(model="small", input=["a red apple", "a green pear"])
+    result = raw.parse()
+    assert raw.headers["x-switchyard-model"] == "small", raw.headers
+    assert float(raw.headers["x-switchyard-cost-usd"]) > 0
+    assert len(result.data) == 2 and len(result.data[0].embedding) > 0, result
+    assert result.usage.prompt_tokens > 0
+
+
 def main(base_url: str, good: str, bad: str) -> None:
     client = openai.OpenAI(base_url=base_url, api_key="not-needed", max_retries=0, timeout=30)
+    check_embeddings(client)
     check_tools(client, good, bad)
     check_parse(client)
     asyncio.run(check_agent(base_url, good))

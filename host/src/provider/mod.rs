@@ -10,6 +10,7 @@ mod breaker;
 mod call;
 mod client;
 mod completion;
+pub mod embeddings;
 pub mod cost;
 mod error;
 pub mod health;

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod auth;
 pub mod body;
 pub mod chat;
+pub mod embeddings;
 pub mod error;
 pub mod headers;
 pub mod listen;

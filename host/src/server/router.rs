@@ -15,17 +15,18 @@ pub async fn route(app: Arc<App>, request: Request<Incoming>) -> Response<Body> 
     let path = request.uri().path().trim_end_matches('/').to_string();
     match (request.method(), path.as_str()) {
         (&Method::POST, "/v1/chat/completions" | "/chat/completions") => chat::handle(app, request).await,
+        (&Method::POST, "/v1/embeddings" | "/embeddings") => super::embeddings::handle(app, request).await,
         (&Method::GET, "/v1/models" | "/models") => models::list(&app, request.headers()),
         (&Method::GET, "/healthz") => text(200, "ok\n", "text/plain"),
         (_, admin) if admin.starts_with("/admin/") => super::admin::handle(app, request, &path).await,
         (&Method::GET, "/metrics") => {
             text(200, &app.metrics().encode(), "application/openmetrics-text; version=1.0.0; charset=utf-8")
         }
-        (method, "/v1/chat/completions" | "/v1/models" | "/healthz" | "/metrics") => {
+        (method, "/v1/chat/completions" | "/v1/embeddings" | "/v1/models" | "/healthz" | "/metrics") => {
             ApiError::method_not_allowed(method, &path).into_response()
         }
         (_, other) => ApiError::not_found(format!(
-            "Unknown path {other}. Switchyard serves /v1/chat/completions, /v1/models, /healthz and /metrics."
+            "Unknown path {other}. Switchyard serves /v1/chat/completions, /v1/embeddings, /v1/models, /healthz and /metrics."
         ))
         .into_response(),
     }

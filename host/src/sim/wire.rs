@@ -151,6 +151,31 @@ fn finish(model: &str, answer: &Answer, include_usage: bool, out: &mut Vec<Value
     }
 }
 
+/// An embeddings list: one unit vector of `dimensions` per input, from a hash of the model
+/// and the input, and usage estimated like the host's.
+pub fn embeddings(model: &str, input: &Value, dimensions: usize) -> Value {
+    let inputs: Vec<String> = match input {
+        Value::Array(items) => items.iter().map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string)).collect(),
+        other => vec![other.as_str().map_or_else(|| other.to_string(), str::to_string)],
+    };
+    let mut tokens = 0u32;
+    let data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(index, text)| {
+            tokens = tokens.saturating_add(crate::provider::cost::estimate_tokens(text).max(1));
+            let raw: Vec<f64> = (0..dimensions)
+                .map(|d| (super::answer::hash(&[model, text, &d.to_string()]) % 2001) as f64 / 1000.0 - 1.0)
+                .collect();
+            let norm = raw.iter().map(|x| x * x).sum::<f64>().sqrt().max(1e-9);
+            let vector: Vec<f64> = raw.iter().map(|x| (x / norm * 1e6).round() / 1e6).collect();
+            json!({"object": "embedding", "index": index, "embedding": vector})
+        })
+        .collect();
+    json!({"object": "list", "data": data, "model": model,
+           "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+}
+
 /// OpenAI's error body.
 pub fn error(message: &str, kind: &str, code: Option<&str>) -> Value {
     json!({"error": {"message": message, "type": kind, "param": null, "code": code}})
