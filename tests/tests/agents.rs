@@ -4,8 +4,8 @@
 //! stream replayed exactly; bad agent input answered with OpenAI-shaped 400s.
 
 use serde_json::{Value, json};
-use switchyard::telemetry::decision::AttemptOutcome;
 use switchyard::sim::tools::{Breakage, small_breakage};
+use switchyard::telemetry::decision::AttemptOutcome;
 use switchyard_tests::proxy::{Proxy, Reply, SIM_MODELS, chat, render, send, simulator};
 
 /// `small` then `large` behind three gates: two of contract 0.2.0 and one of 0.1.0.
@@ -111,7 +111,8 @@ async fn a_valid_tool_call_from_the_cheap_model_is_answered_by_it_plain_and_stre
         let record = proxy.record(&id).await;
         let attempt = &record.attempts[0];
         assert_eq!(attempt.outcome, AttemptOutcome::Returned);
-        let verdicts: Vec<(&str, &str)> = attempt.gates.iter().map(|g| (g.plugin.as_str(), g.verdict.as_str())).collect();
+        let verdicts: Vec<(&str, &str)> =
+            attempt.gates.iter().map(|g| (g.plugin.as_str(), g.verdict.as_str())).collect();
         assert_eq!(verdicts, [("old", "accept"), ("sanity", "accept"), ("tool-args", "accept")], "stream={stream}");
     }
 }
@@ -193,7 +194,10 @@ async fn the_0_1_0_gate_sees_its_old_view_and_still_escalates() {
     assert!(reason.contains("v0.1.0 saw 2 messages, has-tools false, finish stop"), "{reason}");
     let loaded = proxy.app.snapshot().plugins.get("old").map(|p| p.contract());
     assert_eq!(loaded, Some(switchyard::plugin::Contract::V010));
-    assert_eq!(proxy.app.snapshot().plugins.get("tool-args").map(|p| p.contract()), Some(switchyard::plugin::Contract::V020));
+    assert_eq!(
+        proxy.app.snapshot().plugins.get("tool-args").map(|p| p.contract()),
+        Some(switchyard::plugin::Contract::V020)
+    );
 }
 
 #[tokio::test]
@@ -221,15 +225,25 @@ async fn bad_agent_input_is_a_400_in_openais_shape() {
     let (proxy, _) = proxy().await;
     let user = json!([{"role": "user", "content": "hi"}]);
     for (body, param) in [
-        (json!({"model": "auto", "messages": user,
+        (
+            json!({"model": "auto", "messages": user,
                 "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "obj"}}}]}),
-         "tools[0].function.parameters"),
-        (json!({"model": "auto", "messages": [{"role": "user", "content": "hi"},
-                {"role": "tool", "tool_call_id": "call_never", "content": "42"}]}), "messages[1]"),
-        (json!({"model": "auto", "messages": [{"role": "user", "content": [{"type": "hologram", "data": "x"}]}]}),
-         "messages[0].content[0].type"),
-        (json!({"model": "auto", "messages": user, "tools": tools(),
-                "tool_choice": {"type": "function", "function": {"name": "launch_rockets"}}}), "tool_choice"),
+            "tools[0].function.parameters",
+        ),
+        (
+            json!({"model": "auto", "messages": [{"role": "user", "content": "hi"},
+                {"role": "tool", "tool_call_id": "call_never", "content": "42"}]}),
+            "messages[1]",
+        ),
+        (
+            json!({"model": "auto", "messages": [{"role": "user", "content": [{"type": "hologram", "data": "x"}]}]}),
+            "messages[0].content[0].type",
+        ),
+        (
+            json!({"model": "auto", "messages": user, "tools": tools(),
+                "tool_choice": {"type": "function", "function": {"name": "launch_rockets"}}}),
+            "tool_choice",
+        ),
     ] {
         let reply = chat(&proxy, body.clone()).await;
         assert_eq!(reply.status, 400, "{body}");

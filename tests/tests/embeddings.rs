@@ -15,7 +15,12 @@ default_plan = ["small", "large"]
 async fn embeddings_go_to_a_concrete_model_with_cost_headers_and_a_record() {
     let proxy = Proxy::start(&render(&format!("{SIM_MODELS}{ROUTE}"), simulator().await)).await;
     let url = format!("{}/v1/embeddings", proxy.base);
-    let reply = send("POST", &url, json!({"model": "large", "input": ["a red apple", "a green pear"], "dimensions": 16}).to_string()).await;
+    let reply = send(
+        "POST",
+        &url,
+        json!({"model": "large", "input": ["a red apple", "a green pear"], "dimensions": 16}).to_string(),
+    )
+    .await;
     assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
     let body = reply.json();
     assert_eq!(body["model"], "large");
@@ -33,7 +38,10 @@ async fn embeddings_go_to_a_concrete_model_with_cost_headers_and_a_record() {
     assert_eq!(record.requested_model, "large");
     assert_eq!(record.outcome.http_status, 200);
     assert_eq!(record.attempts.len(), 1);
-    assert_eq!((record.attempts[0].outcome, record.attempts[0].input_tokens as u64), (AttemptOutcome::Returned, tokens));
+    assert_eq!(
+        (record.attempts[0].outcome, record.attempts[0].input_tokens as u64),
+        (AttemptOutcome::Returned, tokens)
+    );
     assert_eq!(record.attempts[0].upstream_model, "sim-large");
 
     for (body, status, param) in [

@@ -21,8 +21,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::plugin::{Candidate, Message, ModelInfo, Plan, Request, ResponseFormat, Signal, ToolCall, Verdict, samples};
-use crate::route::lower;
 use crate::provider::cost::estimate_tokens;
+use crate::route::lower;
 
 /// One fixture, ready to run.
 #[derive(Debug, Clone)]
@@ -259,12 +259,10 @@ pub fn parse(text: &str) -> Result<Option<Vec<Fixture>>, (usize, String)> {
             continue;
         }
         let spec = match (line.user, line.request) {
-            (Some(text), None) => {
-                RequestSpec {
+            (Some(text), None) => RequestSpec {
                 messages: vec![serde_json::json!({"role": "user", "content": text})],
                 ..Default::default()
-            }
-            }
+            },
             (None, Some(spec)) => spec,
             (Some(_), Some(_)) => return Err((line_no, "give `user` or `request`, not both".into())),
             (None, None) => return Err((line_no, "a fixture needs `user` (text) or `request`".into())),
@@ -301,7 +299,9 @@ fn request(name: &str, spec: RequestSpec) -> Result<Request, String> {
     };
     let mut body = serde_json::Map::new();
     body.insert("messages".into(), Value::Array(spec.messages));
-    for (key, value) in [("tools", spec.tools), ("tool_choice", spec.tool_choice), ("response_format", spec.response_format)] {
+    for (key, value) in
+        [("tools", spec.tools), ("tool_choice", spec.tool_choice), ("response_format", spec.response_format)]
+    {
         if let Some(value) = value {
             body.insert(key.into(), value);
         }

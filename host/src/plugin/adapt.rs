@@ -57,7 +57,11 @@ pub(crate) fn request(r: &new::Request) -> old::Request {
     old::Request {
         id: r.id.clone(),
         model: r.model.clone(),
-        messages: r.messages.iter().map(|m| old::Message { role: m.role.clone(), content: m.content.clone() }).collect(),
+        messages: r
+            .messages
+            .iter()
+            .map(|m| old::Message { role: m.role.clone(), content: m.content.clone() })
+            .collect(),
         max_tokens: r.max_tokens,
         temperature: r.temperature,
         streaming: r.streaming,
@@ -141,12 +145,18 @@ mod tests {
         });
         r.messages[0].tool_calls.push(new::ToolCall { id: "c".into(), name: "f".into(), arguments: "{}".into() });
         let o = request(&r);
-        assert_eq!((o.id.as_str(), o.model.as_str(), o.input_tokens), (r.id.as_str(), r.model.as_str(), r.input_tokens));
+        assert_eq!(
+            (o.id.as_str(), o.model.as_str(), o.input_tokens),
+            (r.id.as_str(), r.model.as_str(), r.input_tokens)
+        );
         assert_eq!(o.messages.len(), r.messages.len());
         assert_eq!(o.messages[0].content, r.messages[0].content);
         assert_eq!(o.metadata, r.metadata);
         let c = crate::plugin::samples::candidate(&r);
         let oc = candidate(&c);
-        assert_eq!((oc.content.as_str(), oc.finish_reason.as_str(), oc.last_step), (c.content.as_str(), c.finish_reason.as_str(), c.last_step));
+        assert_eq!(
+            (oc.content.as_str(), oc.finish_reason.as_str(), oc.last_step),
+            (c.content.as_str(), c.finish_reason.as_str(), c.last_step)
+        );
     }
 }

@@ -132,12 +132,8 @@ pub async fn load_hashed(
 
     let link_started = Instant::now();
     let supplied: Vec<String> = shared.iter().map(|(name, _)| name.clone()).collect();
-    let contract =
-        world::check(&engine.backend(tier).engine, &component, kind, &supplied).map_err(|detail| LoadError::World {
-            name: name.clone(),
-            path: path.clone(),
-            detail,
-        })?;
+    let contract = world::check(&engine.backend(tier).engine, &component, kind, &supplied)
+        .map_err(|detail| LoadError::World { name: name.clone(), path: path.clone(), detail })?;
     let mut linked = WorldPre::new(engine, tier, &component, kind, contract, &shared);
     if linked.is_err()
         && !shared.is_empty()

@@ -33,8 +33,8 @@ mod world;
 pub use adapt::Contract;
 pub use bindings::types;
 pub use bindings::types::{
-    Candidate, ContentPart, JsonSchemaFormat, Message, ModelInfo, PartKind, Plan, Request, ResponseFormat, Signal, Tool,
-    ToolCall, ToolChoice, ToolResult, Verdict,
+    Candidate, ContentPart, JsonSchemaFormat, Message, ModelInfo, PartKind, Plan, Request, ResponseFormat, Signal,
+    Tool, ToolCall, ToolChoice, ToolResult, Verdict,
 };
 pub use cache::{CacheOutcome, ContentHash};
 pub use engine::{EngineError, EngineSettings, PluginEngine};

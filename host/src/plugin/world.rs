@@ -24,10 +24,8 @@ pub(crate) fn check(
     let exports: Vec<String> = ty.exports(engine).map(|(name, _)| name.to_string()).collect();
     let contract = Contract::detect(exports.iter().map(String::as_str));
     let configure = contract.unwrap_or(Contract::V020).configure_export();
-    let missing: Vec<&str> = [configure, kind.call_export()]
-        .into_iter()
-        .filter(|want| !exports.iter().any(|have| have == want))
-        .collect();
+    let missing: Vec<&str> =
+        [configure, kind.call_export()].into_iter().filter(|want| !exports.iter().any(|have| have == want)).collect();
     if !missing.is_empty() {
         let looks_like = PluginKind::ALL
             .iter()

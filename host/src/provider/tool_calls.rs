@@ -151,7 +151,11 @@ mod tests {
         assert_eq!(
             a.calls(),
             vec![
-                ToolCallPart { id: "call_a".into(), name: "get_weather".into(), arguments: r#"{"city":"Paris"}"#.into() },
+                ToolCallPart {
+                    id: "call_a".into(),
+                    name: "get_weather".into(),
+                    arguments: r#"{"city":"Paris"}"#.into()
+                },
                 ToolCallPart { id: "call_b".into(), name: "get_time".into(), arguments: "{}".into() },
             ]
         );

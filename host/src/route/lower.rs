@@ -82,7 +82,10 @@ pub fn check(json: &Map<String, Value>) -> Result<(), InvalidRequest> {
                 match (id, name, arguments) {
                     (Some(id), Some(_), Some(Value::String(_))) => calls.push(id),
                     (None, _, _) => {
-                        return Err(invalid(format!("{param}.id"), format!("Missing required parameter: '{param}.id'.")));
+                        return Err(invalid(
+                            format!("{param}.id"),
+                            format!("Missing required parameter: '{param}.id'."),
+                        ));
                     }
                     (_, None, _) => {
                         return Err(invalid(
@@ -181,7 +184,10 @@ fn check_tools(json: &Map<String, Value>) -> Result<Vec<&str>, InvalidRequest> {
                 }
                 check_schema(parameters, &mut Vec::new(), 0).map_err(|(at, why)| {
                     let context = if at.is_empty() { String::new() } else { format!(" In context=({at}),") };
-                    invalid(format!("{param}.parameters"), format!("Invalid schema for function '{name}':{context} {why}"))
+                    invalid(
+                        format!("{param}.parameters"),
+                        format!("Invalid schema for function '{name}':{context} {why}"),
+                    )
                 })?;
             }
             names.push(name);
@@ -281,12 +287,17 @@ fn check_tool_choice(json: &Map<String, Value>, tools: &[&str]) -> Result<(), In
             Some(other) => {
                 return Err(invalid(
                     key,
-                    format!("Invalid value for '{key}': expected 'none', 'auto', 'required' or an object, got {other}."),
+                    format!(
+                        "Invalid value for '{key}': expected 'none', 'auto', 'required' or an object, got {other}."
+                    ),
                 ));
             }
         };
         if tools.is_empty() {
-            return Err(invalid(key, format!("Invalid value for '{key}': '{key}' is only allowed when tools are specified.")));
+            return Err(invalid(
+                key,
+                format!("Invalid value for '{key}': '{key}' is only allowed when tools are specified."),
+            ));
         }
         if let Some(name) = named
             && !tools.contains(&name)
@@ -359,7 +370,11 @@ fn message(m: &Value, names: &[(String, String)]) -> Message {
             .collect();
     }
     if let Some(call) = m.get("function_call").filter(|c| c.is_object()) {
-        out.tool_calls.push(ToolCall { id: String::new(), name: str_at(call, "/name"), arguments: str_at(call, "/arguments") });
+        out.tool_calls.push(ToolCall {
+            id: String::new(),
+            name: str_at(call, "/name"),
+            arguments: str_at(call, "/arguments"),
+        });
     }
     match role {
         "tool" => {
@@ -368,7 +383,11 @@ fn message(m: &Value, names: &[(String, String)]) -> Message {
             out.tool_results.push(ToolResult { call_id, name, content: out.content.clone() });
         }
         "function" => {
-            out.tool_results.push(ToolResult { call_id: String::new(), name: str_at(m, "/name"), content: out.content.clone() });
+            out.tool_results.push(ToolResult {
+                call_id: String::new(),
+                name: str_at(m, "/name"),
+                content: out.content.clone(),
+            });
         }
         _ => {}
     }
@@ -514,16 +533,40 @@ mod tests {
     fn bad_agent_input_names_the_parameter() {
         let user = json!([{"role": "user", "content": "hi"}]);
         let cases = [
-            (json!({"tools": [{"type": "function", "function": {"name": "f", "parameters": "nope"}}], "messages": user}), "tools[0].function.parameters"),
-            (json!({"tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "obj"}}}], "messages": user}), "tools[0].function.parameters"),
-            (json!({"tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {"a": {"type": 3}}}}}], "messages": user}), "tools[0].function.parameters"),
-            (json!({"tools": [{"type": "function", "function": {"name": "bad name!"}}], "messages": user}), "tools[0].function.name"),
+            (
+                json!({"tools": [{"type": "function", "function": {"name": "f", "parameters": "nope"}}], "messages": user}),
+                "tools[0].function.parameters",
+            ),
+            (
+                json!({"tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "obj"}}}], "messages": user}),
+                "tools[0].function.parameters",
+            ),
+            (
+                json!({"tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {"a": {"type": 3}}}}}], "messages": user}),
+                "tools[0].function.parameters",
+            ),
+            (
+                json!({"tools": [{"type": "function", "function": {"name": "bad name!"}}], "messages": user}),
+                "tools[0].function.name",
+            ),
             (json!({"tools": [{"type": "retrieval"}], "messages": user}), "tools[0].type"),
-            (json!({"tools": weather_tools(), "tool_choice": {"type": "function", "function": {"name": "other"}}, "messages": user}), "tool_choice"),
+            (
+                json!({"tools": weather_tools(), "tool_choice": {"type": "function", "function": {"name": "other"}}, "messages": user}),
+                "tool_choice",
+            ),
             (json!({"tool_choice": "required", "messages": user}), "tool_choice"),
-            (json!({"messages": [{"role": "user", "content": "hi"}, {"role": "tool", "tool_call_id": "ghost", "content": "x"}]}), "messages[1]"),
-            (json!({"messages": [{"role": "user", "content": [{"type": "video", "video": {}}]}]}), "messages[0].content[0].type"),
-            (json!({"messages": [{"role": "assistant", "tool_calls": [{"id": "c", "function": {"name": "f", "arguments": {}}}]}]}), "messages[0].tool_calls[0].function.arguments"),
+            (
+                json!({"messages": [{"role": "user", "content": "hi"}, {"role": "tool", "tool_call_id": "ghost", "content": "x"}]}),
+                "messages[1]",
+            ),
+            (
+                json!({"messages": [{"role": "user", "content": [{"type": "video", "video": {}}]}]}),
+                "messages[0].content[0].type",
+            ),
+            (
+                json!({"messages": [{"role": "assistant", "tool_calls": [{"id": "c", "function": {"name": "f", "arguments": {}}}]}]}),
+                "messages[0].tool_calls[0].function.arguments",
+            ),
             (json!({"response_format": {"type": "xml"}, "messages": user}), "response_format.type"),
             (json!({"response_format": {"type": "json_schema"}, "messages": user}), "response_format.json_schema"),
         ];
@@ -552,7 +595,11 @@ mod tests {
         assert_eq!(tool_choice(&b), ToolChoice::Named("f".into()));
         assert_eq!(
             response_format(&b),
-            ResponseFormat::JsonSchema(JsonSchemaFormat { name: "p".into(), schema: r#"{"type":"object"}"#.into(), strict: true })
+            ResponseFormat::JsonSchema(JsonSchemaFormat {
+                name: "p".into(),
+                schema: r#"{"type":"object"}"#.into(),
+                strict: true
+            })
         );
         let m = messages(&b);
         assert_eq!(m[0].tool_calls[0].name, "f");

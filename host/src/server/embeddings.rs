@@ -43,8 +43,7 @@ pub fn parse(bytes: &[u8]) -> Result<(Map<String, Value>, String), ApiError> {
     if !input_ok {
         return Err(bad(
             "input",
-            "Invalid 'input': expected a string, an array of strings, or an array of token arrays (not empty)."
-                .into(),
+            "Invalid 'input': expected a string, an array of strings, or an array of token arrays (not empty).".into(),
         ));
     }
     Ok((body, model))
@@ -190,7 +189,12 @@ mod tests {
         assert!(parse(br#"{"model":"e","input":["a","b"]}"#).is_ok());
         assert!(parse(br#"{"model":"e","input":[[1,2],[3]]}"#).is_ok());
         assert_eq!(parse(br#"{"input":"hi"}"#).unwrap_err().param.as_deref(), Some("model"));
-        for bad in [r#"{"model":"e"}"#, r#"{"model":"e","input":[]}"#, r#"{"model":"e","input":["a",1]}"#, r#"{"model":"e","input":{}}"#] {
+        for bad in [
+            r#"{"model":"e"}"#,
+            r#"{"model":"e","input":[]}"#,
+            r#"{"model":"e","input":["a",1]}"#,
+            r#"{"model":"e","input":{}}"#,
+        ] {
             assert_eq!(parse(bad.as_bytes()).unwrap_err().param.as_deref(), Some("input"), "{bad}");
         }
         assert!(parse(b"[1]").is_err());

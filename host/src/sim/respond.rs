@@ -123,7 +123,11 @@ async fn embeddings(req: Request<Incoming>) -> Response<Body> {
         return error(StatusCode::BAD_REQUEST, "missing \"model\"");
     };
     if behavior(model).is_none() {
-        let body = wire::error(&format!("The model `{model}` does not exist"), "invalid_request_error", Some("model_not_found"));
+        let body = wire::error(
+            &format!("The model `{model}` does not exist"),
+            "invalid_request_error",
+            Some("model_not_found"),
+        );
         return json_response(StatusCode::NOT_FOUND, &body);
     }
     match body.get("input") {

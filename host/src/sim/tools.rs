@@ -49,16 +49,19 @@ pub fn calls(model: &str, quality: Quality, body: &Map<String, Value>, prompt: &
         return None;
     }
     let forced = body.get("tool_choice").and_then(|c| c.pointer("/function/name")).and_then(Value::as_str);
-    let tool = forced
-        .and_then(|name| tools.iter().find(|t| t.name == name))
-        .unwrap_or_else(|| best_match(&tools, prompt));
+    let tool =
+        forced.and_then(|name| tools.iter().find(|t| t.name == name)).unwrap_or_else(|| best_match(&tools, prompt));
     let seed = hash(&[model, prompt, "tools"]);
     let arguments = arguments_for(tool.parameters, prompt);
     let arguments = match small_breakage(prompt).filter(|_| quality == Quality::Small) {
         Some(breakage) => break_arguments(&arguments, tool.parameters, breakage),
         None => arguments.to_string(),
     };
-    Some(vec![SimToolCall { id: format!("call_sim{:012x}", seed & 0xffff_ffff_ffff), name: tool.name.to_string(), arguments }])
+    Some(vec![SimToolCall {
+        id: format!("call_sim{:012x}", seed & 0xffff_ffff_ffff),
+        name: tool.name.to_string(),
+        arguments,
+    }])
 }
 
 /// Whether (and how) `sim-small` breaks the tool call it makes for `prompt`: about one
@@ -130,9 +133,10 @@ fn string_from(prompt: &str, key: &str) -> String {
         .collect();
     match candidates.last() {
         Some(word) => word.to_string(),
-        None => prompt.split_whitespace().last().map_or_else(|| key.to_string(), |w| {
-            w.trim_matches(|c: char| !c.is_alphanumeric()).to_string()
-        }),
+        None => prompt
+            .split_whitespace()
+            .last()
+            .map_or_else(|| key.to_string(), |w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_string()),
     }
 }
 

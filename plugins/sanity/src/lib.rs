@@ -274,7 +274,10 @@ mod tests {
         let no_args = Candidate::with_tool_calls("m", vec![ToolCall::new("c1", "now", "")]);
         assert_eq!(check(&Config::default(), &no_args), Verdict::Accept(1.0));
         let broken = Candidate::with_tool_calls("m", vec![ToolCall::new("c1", "get_weather", r#"{"city": "Par"#)]);
-        assert!(escalates(&check(&Config::default(), &broken), "malformed tool call: tool call `get_weather`: arguments are not valid JSON"));
+        assert!(escalates(
+            &check(&Config::default(), &broken),
+            "malformed tool call: tool call `get_weather`: arguments are not valid JSON"
+        ));
         let array = Candidate::with_tool_calls("m", vec![ToolCall::new("c1", "f", "[1]")]);
         assert!(escalates(&check(&Config::default(), &array), "not an object"));
         let nameless = Candidate::with_tool_calls("m", vec![ToolCall::new("c9", " ", "{}")]);

@@ -131,8 +131,8 @@ pub use bindings::classifier::switchyard::plugin::{host, types};
 pub use host::Level;
 pub use signals::{signal, signal_label, signal_value};
 pub use types::{
-    Candidate, ContentPart, JsonSchemaFormat, Message, ModelInfo, PartKind, Plan, Request, ResponseFormat, Signal, Tool,
-    ToolCall, ToolChoice, ToolResult, Verdict,
+    Candidate, ContentPart, JsonSchemaFormat, Message, ModelInfo, PartKind, Plan, Request, ResponseFormat, Signal,
+    Tool, ToolCall, ToolChoice, ToolResult, Verdict,
 };
 
 /// The `classifier` world's exports: `configure` and `classify`.

@@ -173,7 +173,10 @@ mod tests {
     #[test]
     fn accepts_a_valid_call_and_plain_text() {
         let c = Config::default();
-        assert_eq!(check(&c, &request(), &call("get_weather", r#"{"city": "Paris", "unit": "celsius"}"#)), Verdict::Accept(1.0));
+        assert_eq!(
+            check(&c, &request(), &call("get_weather", r#"{"city": "Paris", "unit": "celsius"}"#)),
+            Verdict::Accept(1.0)
+        );
         assert_eq!(check(&c, &request(), &call("now", "")), Verdict::Accept(1.0));
         assert_eq!(check(&c, &request(), &Candidate::new("small", "It is sunny.")), Verdict::Accept(1.0));
         assert_eq!(check(&c, &Request::from_user("hi"), &Candidate::new("small", "Hello!")), Verdict::Accept(1.0));
@@ -183,9 +186,18 @@ mod tests {
     fn names_the_tool_and_the_failing_path() {
         let c = Config::default();
         let r = request();
-        assert_eq!(reason(check(&c, &r, &call("get_wether", "{}"))), "tool `get_wether` was not offered (offered: get_weather, now)");
-        assert!(reason(check(&c, &r, &call("get_weather", r#"{"city": "Par"#))).starts_with("tool `get_weather`: arguments are not valid JSON"));
-        assert_eq!(reason(check(&c, &r, &call("get_weather", "[]"))), "tool `get_weather`: $: arguments must be a JSON object");
+        assert_eq!(
+            reason(check(&c, &r, &call("get_wether", "{}"))),
+            "tool `get_wether` was not offered (offered: get_weather, now)"
+        );
+        assert!(
+            reason(check(&c, &r, &call("get_weather", r#"{"city": "Par"#)))
+                .starts_with("tool `get_weather`: arguments are not valid JSON")
+        );
+        assert_eq!(
+            reason(check(&c, &r, &call("get_weather", "[]"))),
+            "tool `get_weather`: $: arguments must be a JSON object"
+        );
         let why = reason(check(&c, &r, &call("get_weather", r#"{"unit": "celsius"}"#)));
         assert!(why.starts_with("tool `get_weather`: $") && why.contains("city"), "{why}");
         let why = reason(check(&c, &r, &call("get_weather", r#"{"city": 3}"#)));
