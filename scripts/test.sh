@@ -18,6 +18,13 @@ python3 -c 'import openai, agents' 2>/dev/null ||
 [ -f tests/node/node_modules/openai/package.json ] ||
   npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
 bash scripts/install-polyglot-toolchains.sh
+# The package suite runs a real OCI registry (Debian's docker-registry, the CNCF distribution
+# registry) with bcrypt htpasswd auth (apache2-utils), and checks signatures made by openssl.
+if ! command -v docker-registry >/dev/null || ! command -v htpasswd >/dev/null || ! command -v openssl >/dev/null; then
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends docker-registry apache2-utils openssl
+fi
 
 echo "==> host workspace"
 cargo test --workspace --locked

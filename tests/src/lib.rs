@@ -4,6 +4,7 @@
 
 pub mod flap;
 pub mod fuzz_checks;
+pub mod packages;
 pub mod procstat;
 pub mod proxy;
 pub mod reload;

@@ -350,6 +350,17 @@ fn gates_need_the_answer_text() {
 }
 
 #[test]
+fn unpriced_models_are_refused_with_the_model_named() {
+    let f = fixture(true);
+    let text = std::fs::read_to_string(&f.config).unwrap();
+    let unpriced = format!("{text}\n[models.gratis]\nprovider = \"offline\"\nupstream = \"sim-small\"\n");
+    std::fs::write(&f.config, unpriced).unwrap();
+    let error = eval::run(&options(&f, "cascade")).unwrap_err();
+    assert!(matches!(&error, EvalError::Unpriced { model, .. } if model == "gratis"), "{error}");
+    assert!(error.to_string().contains("input_price and output_price"), "{error}");
+}
+
+#[test]
 fn holdout_parts_partition_the_items() {
     let f = fixture(true);
     let mut options = options(&f, "perfect");
@@ -419,7 +430,7 @@ fn routellm_csv_table_json_and_svg() {
 async fn replay_matches_the_live_proxy() {
     use switchyard::eval::data::{Item, ModelResult};
     use switchyard::eval::mapping;
-    use switchyard::eval::replay::{self, Models, ReplayOptions, RouteUnderTest};
+    use switchyard::eval::replay::{self, Models, ReplayOptions};
     use switchyard::plugin::Message;
     use switchyard::sim::answer::{Quality, answer};
     use switchyard::telemetry::decision::AttemptOutcome;
@@ -530,28 +541,18 @@ default_plan = ["small", "large"]
         .map(|id| mapping::ConfigModel { id: id.clone(), input_price: 0.0, output_price: 0.0 })
         .collect();
     let map = mapping::build(&config_models, &dataset, &[]).unwrap();
-    let route = RouteUnderTest::from_route(&snapshot.routes["auto"]);
+    let route = &snapshot.routes["auto"];
     let models = Models {
-        table: snapshot.model_table(&switchyard::provider::HealthBook::new(Default::default())),
-        known: snapshot.models.keys().cloned().collect(),
+        table: snapshot.model_table(&switchyard::provider::HealthBook::new(Default::default()), Some(route)),
+        entries: snapshot.models.clone(),
     };
-    // The plugin API blocks on its own runtime, which cannot nest in this test's.
-    let replayed: Vec<(Option<String>, usize)> = std::thread::scope(|scope| {
-        scope
-            .spawn(|| {
-                items
-                    .iter()
-                    .map(|item| {
-                        let prepared = replay::prepare(item, "auto", &map, &ReplayOptions::default());
-                        let d = replay::decide(&route, &models, &map, &prepared).unwrap();
-                        let calls = d.calls.iter().sum::<u32>() as usize;
-                        (d.answered_by.map(|m| map.models[m].id.clone()), calls)
-                    })
-                    .collect()
-            })
-            .join()
-            .unwrap()
-    });
+    let mut replayed: Vec<(Option<String>, usize)> = Vec::new();
+    for item in &items {
+        let prepared = replay::prepare(item, "auto", &map, &ReplayOptions::default());
+        let d = replay::decide_async(route, &models, &map, &prepared).await.unwrap();
+        let calls = d.calls.iter().sum::<u32>() as usize;
+        replayed.push((d.answered_by.map(|m| map.models[m].id.clone()), calls));
+    }
     assert_eq!(replayed, live, "eval and the proxy disagree (left: eval, right: proxy)");
     // The mix is worth checking: some requests escalate, some start large, some stay small.
     let attempts: Vec<usize> = live.iter().map(|l| l.1).collect();

@@ -209,3 +209,55 @@ async fn a_policy_that_returns_empty_plans_never_serves() {
     let text = error.to_string();
     assert!(text.contains("empty") && text.contains("self-test"), "{text}");
 }
+
+/// SIGTERM with a client holding an idle keep-alive connection: the server stops at once
+/// instead of waiting out its drain time, and a request in flight still gets its answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_closes_idle_connections_at_once_and_finishes_requests_in_flight() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let sim = simulator().await;
+    let config = render(
+        &format!(
+            "{MODELS}\n[models.slow]\nprovider = \"sim\"\nupstream = \"slow-600\"\ninput_price = 0.1\noutput_price = 0.1\n"
+        ),
+        sim,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("switchyard.toml");
+    std::fs::write(&path, config).unwrap();
+    let app = switchyard::app::App::start(switchyard::config::Config::load(&path).unwrap()).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let drain = Duration::from_secs(10);
+    let server =
+        tokio::spawn(switchyard::server::serve(listener, app, async move { stopped.await.unwrap_or(()) }, drain));
+
+    // An idle keep-alive connection: one request answered, then nothing.
+    let mut idle = tokio::net::TcpStream::connect(addr).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n").await.unwrap();
+    let mut buf = [0u8; 256];
+    let n = idle.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+
+    // A request in flight to a model that takes 600 ms.
+    let base = format!("http://{addr}");
+    let in_flight = tokio::spawn(async move { chat_at(&base, ask("slow", "Say hello.")).await });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+
+    let started = std::time::Instant::now();
+    stop.send(()).unwrap();
+    let finished = tokio::time::timeout(Duration::from_secs(5), server).await;
+    assert!(finished.is_ok(), "the server kept running past 5 s (drain is {drain:?})");
+    assert!(started.elapsed() < Duration::from_secs(3), "shutdown took {:?}", started.elapsed());
+    let reply = in_flight.await.unwrap();
+    assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
+    // The idle connection was closed by the server (EOF), not left open.
+    let n = tokio::time::timeout(Duration::from_secs(1), idle.read(&mut buf)).await.expect("closed").unwrap_or(0);
+    assert_eq!(n, 0);
+}
+
+async fn chat_at(base: &str, body: serde_json::Value) -> switchyard_tests::proxy::Reply {
+    send_with("POST", &format!("{base}/v1/chat/completions"), &[], body.to_string()).await
+}

@@ -21,7 +21,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::plugin::{Candidate, Message, ModelInfo, Plan, Request, ResponseFormat, Signal, ToolCall, Verdict, samples};
-use crate::provider::cost::estimate_tokens;
+use crate::provider::cost::{estimate_messages, estimate_tokens};
 use crate::route::lower;
 
 /// One fixture, ready to run.
@@ -313,9 +313,8 @@ fn request(name: &str, spec: RequestSpec) -> Result<Request, String> {
     }
     lower::check(&body).map_err(|e| e.to_string())?;
     let messages: Vec<Message> = lower::messages(&body);
-    // As the proxy estimates it: ~4 characters a token plus ~4 tokens of framing a message.
-    let estimate =
-        messages.iter().map(|m| estimate_tokens(&m.content).saturating_add(4)).fold(0u32, u32::saturating_add);
+    // The proxy's own estimate.
+    let estimate = estimate_messages(messages.iter().map(|m| m.content.as_str()));
     let tools = lower::tools(&body);
     let response_format = lower::response_format(&body);
     let json_schema = spec.json_schema.or_else(|| match &response_format {

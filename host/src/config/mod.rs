@@ -23,11 +23,13 @@
 
 mod error;
 mod model;
+mod package;
 mod plugin;
 mod provider;
 mod route;
 mod secret;
 mod sections;
+mod trust;
 mod validate;
 
 #[cfg(test)]
@@ -42,11 +44,15 @@ use serde::Deserialize;
 
 pub use error::ConfigError;
 pub use model::{ModelConfig, Prices};
-pub use plugin::{ClassifierFailMode, FailMode, GateFailMode, InstanceMode, PluginConfig, PluginKind, PolicyFailMode};
+pub use package::{PackageLimits, ResolvedPackage};
+pub use plugin::{
+    ClassifierFailMode, FailMode, GateFailMode, InstanceMode, OCI_SCHEME, PluginConfig, PluginKind, PolicyFailMode,
+};
 pub use provider::{ProviderConfig, ProviderKind};
 pub use route::{OnReject, RouteConfig};
 pub use secret::{Secret, Secrets};
 pub use sections::{AdminConfig, DecisionLog, HealthConfig, LogFormat, RuntimeConfig, ServerConfig, TelemetryConfig};
+pub use trust::{PublisherConfig, TrustConfig};
 
 /// A loaded, validated config.
 #[derive(Debug, Clone, Deserialize)]
@@ -74,6 +80,9 @@ pub struct Config {
     /// `[admin]`.
     #[serde(default)]
     pub admin: AdminConfig,
+    /// `[trust]`: who may publish plugin packages, and with what limits.
+    #[serde(default)]
+    pub trust: TrustConfig,
     /// `[providers.NAME]`, by name.
     #[serde(default)]
     pub providers: BTreeMap<String, ProviderConfig>,

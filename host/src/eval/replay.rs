@@ -269,8 +269,19 @@ impl Observer for Tally {
     }
 }
 
-/// Decides one item through the route, exactly as the proxy would.
+/// Decides one item through the route, exactly as the proxy would, on this thread (eval's
+/// worker threads; not from inside an async runtime: use [`decide_async`] there).
 pub fn decide(route: &Route, models: &Models, map: &ModelMap, item: &Prepared) -> Result<Decision, ReplayError> {
+    plugin::blocking::run(decide_async(route, models, map, item))
+}
+
+/// [`decide`], for callers already on an async runtime.
+pub async fn decide_async(
+    route: &Route,
+    models: &Models,
+    map: &ModelMap,
+    item: &Prepared,
+) -> Result<Decision, ReplayError> {
     let mut upstream = Recorded {
         item,
         map,
@@ -287,7 +298,7 @@ pub fn decide(route: &Route, models: &Models, map: &ModelMap, item: &Prepared) -
         table: &models.table,
         deadline: None,
     };
-    let result = plugin::blocking::run(route_decide(ask, &mut upstream, &mut tally));
+    let result = route_decide(ask, &mut upstream, &mut tally).await;
     if let Some(missing) = upstream.missing_text {
         return Err(missing);
     }

@@ -31,6 +31,8 @@ mod wasi;
 mod world;
 
 pub use adapt::Contract;
+pub use world::check_names as check_world_names;
+
 pub use bindings::types;
 pub use bindings::types::{
     Candidate, ContentPart, JsonSchemaFormat, Message, ModelInfo, PartKind, Plan, Request, ResponseFormat, Signal,

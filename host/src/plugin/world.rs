@@ -12,8 +12,9 @@ use super::adapt::Contract;
 const ALLOWED_IMPORT_PREFIXES: &[&str] = &["switchyard:plugin/", "wasi:"];
 
 /// Describes how `component` fails to fit `kind`'s world, or the contract version it
-/// implements when the names fit (the types are checked by linking). `supplied` names the imports the host added itself when it
-/// split shared core modules out of the plugin ([`super::split`]).
+/// implements when the names fit (the types are checked by linking). `supplied` names the
+/// imports the host added itself when it split shared core modules out of the plugin
+/// ([`super::split`]).
 pub(crate) fn check(
     engine: &Engine,
     component: &Component,
@@ -22,6 +23,18 @@ pub(crate) fn check(
 ) -> Result<Contract, String> {
     let ty = component.component_type();
     let exports: Vec<String> = ty.exports(engine).map(|(name, _)| name.to_string()).collect();
+    let imports: Vec<String> = ty.imports(engine).map(|(name, _)| name.to_string()).collect();
+    check_names(kind, &exports, &imports, supplied)
+}
+
+/// [`check`] on a component's top-level export and import names, however they were read
+/// (a package's are read with wasmparser before anything is compiled).
+pub fn check_names(
+    kind: PluginKind,
+    exports: &[String],
+    imports: &[String],
+    supplied: &[String],
+) -> Result<Contract, String> {
     let contract = Contract::detect(exports.iter().map(String::as_str));
     let configure = contract.unwrap_or(Contract::V020).configure_export();
     let missing: Vec<&str> =
@@ -39,10 +52,10 @@ pub(crate) fn check(
             if exports.is_empty() { "nothing".to_string() } else { format!("`{}`", exports.join("`, `")) },
         ));
     }
-    let foreign: Vec<String> = ty
-        .imports(engine)
-        .map(|(name, _)| name.to_string())
+    let foreign: Vec<&str> = imports
+        .iter()
         .filter(|name| !ALLOWED_IMPORT_PREFIXES.iter().any(|p| name.starts_with(p)) && !supplied.contains(name))
+        .map(String::as_str)
         .collect();
     if !foreign.is_empty() {
         return Err(format!(

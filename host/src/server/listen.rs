@@ -15,6 +15,10 @@ use crate::app::App;
 
 /// Serves `app` on `listener` until `shutdown` completes, then waits (up to `drain`) for open
 /// connections to finish their requests.
+///
+/// On shutdown every connection is told to close gracefully: an idle keep-alive connection
+/// closes at once, and one with a request in flight closes after its response. Without this,
+/// one client holding an idle connection kept the process alive for the whole drain time.
 pub async fn serve(
     listener: TcpListener,
     app: Arc<App>,
@@ -24,6 +28,7 @@ pub async fn serve(
     let header_timeout = app.limits().header_read_timeout;
     let connections = tokio_util_free::ConnectionTracker::default();
     tokio::pin!(shutdown);
+    let (stop, stopping) = tokio::sync::watch::channel(false);
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -40,6 +45,7 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let app = app.clone();
         let guard = connections.enter();
+        let mut stopping = stopping.clone();
         tokio::spawn(async move {
             let service = service_fn(move |request| {
                 let app = app.clone();
@@ -50,7 +56,15 @@ pub async fn serve(
                 .header_read_timeout(header_timeout)
                 .keep_alive(true)
                 .serve_connection(TokioIo::new(stream), service);
-            if let Err(error) = connection.await
+            tokio::pin!(connection);
+            let ended = tokio::select! {
+                ended = connection.as_mut() => ended,
+                () = async { let _ = stopping.wait_for(|stop| *stop).await; } => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(error) = ended
                 && !error.is_incomplete_message()
             {
                 tracing::debug!(%peer, "connection ended: {error}");
@@ -58,6 +72,7 @@ pub async fn serve(
             drop(guard);
         });
     }
+    let _ = stop.send(true);
     connections.wait(drain).await;
     // Records are written in batches: write the last ones before the process exits.
     let decisions = app.decisions().clone();
