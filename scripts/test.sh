@@ -5,16 +5,20 @@
 # plugins' own unit tests. Guests are built from source by the test setup.
 #
 # On a fresh machine it first installs what the tests need and the toolchain lacks, each step
-# idempotent and quick when already done: the wasm32-wasip2 target, the pinned openai and
-# anthropic SDKs, the pinned Python/JS component toolchains, and what the observability suites
-# use (Debian's prometheus and chromium, opentelemetry-proto, puppeteer-core), the OCI
-# registry for the package suite and redis-server for the fleet suite.
+# idempotent and quick when already done: the wasm32-wasip2 target, the pinned openai (with
+# openai-agents) and anthropic Python SDKs and the openai Node SDK, the pinned Python/JS
+# component toolchains, and what the observability suites use (Debian's prometheus and
+# chromium, opentelemetry-proto, puppeteer-core), the OCI registry for the package suite and
+# redis-server for the fleet suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
-python3 -c 'import openai, anthropic' 2>/dev/null ||
+python3 -c 'import openai, anthropic, agents' 2>/dev/null ||
   python3 -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+# The official `openai` Node SDK, pinned by tests/node/package-lock.json.
+[ -f tests/node/node_modules/openai/package.json ] ||
+  npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
 bash scripts/install-polyglot-toolchains.sh
 # The package suite runs a real OCI registry (Debian's docker-registry, the CNCF distribution
 # registry) with bcrypt htpasswd auth (apache2-utils), and checks signatures made by openssl.

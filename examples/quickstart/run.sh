@@ -42,8 +42,11 @@ ask() {
   curl -s -D /tmp/switchyard-headers -o /tmp/switchyard-body http://127.0.0.1:8080/v1/chat/completions \
     -H 'content-type: application/json' -d "$body"
   grep -i '^x-switchyard-' /tmp/switchyard-headers | tr -d '\r' | sed 's/^/    /'
-  python3 -c 'import json,sys; b=json.load(open("/tmp/switchyard-body")); c=b.get("choices",[{}])[0].get("message",{}).get("content") if "choices" in b else b; print("    answer:", (c if isinstance(c,str) else json.dumps(c))[:160].replace("\n"," "))'
+  python3 -c 'import json,sys; b=json.load(open("/tmp/switchyard-body")); m=b.get("choices",[{}])[0].get("message",{}) if "choices" in b else {}; c=m.get("content") if "choices" in b else b; calls=m.get("tool_calls") or []; print("    answer:", "; ".join("calls %s(%s)" % (t["function"]["name"], t["function"]["arguments"]) for t in calls) if calls else (c if isinstance(c,str) else json.dumps(c))[:160].replace("\n"," "))'
 }
+
+# One tool offered, as an agent framework would send it.
+TOOLS='"tools":[{"type":"function","function":{"name":"get_weather","description":"Current weather in a city","parameters":{"type":"object","properties":{"city":{"type":"string"},"unit":{"type":"string","enum":["celsius","fahrenheit"]}},"required":["city"]}}}]'
 
 ask "an easy question: the small model answers, no escalation" \
   '{"model":"auto","messages":[{"role":"user","content":"What is the capital of France?"}]}'
@@ -51,6 +54,10 @@ ask "a hard question: the small model fails a gate, the cascade escalates to lar
   '{"model":"auto","messages":[{"role":"user","content":"Prove step by step that the square root of 2 is irrational, then explain why the proof generalises to every prime."}]}'
 ask "JSON asked for: the json gate checks the small model's answer" \
   '{"model":"auto","response_format":{"type":"json_object"},"messages":[{"role":"user","content":"Give me a JSON object describing a cat with name, age and three hobbies."}]}'
+ask "a tool call: the small model's call is well formed, tool-args accepts it, small answers" \
+  '{"model":"auto",'"$TOOLS"',"messages":[{"role":"user","content":"What is the weather in Lisbon right now?"}]}'
+ask "a malformed tool call: the small model drops the required city, tool-args escalates to large" \
+  '{"model":"auto",'"$TOOLS"',"messages":[{"role":"user","content":"What is the weather in Paris right now?"}]}'
 ask "a concrete model: a plain gateway, no plugins" \
   '{"model":"small","messages":[{"role":"user","content":"Say hi."}]}'
 

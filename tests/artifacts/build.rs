@@ -25,6 +25,12 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("BAD_POLICY", "bad_policy", "policy `bad-policy`: bad or echoing plans as its config's `mode` says"),
     ("TIERED", "tiered", "policy `tiered`: start tier from thresholds (twin of the Python and JS `tiered`)"),
     ("FOREIGN", "foreign", "classifier `foreign`: also imports an interface the host does not offer"),
+    ("TOOL_ARGS", "tool_args", "gate `tool-args`: escalates tool calls not offered or breaking the tool's schema"),
+    (
+        "V010_GATE",
+        "v010_gate",
+        "gate `v010-gate`: built against contract 0.1.0 (wit/0.1.0), escalates on a trigger word",
+    ),
 ];
 
 /// Variables the outer cargo (or the user, for the host build) set that must not reach the

@@ -45,12 +45,56 @@ pub fn check_request(data: &[u8]) {
         assert!(request.metadata.contains(&("fuzz".to_string(), value.to_string())), "the hint header was lost");
     }
 
+    // Agent parts: every tool offered is lowered, and a tool result answers a call made earlier
+    // (the parser refuses results for calls that never happened).
+    let offered = ["tools", "functions"]
+        .iter()
+        .filter_map(|k| body.json.get(*k).and_then(|t| t.as_array()))
+        .map(Vec::len)
+        .sum::<usize>();
+    assert_eq!(request.tools.len(), offered, "one plugin tool per offered tool");
+    let mut calls: Vec<&str> = Vec::new();
+    for message in &request.messages {
+        if message.role == "tool" {
+            for result in &message.tool_results {
+                assert!(calls.contains(&result.call_id.as_str()), "a tool result for a call never made: {result:?}");
+            }
+        }
+        calls.extend(message.tool_calls.iter().map(|c| c.id.as_str()));
+    }
+
     let again = serde_json::to_vec(&body.json).expect("an accepted body serialises");
     let reparsed: ChatBody = parse_body(&again).unwrap_or_else(|e| panic!("re-serialised body rejected: {e}"));
     assert_eq!(
         (reparsed.model, reparsed.stream, reparsed.include_usage),
         (body.model, body.stream, body.include_usage)
     );
+}
+
+/// Tool-call deltas: each line of `data` that is JSON is one chunk's `delta`. Assembling must
+/// not panic, stays bounded, and the `message.tool_calls` it renders describes the same
+/// calls, in the same order.
+pub fn check_tool_deltas(data: &[u8]) {
+    let mut assembler = switchyard::provider::tool_calls::DeltaAssembler::default();
+    for line in data.split(|b| *b == b'\n') {
+        if let Ok(delta) = serde_json::from_slice::<serde_json::Value>(line) {
+            assembler.add(&delta);
+        }
+    }
+    let calls = assembler.calls();
+    assert!(calls.len() <= 128, "{} calls assembled", calls.len());
+    match assembler.message_json() {
+        None => assert!(calls.is_empty()),
+        Some(json) => {
+            let rendered = json.as_array().expect("tool_calls is an array");
+            assert_eq!(rendered.len(), calls.len());
+            for (call, json) in calls.iter().zip(rendered) {
+                assert_eq!(json["id"], call.id.as_str());
+                assert_eq!(json["function"]["name"], call.name.as_str());
+                assert_eq!(json["function"]["arguments"], call.arguments.as_str());
+            }
+        }
+    }
 }
 
 /// All events of `chunks` pushed in order, then `finish`.

@@ -31,13 +31,16 @@ pub fn user_request(text: &str) -> Request {
     Request {
         id: "test".into(),
         model: "auto".into(),
-        messages: vec![Message { role: "user".into(), content: text.into() }],
+        messages: vec![Message::text("user", text)],
         max_tokens: None,
         temperature: None,
         streaming: false,
         wants_json: false,
         json_schema: None,
         has_tools: false,
+        tools: vec![],
+        tool_choice: switchyard::plugin::ToolChoice::Auto,
+        response_format: switchyard::plugin::ResponseFormat::Text,
         input_tokens: (text.len() as u32).div_ceil(4) + 4,
         metadata: vec![],
     }

@@ -523,7 +523,7 @@ default_plan = ["small", "large"]
             Item {
                 id: format!("p{i}"),
                 group: "parity".into(),
-                messages: vec![Message { role: "user".into(), content: prompt.to_string() }],
+                messages: vec![Message::text("user", *prompt)],
                 metadata: vec![],
                 results: vec![result("sim-small", Quality::Small), result("sim-large", Quality::Large)],
             }

@@ -22,6 +22,8 @@ fn answer(content: &str, finish_reason: &str) -> Candidate {
         output_tokens: 10,
         mean_logprob: None,
         last_step: false,
+        tool_calls: Vec::new(),
+        refusal: None,
     }
 }
 

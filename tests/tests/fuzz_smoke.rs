@@ -10,7 +10,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 
 use serde_json::{Map, Value, json};
-use switchyard_tests::fuzz_checks::{check_messages, check_request, check_sse, check_stream_translation};
+use switchyard_tests::fuzz_checks::{
+    check_messages, check_request, check_sse, check_stream_translation, check_tool_deltas,
+};
 
 /// SplitMix64: deterministic, dependency-free, good enough to pick mutations.
 struct Rng(u64);
@@ -296,4 +298,30 @@ fn stream_translation_keeps_anthropics_event_order() {
         }
         run("stream_translate", i, &input, check_stream_translation);
     }
+}
+
+/// The tool-call delta assembler on the seed and mutated inputs (the `tool_deltas` target).
+#[test]
+fn tool_deltas_survive_mutated_inputs() {
+    let seed = br#"{"role":"assistant","tool_calls":[{"index":0,"id":"call_a","type":"function","function":{"name":"get_weather","arguments":""}}]}
+{"tool_calls":[{"index":0,"function":{"arguments":"{\"ci"}}]}
+{"tool_calls":[{"index":1,"id":"call_b","function":{"name":"now","arguments":"{}"}}]}
+{"tool_calls":[{"index":0,"function":{"arguments":"ty\":1}"}}]}
+{"function_call":{"name":"legacy","arguments":"{}"}}
+{"refusal":"no"}"#;
+    check_tool_deltas(seed);
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..2000 {
+        let mut input = seed.to_vec();
+        for _ in 0..4 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let at = (state as usize) % input.len();
+            input[at] = (state >> 32) as u8;
+        }
+        check_tool_deltas(&input);
+    }
+    let many: String = (0..300).map(|i| format!("{{\"tool_calls\":[{{\"index\":{i},\"id\":\"c{i}\"}}]}}\n")).collect();
+    check_tool_deltas(many.as_bytes());
 }

@@ -60,3 +60,51 @@ async fn the_official_openai_python_sdk_works_against_switchyard() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// The agents route: `sanity`, `tool-args` and `json` judge every answer of `small`.
+const AGENT_CONFIG: &str = r#"
+[plugins.tool-args]
+kind = "gate"
+path = "{GUEST:TOOL_ARGS}"
+deadline_ms = 2000
+[plugins.json]
+kind = "gate"
+path = "{GUEST:JSON_GATE}"
+deadline_ms = 2000
+"#;
+
+fn python_has(module: &str) -> bool {
+    Command::new("python3").args(["-c", &format!("import {module}")]).output().is_ok_and(|out| out.status.success())
+}
+
+/// A weather question whose `sim-small` tool call is well formed (`None`) or broken.
+fn weather_prompt(broken: bool) -> String {
+    (0..200)
+        .map(|i| format!("What is the weather in Paris right now? (question {i})"))
+        .find(|p| switchyard::sim::tools::small_breakage(p).is_some() == broken)
+        .expect("the simulator breaks about one call in three")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tools_parse_and_an_agent_framework_through_a_gated_route() {
+    if !python_has("openai") || !python_has("agents") {
+        let install = "python3 -m pip install -r tests/python/requirements.txt";
+        assert!(std::env::var_os("CI").is_none(), "openai / openai-agents are missing in CI: {install}");
+        eprintln!("skipping: the openai or openai-agents Python package is not installed ({install})");
+        return;
+    }
+    let config = CONFIG.replace("gates = [\"sanity\"]", "gates = [\"sanity\", \"tool-args\", \"json\"]");
+    let proxy = Proxy::start(&render(&format!("{config}{AGENT_CONFIG}"), simulator().await)).await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/openai_tools.py");
+    let args = [format!("{}/v1", proxy.base), weather_prompt(false), weather_prompt(true)];
+    let output = tokio::task::spawn_blocking(move || Command::new("python3").arg(script).args(args).output())
+        .await
+        .unwrap()
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "openai tools / agents checks failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

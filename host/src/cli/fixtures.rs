@@ -20,8 +20,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::plugin::{Candidate, Message, ModelInfo, Plan, Request, Signal, Verdict, samples};
+use crate::plugin::{Candidate, Message, ModelInfo, Plan, Request, ResponseFormat, Signal, ToolCall, Verdict, samples};
 use crate::provider::cost::{estimate_messages, estimate_tokens};
+use crate::route::lower;
 
 /// One fixture, ready to run.
 #[derive(Debug, Clone)]
@@ -76,7 +77,15 @@ struct Defaults {
 struct RequestSpec {
     id: Option<String>,
     model: Option<String>,
-    messages: Vec<Message>,
+    /// In OpenAI's chat shape (`tool_calls`, `tool_call_id`, content parts), lowered as the
+    /// proxy lowers a request.
+    messages: Vec<Value>,
+    /// OpenAI `tools`.
+    tools: Option<Value>,
+    /// OpenAI `tool_choice`.
+    tool_choice: Option<Value>,
+    /// OpenAI `response_format`.
+    response_format: Option<Value>,
     max_tokens: Option<u32>,
     temperature: Option<f32>,
     streaming: bool,
@@ -128,6 +137,19 @@ struct CandidateSpec {
     output_tokens: Option<u32>,
     mean_logprob: Option<f64>,
     last_step: bool,
+    tool_calls: Vec<ToolCallSpec>,
+    refusal: Option<String>,
+}
+
+/// A tool call of a candidate: `{"id": "c1", "name": "get_weather", "arguments": "{..}"}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ToolCallSpec {
+    #[serde(default)]
+    id: String,
+    name: String,
+    #[serde(default)]
+    arguments: String,
 }
 
 impl Default for CandidateSpec {
@@ -140,6 +162,8 @@ impl Default for CandidateSpec {
             output_tokens: None,
             mean_logprob: None,
             last_step: false,
+            tool_calls: Vec::new(),
+            refusal: None,
         }
     }
 }
@@ -235,9 +259,10 @@ pub fn parse(text: &str) -> Result<Option<Vec<Fixture>>, (usize, String)> {
             continue;
         }
         let spec = match (line.user, line.request) {
-            (Some(text), None) => {
-                RequestSpec { messages: vec![Message { role: "user".into(), content: text }], ..Default::default() }
-            }
+            (Some(text), None) => RequestSpec {
+                messages: vec![serde_json::json!({"role": "user", "content": text})],
+                ..Default::default()
+            },
             (None, Some(spec)) => spec,
             (Some(_), Some(_)) => return Err((line_no, "give `user` or `request`, not both".into())),
             (None, None) => return Err((line_no, "a fixture needs `user` (text) or `request`".into())),
@@ -272,19 +297,44 @@ fn request(name: &str, spec: RequestSpec) -> Result<Request, String> {
             .map_err(|e| format!("metadata: expected [key, value] string pairs: {e}"))?,
         other => return Err(format!("metadata: expected an object or a list of pairs, got {other}")),
     };
+    let mut body = serde_json::Map::new();
+    body.insert("messages".into(), Value::Array(spec.messages));
+    for (key, value) in
+        [("tools", spec.tools), ("tool_choice", spec.tool_choice), ("response_format", spec.response_format)]
+    {
+        if let Some(value) = value {
+            body.insert(key.into(), value);
+        }
+    }
+    for (i, m) in body["messages"].as_array().into_iter().flatten().enumerate() {
+        if !m.get("role").is_some_and(Value::is_string) {
+            return Err(format!("messages[{i}]: expected an object with a string `role`"));
+        }
+    }
+    lower::check(&body).map_err(|e| e.to_string())?;
+    let messages: Vec<Message> = lower::messages(&body);
     // The proxy's own estimate.
-    let estimate = estimate_messages(spec.messages.iter().map(|m| m.content.as_str()));
+    let estimate = estimate_messages(messages.iter().map(|m| m.content.as_str()));
+    let tools = lower::tools(&body);
+    let response_format = lower::response_format(&body);
+    let json_schema = spec.json_schema.or_else(|| match &response_format {
+        ResponseFormat::JsonSchema(f) => Some(f.schema.clone()),
+        _ => None,
+    });
     Ok(Request {
         id: spec.id.unwrap_or_else(|| name.to_string()),
         model: spec.model.unwrap_or_else(|| "auto".into()),
         input_tokens: spec.input_tokens.unwrap_or(estimate),
-        messages: spec.messages,
+        messages,
         max_tokens: spec.max_tokens,
         temperature: spec.temperature,
         streaming: spec.streaming,
-        wants_json: spec.wants_json,
-        json_schema: spec.json_schema,
-        has_tools: spec.has_tools,
+        wants_json: spec.wants_json || !matches!(response_format, ResponseFormat::Text),
+        json_schema,
+        has_tools: spec.has_tools || !tools.is_empty(),
+        tools,
+        tool_choice: lower::tool_choice(&body),
+        response_format,
         metadata,
     })
 }
@@ -312,6 +362,12 @@ fn candidate_for(request: &Request, spec: CandidateSpec) -> Candidate {
         finish_reason: spec.finish_reason,
         mean_logprob: spec.mean_logprob,
         last_step: spec.last_step,
+        tool_calls: spec
+            .tool_calls
+            .into_iter()
+            .map(|c| ToolCall { id: c.id, name: c.name, arguments: c.arguments })
+            .collect(),
+        refusal: spec.refusal,
     }
 }
 

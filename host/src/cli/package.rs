@@ -66,8 +66,7 @@ pub fn pack(component: &Path, options: &PackOptions, out: &Path) -> Result<Strin
     let wasm = read(component)?;
     let facts = wasm::inspect(&wasm, &CodeLimits::default())
         .map_err(|e| PackageCliError::Usage(format!("{}: {e}", component.display())))?;
-    let detected =
-        PluginKind::ALL.into_iter().find(|k| k.exports().iter().all(|e| facts.exports.iter().any(|have| have == e)));
+    let detected = PluginKind::ALL.into_iter().find(|k| facts.exports.iter().any(|have| have == k.call_export()));
     let kind = options.kind.or(detected).ok_or_else(|| {
         PackageCliError::Usage(format!(
             "{}: cannot tell its world from its exports ({:?}); pass --kind",
@@ -81,7 +80,10 @@ pub fn pack(component: &Path, options: &PackOptions, out: &Path) -> Result<Strin
         .iter()
         .filter(|i| i.starts_with("switchyard:plugin/"))
         .find_map(|i| i.rsplit_once('@').map(|(_, v)| v.to_string()))
-        .unwrap_or_else(|| "0.1.0".to_string());
+        .or_else(|| {
+            crate::plugin::Contract::detect(facts.exports.iter().map(String::as_str)).map(|c| c.as_str().to_string())
+        })
+        .unwrap_or_else(|| "0.2.0".to_string());
     let config_schema = match &options.config_schema {
         Some(path) => Some(
             serde_json::from_slice(&read(path)?)

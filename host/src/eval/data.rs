@@ -220,7 +220,7 @@ mod tests {
         Item {
             id: id.into(),
             group: "g".into(),
-            messages: vec![Message { role: "user".into(), content: prompt.into() }],
+            messages: vec![Message::text("user", prompt)],
             metadata: vec![],
             results: vec![],
         }

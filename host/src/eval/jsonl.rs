@@ -68,9 +68,9 @@ pub fn load(path: &Path, builder: &mut Builder) -> Result<(), DataError> {
         let parse_error = |message: String| DataError::Parse { path: path.to_path_buf(), line: line_no, message };
         let line: Line = serde_json::from_str(raw).map_err(|e| parse_error(without_position(&e.to_string())))?;
         let messages = match (line.prompt, line.messages) {
-            (Some(prompt), None) => vec![Message { role: "user".into(), content: prompt }],
+            (Some(prompt), None) => vec![Message::text("user", prompt)],
             (None, Some(messages)) if !messages.is_empty() => {
-                messages.into_iter().map(|m| Message { role: m.role, content: m.content }).collect()
+                messages.into_iter().map(|m| Message::text(m.role, m.content)).collect()
             }
             (None, Some(_)) => return Err(parse_error("`messages` is empty".into())),
             (Some(_), Some(_)) => return Err(parse_error("give `prompt` or `messages`, not both".into())),

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use super::data::Item;
 use super::mapping::ModelMap;
-use crate::plugin::{self, Candidate, Message, ModelInfo, Request};
+use crate::plugin::{self, Candidate, ModelInfo, Request, ResponseFormat, ToolChoice};
 use crate::provider::Usage;
 use crate::provider::cost::{estimate_messages, estimate_tokens};
 use crate::route::decide::{Answer, FailureKind, Observer, UpstreamFailure};
@@ -57,13 +57,16 @@ pub fn prepare(item: &Item, alias: &str, map: &ModelMap, options: &ReplayOptions
     let request = Request {
         id: item.id.clone(),
         model: alias.to_string(),
-        messages: item.messages.iter().map(|m| Message { role: m.role.clone(), content: m.content.clone() }).collect(),
+        messages: item.messages.clone(),
         max_tokens: None,
         temperature: None,
         streaming: false,
         wants_json: false,
         json_schema: None,
         has_tools: false,
+        tools: Vec::new(),
+        tool_choice: ToolChoice::Auto,
+        response_format: ResponseFormat::Text,
         input_tokens,
         metadata: item.metadata.clone(),
     };
@@ -95,6 +98,8 @@ pub fn prepare(item: &Item, alias: &str, map: &ModelMap, options: &ReplayOptions
             output_tokens: output,
             mean_logprob: result.mean_logprob,
             last_step: false,
+            tool_calls: Vec::new(),
+            refusal: None,
         }));
     }
     prepared
@@ -211,6 +216,8 @@ impl Upstream for Recorded<'_> {
                 output_tokens: self.item.usage[model].completion_tokens,
                 mean_logprob: None,
                 last_step: false,
+                tool_calls: Vec::new(),
+                refusal: None,
             },
         };
         Ok(Answer::Complete {

@@ -65,7 +65,7 @@ pub fn load(path: &Path, builder: &mut Builder) -> Result<(), DataError> {
         let item = Item {
             id: format!("{group}:{row_no}"),
             group: group.clone(),
-            messages: vec![Message { role: "user".into(), content: cell(prompt_col).to_string() }],
+            messages: vec![Message::text("user", cell(prompt_col))],
             metadata: Vec::new(),
             results: Vec::new(),
         };

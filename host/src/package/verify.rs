@@ -57,8 +57,15 @@ pub async fn verify(fetcher: &mut Fetcher, trust: &TrustPolicy, limits: &CodeLim
 /// A manifest must say what the component is: its world (by the same check the loader makes),
 /// its imports exactly, and the contract version those imports carry.
 pub fn held_to_component(manifest: &PackageManifest, facts: &ComponentFacts) -> Result<(), String> {
-    crate::plugin::check_world_names(manifest.kind, &facts.exports, &facts.imports, &[])
+    let contract = crate::plugin::check_world_names(manifest.kind, &facts.exports, &facts.imports, &[])
         .map_err(|e| format!("it says `{}`, but {e}", manifest.kind))?;
+    if contract.as_str() != manifest.contract {
+        return Err(format!(
+            "it says contract {}, but it exports `{}`, which is contract {contract}",
+            manifest.contract,
+            contract.configure_export()
+        ));
+    }
     let mut said = manifest.imports.clone();
     let mut actual = facts.imports.clone();
     said.sort();
@@ -103,7 +110,7 @@ mod tests {
     #[test]
     fn lies_about_world_imports_or_contract_are_caught() {
         let host = "switchyard:plugin/host@0.2.0";
-        let gate = facts(&["init", "check"], &[host]);
+        let gate = facts(&["configure", "check"], &[host]);
         assert!(held_to_component(&manifest("gate", &[host]), &gate).is_ok());
         let world = held_to_component(&manifest("policy", &[host]), &gate).unwrap_err();
         assert!(world.contains("looks like a gate"), "{world}");
@@ -112,7 +119,7 @@ mod tests {
         let old = facts(&["init", "check"], &["switchyard:plugin/host@0.1.0"]);
         let contract = held_to_component(&manifest("gate", &["switchyard:plugin/host@0.1.0"]), &old).unwrap_err();
         assert!(contract.contains("contract 0.2.0"), "{contract}");
-        let foreign = facts(&["init", "check"], &["evil:net/socket"]);
+        let foreign = facts(&["configure", "check"], &["evil:net/socket"]);
         assert!(held_to_component(&manifest("gate", &["evil:net/socket"]), &foreign).is_err());
     }
 }

@@ -7,9 +7,11 @@ use wasmtime::component::{Component, InstancePre};
 use wasmtime::{Module, Store};
 
 use super::PluginKind;
+use super::adapt::Contract;
 use super::bindings::classifier::{Classifier, ClassifierPre};
 use super::bindings::gate::{Gate, GatePre};
 use super::bindings::policy::{Policy, PolicyPre};
+use super::bindings::v010;
 use super::engine::PluginEngine;
 use super::store::HostState;
 use super::tier::Tier;
@@ -28,10 +30,14 @@ pub enum InstanceStrategy {
 }
 
 /// The pre-instantiated world of one plugin version: imports resolved, exports type-checked.
+/// The `*010` variants are components built against contract 0.1.0 ([`super::adapt`]).
 pub(crate) enum WorldPre {
     Classifier(ClassifierPre<HostState>),
     Policy(PolicyPre<HostState>),
     Gate(GatePre<HostState>),
+    Classifier010(v010::classifier::ClassifierPre<HostState>),
+    Policy010(v010::policy::PolicyPre<HostState>),
+    Gate010(v010::gate::GatePre<HostState>),
 }
 
 /// The typed exports of one live instance.
@@ -39,6 +45,9 @@ pub(crate) enum Exports {
     Classifier(Classifier),
     Policy(Policy),
     Gate(Gate),
+    Classifier010(v010::classifier::Classifier),
+    Policy010(v010::policy::Policy),
+    Gate010(v010::gate::Gate),
 }
 
 /// One live instance and its store.
@@ -50,6 +59,14 @@ pub(crate) struct Instance {
 }
 
 impl WorldPre {
+    /// The contract version the component implements.
+    pub fn contract(&self) -> Contract {
+        match self {
+            WorldPre::Classifier(_) | WorldPre::Policy(_) | WorldPre::Gate(_) => Contract::V020,
+            _ => Contract::V010,
+        }
+    }
+
     /// Links `component` (compiled for `tier`) against the host's imports and checks its exports against `kind`'s
     /// world. Errors say which import or export did not fit.
     /// `shared` are the core modules split out of the component, by the import name the
@@ -59,6 +76,7 @@ impl WorldPre {
         tier: Tier,
         component: &Component,
         kind: PluginKind,
+        contract: Contract,
         shared: &[(String, Module)],
     ) -> wasmtime::Result<Self> {
         let linker = &engine.backend(tier).linker;
@@ -71,14 +89,19 @@ impl WorldPre {
             }
             linker.instantiate_pre(component)?
         };
-        Ok(match kind {
-            PluginKind::Classifier => WorldPre::Classifier(ClassifierPre::new(pre)?),
-            PluginKind::Policy => WorldPre::Policy(PolicyPre::new(pre)?),
-            PluginKind::Gate => WorldPre::Gate(GatePre::new(pre)?),
+        Ok(match (contract, kind) {
+            (Contract::V020, PluginKind::Classifier) => WorldPre::Classifier(ClassifierPre::new(pre)?),
+            (Contract::V020, PluginKind::Policy) => WorldPre::Policy(PolicyPre::new(pre)?),
+            (Contract::V020, PluginKind::Gate) => WorldPre::Gate(GatePre::new(pre)?),
+            (Contract::V010, PluginKind::Classifier) => {
+                WorldPre::Classifier010(v010::classifier::ClassifierPre::new(pre)?)
+            }
+            (Contract::V010, PluginKind::Policy) => WorldPre::Policy010(v010::policy::PolicyPre::new(pre)?),
+            (Contract::V010, PluginKind::Gate) => WorldPre::Gate010(v010::gate::GatePre::new(pre)?),
         })
     }
 
-    /// Instantiates into `store` and runs the plugin's `init` with its configuration. The
+    /// Instantiates into `store` and runs the plugin's `configure` (0.1.0: `init`) with its configuration. The
     /// outer error is a trap; the inner one is the plugin refusing its configuration.
     pub async fn instantiate(
         &self,
@@ -88,15 +111,27 @@ impl WorldPre {
         Ok(match self {
             WorldPre::Classifier(pre) => {
                 let exports = pre.instantiate_async(&mut *store).await?;
-                exports.call_init(&mut *store, config_json).await?.map(|()| Exports::Classifier(exports))
+                exports.call_configure(&mut *store, config_json).await?.map(|()| Exports::Classifier(exports))
             }
             WorldPre::Policy(pre) => {
                 let exports = pre.instantiate_async(&mut *store).await?;
-                exports.call_init(&mut *store, config_json).await?.map(|()| Exports::Policy(exports))
+                exports.call_configure(&mut *store, config_json).await?.map(|()| Exports::Policy(exports))
             }
             WorldPre::Gate(pre) => {
                 let exports = pre.instantiate_async(&mut *store).await?;
-                exports.call_init(&mut *store, config_json).await?.map(|()| Exports::Gate(exports))
+                exports.call_configure(&mut *store, config_json).await?.map(|()| Exports::Gate(exports))
+            }
+            WorldPre::Classifier010(pre) => {
+                let exports = pre.instantiate_async(&mut *store).await?;
+                exports.call_init(&mut *store, config_json).await?.map(|()| Exports::Classifier010(exports))
+            }
+            WorldPre::Policy010(pre) => {
+                let exports = pre.instantiate_async(&mut *store).await?;
+                exports.call_init(&mut *store, config_json).await?.map(|()| Exports::Policy010(exports))
+            }
+            WorldPre::Gate010(pre) => {
+                let exports = pre.instantiate_async(&mut *store).await?;
+                exports.call_init(&mut *store, config_json).await?.map(|()| Exports::Gate010(exports))
             }
         })
     }

@@ -136,12 +136,9 @@ pub async fn load_hashed(
 
     let link_started = Instant::now();
     let supplied: Vec<String> = shared.iter().map(|(name, _)| name.clone()).collect();
-    world::check(&engine.backend(tier).engine, &component, kind, &supplied).map_err(|detail| LoadError::World {
-        name: name.clone(),
-        path: path.clone(),
-        detail,
-    })?;
-    let mut linked = WorldPre::new(engine, tier, &component, kind, &shared);
+    let contract = world::check(&engine.backend(tier).engine, &component, kind, &supplied)
+        .map_err(|detail| LoadError::World { name: name.clone(), path: path.clone(), detail })?;
+    let mut linked = WorldPre::new(engine, tier, &component, kind, contract, &shared);
     if linked.is_err()
         && !shared.is_empty()
         && let Some(bytes) = tier_up_source.as_ref()
@@ -153,7 +150,7 @@ pub async fn load_hashed(
         linked = tokio::task::spawn_blocking(move || Component::new(&compiler.backend(tier).engine, &bytes))
             .await
             .map_err(|e| LoadError::Task { name: name.clone(), detail: e.to_string() })?
-            .and_then(|whole| WorldPre::new(engine, tier, &whole, kind, &[]));
+            .and_then(|whole| WorldPre::new(engine, tier, &whole, kind, contract, &[]));
     }
     let pre = linked.map_err(|e| LoadError::Link {
         name: name.clone(),

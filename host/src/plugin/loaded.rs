@@ -12,6 +12,7 @@ use arc_swap::ArcSwap;
 use wasmtime::{Store, Trap};
 
 use super::PluginKind;
+use super::adapt;
 use super::bindings::types::{Candidate, ModelInfo, Plan, Request, Signal, Verdict};
 use super::cache::{CacheOutcome, ContentHash};
 use super::engine::PluginEngine;
@@ -118,6 +119,10 @@ impl Plugin {
     pub fn failures(&self) -> u64 {
         self.quarantine.total_failures()
     }
+    /// The contract version this component was built against.
+    pub fn contract(&self) -> super::Contract {
+        self.code.load().pre.contract()
+    }
     /// Whether calls are currently being refused after repeated failures.
     pub fn is_quarantined(&self) -> bool {
         self.quarantine.is_active()
@@ -133,6 +138,10 @@ impl Plugin {
         let call = async {
             match &instance.exports {
                 Exports::Classifier(c) => c.call_classify(&mut instance.store, request).await,
+                Exports::Classifier010(c) => c
+                    .call_classify(&mut instance.store, &adapt::request(request))
+                    .await
+                    .map(|r| r.map(adapt::signals_back)),
                 _ => unreachable_world(),
             }
         };
@@ -157,6 +166,15 @@ impl Plugin {
         let call = async {
             match &instance.exports {
                 Exports::Policy(p) => p.call_route(&mut instance.store, request, signals, models).await,
+                Exports::Policy010(p) => p
+                    .call_route(
+                        &mut instance.store,
+                        &adapt::request(request),
+                        &adapt::signals(signals),
+                        &adapt::models(models),
+                    )
+                    .await
+                    .map(|r| r.map(adapt::plan_back)),
                 _ => unreachable_world(),
             }
         };
@@ -180,6 +198,10 @@ impl Plugin {
         let call = async {
             match &instance.exports {
                 Exports::Gate(g) => g.call_check(&mut instance.store, request, candidate).await,
+                Exports::Gate010(g) => g
+                    .call_check(&mut instance.store, &adapt::request(request), &adapt::candidate(candidate))
+                    .await
+                    .map(|r| r.map(adapt::verdict_back)),
                 _ => unreachable_world(),
             }
         };

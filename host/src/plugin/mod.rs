@@ -9,6 +9,7 @@
 //!   plugin's [`Limits`], in a warm pooled instance or a fresh one ([`InstanceStrategy`]).
 //! - [`CallError`]: every way a call can fail, naming the plugin and the limit.
 
+mod adapt;
 mod bindings;
 pub mod blocking;
 mod cache;
@@ -25,13 +26,18 @@ pub mod samples;
 mod split;
 mod store;
 mod tier;
+mod types_ext;
 mod wasi;
 mod world;
 
+pub use adapt::Contract;
 pub use world::check_names as check_world_names;
 
 pub use bindings::types;
-pub use bindings::types::{Candidate, Message, ModelInfo, Plan, Request, Signal, Verdict};
+pub use bindings::types::{
+    Candidate, ContentPart, JsonSchemaFormat, Message, ModelInfo, PartKind, Plan, Request, ResponseFormat, Signal,
+    Tool, ToolCall, ToolChoice, ToolResult, Verdict,
+};
 pub use cache::{CacheOutcome, ContentHash};
 pub use engine::{EngineError, EngineSettings, PluginEngine};
 pub use error::{CallError, LimitKind};
@@ -57,13 +63,19 @@ pub enum PluginKind {
 impl PluginKind {
     pub const ALL: [PluginKind; 3] = [PluginKind::Classifier, PluginKind::Policy, PluginKind::Gate];
 
-    /// The exports the kind's world requires.
+    /// The exports the kind's world requires in the current contract (0.2.0; a 0.1.0
+    /// component exports `init` instead of `configure`, see [`Contract`]).
     pub fn exports(self) -> &'static [&'static str] {
         match self {
-            PluginKind::Classifier => &["init", "classify"],
-            PluginKind::Policy => &["init", "route"],
-            PluginKind::Gate => &["init", "check"],
+            PluginKind::Classifier => &["configure", "classify"],
+            PluginKind::Policy => &["configure", "route"],
+            PluginKind::Gate => &["configure", "check"],
         }
+    }
+
+    /// The export that does the kind's work (`classify`, `route` or `check`).
+    pub fn call_export(self) -> &'static str {
+        self.exports()[1]
     }
 
     pub fn as_str(self) -> &'static str {

@@ -1,10 +1,10 @@
 //! Sample inputs for the self-test every plugin version passes before it may serve, and for
 //! `switchyard plugin check`.
 
-use super::bindings::types::{Candidate, Message, ModelInfo, Request, Signal};
+use super::bindings::types::{Candidate, Message, ModelInfo, Request, ResponseFormat, Signal, ToolChoice};
 
 fn message(role: &str, content: &str) -> Message {
-    Message { role: role.to_string(), content: content.to_string() }
+    Message::text(role, content)
 }
 
 fn request(id: &str, messages: Vec<Message>, wants_json: bool) -> Request {
@@ -19,6 +19,9 @@ fn request(id: &str, messages: Vec<Message>, wants_json: bool) -> Request {
         wants_json,
         json_schema: None,
         has_tools: false,
+        tools: Vec::new(),
+        tool_choice: ToolChoice::Auto,
+        response_format: if wants_json { ResponseFormat::JsonObject } else { ResponseFormat::Text },
         input_tokens,
         metadata: vec![("tenant".to_string(), "sample".to_string())],
     }
@@ -88,5 +91,7 @@ pub fn candidate(request: &Request) -> Candidate {
         output_tokens: 12,
         mean_logprob: None,
         last_step: false,
+        tool_calls: Vec::new(),
+        refusal: None,
     }
 }

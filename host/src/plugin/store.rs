@@ -70,6 +70,21 @@ impl HostImports for HostState {
     }
 }
 
+/// Components built against contract 0.1.0 import its `host` interface: the same `log`.
+impl super::bindings::v010::HostImports for HostState {
+    fn log(&mut self, level: super::bindings::v010::Level, message: String) {
+        use super::bindings::v010::Level as Old;
+        let level = match level {
+            Old::Trace => Level::Trace,
+            Old::Debug => Level::Debug,
+            Old::Info => Level::Info,
+            Old::Warn => Level::Warn,
+            Old::Error => Level::Error,
+        };
+        HostImports::log(self, level, message);
+    }
+}
+
 /// Cuts `s` to at most `max` bytes on a character boundary.
 pub(crate) fn truncate(s: &str, max: usize) -> &str {
     if s.len() <= max {

@@ -152,7 +152,8 @@ fn build_optimized(
         .cache
         .get_or_compile(&engine.optimized.engine, hash, source)
         .map_err(|e| format!("optimized compilation failed: {e:#}"))?;
-    let pre = WorldPre::new(engine, Tier::Optimized, &component, kind, &[])
+    let contract = super::world::check(&engine.optimized.engine, &component, kind, &[])?;
+    let pre = WorldPre::new(engine, Tier::Optimized, &component, kind, contract, &[])
         .map_err(|e| format!("optimized code does not link: {e:#}"))?;
     Ok(Code::new(Tier::Optimized, pre, pool_size))
 }

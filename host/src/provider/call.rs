@@ -241,14 +241,18 @@ impl Serialize for WithUsage<'_> {
     }
 }
 
-enum ReadError {
+pub(super) enum ReadError {
     Timeout,
     TooLarge,
     Body(String),
 }
 
 /// Reads a whole body, up to `limit` bytes, before `deadline`.
-async fn read_limited(mut body: hyper::body::Incoming, deadline: Instant, limit: usize) -> Result<Vec<u8>, ReadError> {
+pub(super) async fn read_limited(
+    mut body: hyper::body::Incoming,
+    deadline: Instant,
+    limit: usize,
+) -> Result<Vec<u8>, ReadError> {
     let mut out = Vec::new();
     loop {
         match tokio::time::timeout_at(deadline, body.frame()).await {

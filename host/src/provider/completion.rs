@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 
 use super::cost::{Usage, estimate_prompt_tokens, estimate_tokens};
 use super::error::ProviderError;
+use super::tool_calls::{self, ToolCallPart};
 use super::{Dialect, translate};
 
 /// One complete upstream answer.
@@ -28,6 +29,10 @@ pub struct Completion {
     pub mean_logprob: Option<f64>,
     /// The dialect of `body` (the fields above are always in canonical, OpenAI, terms).
     pub dialect: Dialect,
+    /// `choices[0].message.tool_calls` (and a legacy `function_call`), in order.
+    pub tool_calls: Vec<ToolCallPart>,
+    /// `choices[0].message.refusal`.
+    pub refusal: Option<String>,
 }
 
 impl Completion {
@@ -50,6 +55,8 @@ impl Completion {
         let content = choice.pointer("/message/content").and_then(Value::as_str).unwrap_or_default().to_string();
         let finish_reason = choice.get("finish_reason").and_then(Value::as_str).unwrap_or_default().to_string();
         let mean_logprob = mean_logprob(choice.pointer("/logprobs/content"));
+        let tool_calls = tool_calls::from_message(choice.get("message"));
+        let refusal = tool_calls::refusal_of(choice.get("message"));
         let usage = usage_of(last("usage").and_then(parse).as_ref(), request, &content);
         let start = bytes.as_ptr() as usize;
         let models = fields
@@ -62,7 +69,16 @@ impl Completion {
             .collect();
         let empty = fields.is_empty();
         let body = CompletionBody::Raw { bytes: bytes.to_vec(), models, empty };
-        Ok(Completion { body, content, finish_reason, usage, mean_logprob, dialect: Dialect::Openai })
+        Ok(Completion {
+            body,
+            content,
+            finish_reason,
+            usage,
+            mean_logprob,
+            dialect: Dialect::Openai,
+            tool_calls,
+            refusal,
+        })
     }
 
     /// Parses a non-streamed Anthropic `message` body. The canonical fields come from its

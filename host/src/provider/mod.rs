@@ -13,10 +13,12 @@ pub(crate) mod client;
 mod completion;
 pub mod cost;
 mod dialect;
+pub mod embeddings;
 mod error;
 pub mod health;
 pub mod sse;
 mod stream;
+pub mod tool_calls;
 pub mod translate;
 
 #[cfg(test)]
@@ -38,6 +40,7 @@ pub use dialect::Dialect;
 pub use error::{ProviderError, SetupError};
 pub use health::{HealthBook, HealthOptions, ModelHealth};
 pub use stream::{CompletionStream, StreamEvent};
+pub use tool_calls::ToolCallPart;
 
 /// One chat call to make upstream.
 #[derive(Debug, Clone)]

@@ -20,6 +20,7 @@ use super::translate::AnthropicToOpenai;
 fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
+use super::tool_calls::DeltaAssembler;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -197,6 +198,8 @@ struct Accumulator {
     finish_reason: Option<String>,
     usage: Option<Value>,
     logprobs: Vec<Value>,
+    /// Tool-call and refusal deltas.
+    tools: DeltaAssembler,
 }
 
 impl Accumulator {
@@ -215,6 +218,9 @@ impl Accumulator {
         if let Some(text) = choice.pointer("/delta/content").and_then(Value::as_str) {
             self.content.push_str(text);
         }
+        if let Some(delta) = choice.get("delta") {
+            self.tools.add(delta);
+        }
         if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
             self.finish_reason = Some(reason.to_string());
         }
@@ -228,11 +234,21 @@ impl Accumulator {
         let finish_reason = self.finish_reason.clone().unwrap_or_default();
         let mut body = self.header.clone();
         body.insert("object".into(), json!("chat.completion"));
+        let mut message = json!({"role": "assistant", "content": self.content});
+        if let Some(calls) = self.tools.message_json() {
+            message["tool_calls"] = calls;
+            if self.content.is_empty() {
+                message["content"] = Value::Null;
+            }
+        }
+        if let Some(refusal) = self.tools.refusal() {
+            message["refusal"] = Value::String(refusal);
+        }
         body.insert(
             "choices".into(),
             json!([{
                 "index": 0,
-                "message": {"role": "assistant", "content": self.content},
+                "message": message,
                 "finish_reason": self.finish_reason,
             }]),
         );
@@ -251,6 +267,8 @@ impl Accumulator {
             usage,
             mean_logprob: mean_logprob(Some(&Value::Array(self.logprobs.clone()))),
             dialect: Dialect::Openai,
+            tool_calls: self.tools.calls(),
+            refusal: self.tools.refusal(),
         }
     }
 }
@@ -287,6 +305,31 @@ mod tests {
         assert_eq!((c.usage.prompt_tokens, c.usage.completion_tokens, c.usage.estimated), (7, 2, false));
         assert_eq!(c.body.to_value()["id"], "c1");
         assert_eq!(c.body.to_value()["choices"][0]["message"]["content"], "Hello");
+    }
+
+    #[tokio::test]
+    async fn assembles_tool_call_deltas_into_the_answer() {
+        let s = stream_of(vec![
+            Ok(
+                "data: {\"id\":\"c2\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"tool_calls\":[{\"index\":0,\"id\":\"call_1\",\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"arguments\":\"\"}}]}}]}\n\n",
+            ),
+            Ok(
+                "data: {\"id\":\"c2\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\\\"city\\\":\"}}]}}]}\n\n",
+            ),
+            Ok(
+                "data: {\"id\":\"c2\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"\\\"Paris\\\"}\"}}]},\"finish_reason\":\"tool_calls\"}]}\n\n",
+            ),
+            Ok("data: [DONE]\n\n"),
+        ]);
+        let (c, chunks) = s.collect().await.unwrap();
+        assert_eq!(chunks.len(), 3);
+        assert_eq!(c.finish_reason, "tool_calls");
+        assert_eq!(c.tool_calls.len(), 1);
+        assert_eq!((c.tool_calls[0].id.as_str(), c.tool_calls[0].name.as_str()), ("call_1", "get_weather"));
+        assert_eq!(c.tool_calls[0].arguments, r#"{"city":"Paris"}"#);
+        let body = c.body.to_value();
+        assert_eq!(body["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"], r#"{"city":"Paris"}"#);
+        assert!(body["choices"][0]["message"]["content"].is_null());
     }
 
     #[tokio::test]

@@ -233,13 +233,16 @@ metadata = { owner = "alice" }
         Request {
             id: "r".into(),
             model: "small".into(),
-            messages: vec![Message { role: "user".into(), content: "hi".into() }],
+            messages: vec![Message::text("user", "hi")],
             max_tokens: None,
             temperature: None,
             streaming: false,
             wants_json: false,
             json_schema: None,
             has_tools: false,
+            tools: Vec::new(),
+            tool_choice: crate::plugin::types::ToolChoice::Auto,
+            response_format: crate::plugin::types::ResponseFormat::Text,
             input_tokens: 5,
             metadata: vec![("switchyard.team".into(), "forged".into()), ("tier".into(), "2".into())],
         }

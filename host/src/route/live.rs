@@ -103,6 +103,8 @@ pub fn candidate_of(entry: &ModelEntry, completion: &Completion) -> Candidate {
         output_tokens: completion.usage.completion_tokens,
         mean_logprob: completion.mean_logprob,
         last_step: false,
+        tool_calls: super::lower::tool_calls(completion),
+        refusal: completion.refusal.clone(),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod decide;
 pub mod error;
 pub mod governed;
 pub mod live;
+pub mod lower;
 pub mod request;
 pub mod slots;
 pub mod snapshot;

@@ -88,6 +88,7 @@ pub fn parse_body(bytes: &[u8]) -> Result<ChatBody, InvalidRequest> {
     let include_usage =
         json.get("stream_options").and_then(|o| o.get("include_usage")).and_then(Value::as_bool).unwrap_or(false);
     check_messages(&json)?;
+    super::lower::check(&json)?;
     Ok(ChatBody { json, model, stream, include_usage, dialect: Dialect::Openai, original: None })
 }
 
@@ -170,20 +171,7 @@ fn kind(value: &Value) -> &'static str {
 
 /// Builds the plugin-facing request from a parsed body and the request headers.
 pub fn plugin_request(id: &str, body: &ChatBody, headers: &HeaderMap) -> Request {
-    let messages: Vec<Message> = body
-        .json
-        .get("messages")
-        .and_then(Value::as_array)
-        .map(|messages| {
-            messages
-                .iter()
-                .map(|m| Message {
-                    role: m.get("role").and_then(Value::as_str).unwrap_or_default().to_string(),
-                    content: cost::message_text(m),
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let messages: Vec<Message> = super::lower::messages(&body.json);
     let input_tokens = cost::estimate_messages(messages.iter().map(|m| m.content.as_str()));
     let json = &body.json;
     let max_tokens = ["max_completion_tokens", "max_tokens"]
@@ -206,6 +194,9 @@ pub fn plugin_request(id: &str, body: &ChatBody, headers: &HeaderMap) -> Request
         wants_json: matches!(format_type, Some("json_object" | "json_schema")),
         json_schema,
         has_tools,
+        tools: super::lower::tools(json),
+        tool_choice: super::lower::tool_choice(json),
+        response_format: super::lower::response_format(json),
         input_tokens,
         metadata: metadata(json, headers),
     }

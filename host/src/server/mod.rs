@@ -6,6 +6,7 @@ pub mod admin_keys;
 pub mod auth;
 pub mod body;
 pub mod chat;
+pub mod embeddings;
 pub mod error;
 pub mod headers;
 pub mod identify;

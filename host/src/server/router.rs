@@ -17,6 +17,7 @@ pub async fn route(app: Arc<App>, request: Request<Incoming>) -> Response<Body> 
         (&Method::POST, "/v1/chat/completions" | "/chat/completions") => chat::handle(app, request).await,
         (&Method::POST, "/v1/messages") => messages::handle(app, request).await,
         (&Method::POST, "/v1/messages/count_tokens") => messages::count_tokens(app, request).await,
+        (&Method::POST, "/v1/embeddings" | "/embeddings") => super::embeddings::handle(app, request).await,
         (&Method::GET, "/v1/models" | "/models") => models::list(&app, request.headers()),
         (&Method::GET, "/healthz") => text(200, "ok\n", "text/plain"),
         (_, admin) if admin.starts_with("/admin/") => super::admin::handle(app, request, &path).await,
@@ -29,11 +30,11 @@ pub async fn route(app: Arc<App>, request: Request<Incoming>) -> Response<Body> 
         (method, "/v1/messages" | "/v1/messages/count_tokens") => {
             messages::error(ApiError::method_not_allowed(method, &path))
         }
-        (method, "/v1/chat/completions" | "/v1/models" | "/healthz" | "/metrics") => {
+        (method, "/v1/chat/completions" | "/v1/embeddings" | "/v1/models" | "/healthz" | "/metrics") => {
             ApiError::method_not_allowed(method, &path).into_response()
         }
         (_, other) => ApiError::not_found(format!(
-            "Unknown path {other}. Switchyard serves /v1/chat/completions, /v1/messages, /v1/models, /healthz and /metrics."
+            "Unknown path {other}. Switchyard serves /v1/chat/completions, /v1/messages, /v1/embeddings, /v1/models, /healthz and /metrics."
         ))
         .into_response(),
     }

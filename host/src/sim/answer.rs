@@ -37,6 +37,9 @@ pub struct Answer {
     pub logprobs: Vec<f64>,
     /// Seed for ids and the like.
     pub seed: u64,
+    /// Tool calls the answer makes (then `content` is empty and `finish_reason` is
+    /// `tool_calls`); see [`super::tools`].
+    pub tool_calls: Vec<super::tools::SimToolCall>,
 }
 
 /// FNV-1a: tiny, stable across platforms and Rust versions (unlike `DefaultHasher`).
@@ -102,29 +105,47 @@ pub fn is_hard(text: &str, json: bool) -> bool {
     json || text.chars().count() > 1200 || HARD_MARKERS.iter().any(|m| lower.contains(m))
 }
 
-const WORDS: &[&str] = &[
-    "the", "answer", "is", "simple", "because", "each", "part", "follows", "from", "what", "you", "asked", "and", "in",
-    "short", "this", "works", "well", "for", "most", "cases", "clearly", "here", "we", "see", "that", "it", "holds",
-    "so", "a", "good", "result",
+/// Sentences a simulated answer is made of: generic, but each reads as English, so a
+/// newcomer trying the quickstart sees answers rather than word salad.
+const SENTENCES: &[&str] = &[
+    "The short answer is that it depends on a few details, but the usual approach works in most cases.",
+    "Start with the simplest version that could work, then check it against a small example.",
+    "The main thing to keep in mind is the trade-off between cost and accuracy.",
+    "Most people find that breaking the problem into smaller steps makes it much easier.",
+    "If you share a bit more context, I can give you a more specific recommendation.",
+    "A good rule of thumb is to measure first and optimise only what the numbers point to.",
+    "There are two common ways to do this, and both are well documented.",
+    "In practice the difference is small unless the input is very large.",
+    "It is worth writing down the assumptions, because they tend to change over time.",
+    "The first option is quicker to set up, while the second is easier to maintain.",
+    "Here is the gist: keep it simple, test the edge cases, and document the result.",
+    "That is a common question, and the answer has not changed much in recent years.",
+    "You can verify this yourself with a quick experiment on a small sample.",
+    "Historically this has been handled by hand, but tools now make it routine.",
+    "One caveat is that results may vary with the version you are using.",
+    "Overall, the standard advice holds and should serve you well here.",
 ];
 
-/// `n` words picked deterministically from `seed`, as sentences.
+/// Sentences picked deterministically from `seed`, at least `n` words in all.
 fn prose(seed: u64, n: usize) -> String {
     let mut s = seed;
     let mut out = String::new();
-    for i in 0..n {
+    let mut count = 0;
+    let mut last = usize::MAX;
+    while count < n.max(1) {
         s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-        let word = WORDS[(s >> 33) as usize % WORDS.len()];
-        if i > 0 {
+        let mut pick = (s >> 33) as usize % SENTENCES.len();
+        if pick == last {
+            pick = (pick + 1) % SENTENCES.len();
+        }
+        last = pick;
+        if !out.is_empty() {
             out.push(' ');
         }
-        out.push_str(word);
-        if i % 12 == 11 || i + 1 == n {
-            out.push('.');
-        }
+        out.push_str(SENTENCES[pick]);
+        count += SENTENCES[pick].split_whitespace().count();
     }
-    let mut chars = out.chars();
-    chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or(out)
+    out
 }
 
 /// Generates `model`'s answer to `body`.
@@ -135,13 +156,33 @@ pub fn answer(model: &str, quality: Quality, body: &Map<String, Value>) -> Answe
     let hard = is_hard(&text, json);
     let words = 12 + (seed % 40) as usize;
     let topic: String = text.split_whitespace().take(6).collect::<Vec<_>>().join(" ");
+    if let Some(calls) = super::tools::calls(model, quality, body, &text) {
+        let completion_tokens = calls.iter().map(|c| estimate_tokens(&c.arguments) + 4).sum::<u32>().max(1);
+        let logprobs = vec![-0.05; completion_tokens as usize];
+        return Answer {
+            content: String::new(),
+            finish_reason: "tool_calls",
+            prompt_tokens: estimate_prompt_tokens(body),
+            completion_tokens,
+            logprobs,
+            seed,
+            tool_calls: calls,
+        };
+    }
+    let after_tool = super::tools::after_result(body);
     let (mut content, mut finish_reason, good) = match (quality, hard) {
+        _ if after_tool.is_some() => (after_tool.unwrap_or_default(), "stop", true),
         (Quality::Large, _) | (Quality::Small, false) if json => {
-            let v = json!({"answer": prose(seed, words), "topic": topic, "confidence": 0.9});
+            // A `json_schema` response format is followed: values from the schema (strings
+            // from the prompt), as structured outputs promise.
+            let v = match body.get("response_format").and_then(|f| f.pointer("/json_schema/schema")) {
+                Some(schema) => super::tools::value_for_schema(schema, &text),
+                None => json!({"answer": prose(seed, words), "topic": topic, "confidence": 0.9}),
+            };
             (v.to_string(), "stop", true)
         }
         (Quality::Large, _) | (Quality::Small, false) => {
-            (format!("About \"{topic}\": {}", prose(seed, words)), "stop", true)
+            (format!("On \"{topic}\": {}", prose(seed, words)), "stop", true)
         }
         (Quality::Small, true) => match (seed >> 8) % 4 {
             0 => {
@@ -151,8 +192,8 @@ pub fn answer(model: &str, quality: Quality, body: &Map<String, Value>) -> Answe
             }
             1 => (REFUSAL.to_string(), "stop", false),
             2 if !json => {
-                let phrase = format!("{} ", prose(seed, 3).trim_end_matches('.'));
-                (phrase.repeat(24).trim_end().to_string(), "stop", false)
+                let phrase = format!("{} ", prose(seed, 3));
+                (phrase.repeat(6).trim_end().to_string(), "stop", false)
             }
             _ => (format!("Well, {} (no JSON here, sorry)", prose(seed, words)), "stop", false),
         },
@@ -171,7 +212,15 @@ pub fn answer(model: &str, quality: Quality, body: &Map<String, Value>) -> Answe
             if good { -0.05 - jitter } else { -1.5 - 10.0 * jitter }
         })
         .collect();
-    Answer { content, finish_reason, prompt_tokens: estimate_prompt_tokens(body), completion_tokens, logprobs, seed }
+    Answer {
+        content,
+        finish_reason,
+        prompt_tokens: estimate_prompt_tokens(body),
+        completion_tokens,
+        logprobs,
+        seed,
+        tool_calls: Vec::new(),
+    }
 }
 
 #[cfg(test)]

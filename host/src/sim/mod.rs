@@ -15,6 +15,7 @@ pub mod answer;
 pub mod faults;
 pub mod messages;
 mod respond;
+pub mod tools;
 pub mod wire;
 
 #[cfg(test)]

@@ -34,7 +34,8 @@ pub(crate) async fn handle(req: Request<Incoming>, options: SimOptions) -> Optio
         (&Method::GET, "/v1/models") => Some(json_response(StatusCode::OK, &wire::models(LISTED))),
         (&Method::POST, "/v1/chat/completions") => chat(req, options).await,
         (&Method::POST, "/v1/messages") => super::messages::handle(req, options).await,
-        (_, "/v1/models" | "/v1/chat/completions" | "/v1/messages") => {
+        (&Method::POST, "/v1/embeddings") => Some(embeddings(req).await),
+        (_, "/v1/models" | "/v1/chat/completions" | "/v1/messages" | "/v1/embeddings") => {
             Some(error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"))
         }
         _ => Some(error(StatusCode::NOT_FOUND, &format!("no route for {path}"))),
@@ -108,6 +109,37 @@ async fn chat(req: Request<Incoming>, options: SimOptions) -> Option<Response<Bo
         Behavior::NoChoices => Reply::NoChoices(answer(&model, Quality::Small, &body)),
     };
     Some(reply.render(&model, stream, include_usage, logprobs).await)
+}
+
+/// `POST /v1/embeddings`: deterministic unit vectors (`dimensions`, default 8) from a hash of
+/// the model and each input, with usage.
+async fn embeddings(req: Request<Incoming>) -> Response<Body> {
+    let raw = match Limited::new(req.into_body(), MAX_REQUEST_BYTES).collect().await {
+        Ok(body) => body.to_bytes(),
+        Err(_) => return error(StatusCode::PAYLOAD_TOO_LARGE, "request body unreadable or too large"),
+    };
+    let body: Map<String, Value> = match serde_json::from_slice(&raw) {
+        Ok(body) => body,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("invalid JSON body: {e}")),
+    };
+    let Some(model) = body.get("model").and_then(Value::as_str) else {
+        return error(StatusCode::BAD_REQUEST, "missing \"model\"");
+    };
+    if behavior(model).is_none() {
+        let body = wire::error(
+            &format!("The model `{model}` does not exist"),
+            "invalid_request_error",
+            Some("model_not_found"),
+        );
+        return json_response(StatusCode::NOT_FOUND, &body);
+    }
+    match body.get("input") {
+        Some(input @ (Value::String(_) | Value::Array(_))) => {
+            let dimensions = body.get("dimensions").and_then(Value::as_u64).unwrap_or(8).clamp(1, 4096) as usize;
+            json_response(StatusCode::OK, &wire::embeddings(model, input, dimensions))
+        }
+        _ => error(StatusCode::BAD_REQUEST, "\"input\" must be a string or an array"),
+    }
 }
 
 /// A successful-status reply, rendered as JSON or SSE.

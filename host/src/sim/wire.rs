@@ -42,12 +42,49 @@ pub fn completion(model: &str, answer: &Answer, logprobs: bool) -> Value {
         "system_fingerprint": FINGERPRINT,
         "choices": [{
             "index": 0,
-            "message": {"role": "assistant", "content": answer.content, "refusal": null},
+            "message": message(answer),
             "logprobs": logprobs,
             "finish_reason": answer.finish_reason,
         }],
         "usage": usage(answer),
     })
+}
+
+/// The `choices[0].message` of an answer: its text, or its tool calls with a null content.
+fn message(answer: &Answer) -> Value {
+    if answer.tool_calls.is_empty() {
+        return json!({"role": "assistant", "content": answer.content, "refusal": null});
+    }
+    let calls: Vec<Value> = answer
+        .tool_calls
+        .iter()
+        .map(|c| json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}))
+        .collect();
+    json!({"role": "assistant", "content": null, "refusal": null, "tool_calls": calls})
+}
+
+/// A tool-calling answer's chunks, as OpenAI streams them: the role with each call's id,
+/// name and empty arguments, then the arguments in fragments of a few characters, then the
+/// finish reason.
+fn tool_call_chunks(model: &str, answer: &Answer) -> Vec<Value> {
+    let mut out = Vec::new();
+    for (index, call) in answer.tool_calls.iter().enumerate() {
+        let head = json!({"index": index, "id": call.id, "type": "function",
+                          "function": {"name": call.name, "arguments": ""}});
+        let delta = if index == 0 {
+            json!({"role": "assistant", "content": null, "tool_calls": [head]})
+        } else {
+            json!({"tool_calls": [head]})
+        };
+        out.push(chunk(model, answer, delta, None));
+        let chars: Vec<char> = call.arguments.chars().collect();
+        for piece in chars.chunks(7) {
+            let fragment: String = piece.iter().collect();
+            let delta = json!({"tool_calls": [{"index": index, "function": {"arguments": fragment}}]});
+            out.push(chunk(model, answer, delta, None));
+        }
+    }
+    out
 }
 
 /// One `chat.completion.chunk` with the given delta and finish reason.
@@ -66,6 +103,11 @@ pub fn chunk(model: &str, answer: &Answer, delta: Value, finish_reason: Option<&
 /// of content, one chunk per few words, a final empty delta with the finish reason, and
 /// (with `include_usage`) a usage chunk with empty choices. `[DONE]` is not included.
 pub fn chunks(model: &str, answer: &Answer, include_usage: bool) -> Vec<Value> {
+    if !answer.tool_calls.is_empty() {
+        let mut out = tool_call_chunks(model, answer);
+        finish(model, answer, include_usage, &mut out);
+        return out;
+    }
     let mut pieces: Vec<String> = Vec::new();
     let mut current = String::new();
     for (i, word) in answer.content.split_inclusive(' ').enumerate() {
@@ -89,6 +131,12 @@ pub fn chunks(model: &str, answer: &Answer, include_usage: bool) -> Vec<Value> {
             chunk(model, answer, delta, None)
         })
         .collect();
+    finish(model, answer, include_usage, &mut out);
+    out
+}
+
+/// The finish-reason chunk and, with `include_usage`, the usage chunk.
+fn finish(model: &str, answer: &Answer, include_usage: bool, out: &mut Vec<Value>) {
     out.push(chunk(model, answer, json!({}), Some(answer.finish_reason)));
     if include_usage {
         out.push(json!({
@@ -101,7 +149,31 @@ pub fn chunks(model: &str, answer: &Answer, include_usage: bool) -> Vec<Value> {
             "usage": usage(answer),
         }));
     }
-    out
+}
+
+/// An embeddings list: one unit vector of `dimensions` per input, from a hash of the model
+/// and the input, and usage estimated like the host's.
+pub fn embeddings(model: &str, input: &Value, dimensions: usize) -> Value {
+    let inputs: Vec<String> = match input {
+        Value::Array(items) => items.iter().map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string)).collect(),
+        other => vec![other.as_str().map_or_else(|| other.to_string(), str::to_string)],
+    };
+    let mut tokens = 0u32;
+    let data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(index, text)| {
+            tokens = tokens.saturating_add(crate::provider::cost::estimate_tokens(text).max(1));
+            let raw: Vec<f64> = (0..dimensions)
+                .map(|d| (super::answer::hash(&[model, text, &d.to_string()]) % 2001) as f64 / 1000.0 - 1.0)
+                .collect();
+            let norm = raw.iter().map(|x| x * x).sum::<f64>().sqrt().max(1e-9);
+            let vector: Vec<f64> = raw.iter().map(|x| (x / norm * 1e6).round() / 1e6).collect();
+            json!({"object": "embedding", "index": index, "embedding": vector})
+        })
+        .collect();
+    json!({"object": "list", "data": data, "model": model,
+           "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
 }
 
 /// OpenAI's error body.

@@ -86,7 +86,7 @@ impl Default for Config {
     }
 }
 
-/// Parses and validates the configuration `init` receives.
+/// Parses and validates the configuration `configure` receives.
 pub fn parse_config(json: &str) -> Result<Config, String> {
     let mut config: Config = config::parse(json)?;
     if !config.start_threshold.is_finite() {
@@ -114,7 +114,7 @@ static CONFIG: ConfigCell<Config> = ConfigCell::new();
 struct Cascade;
 
 impl Policy for Cascade {
-    fn init(config: String) -> Result<(), String> {
+    fn configure(config: String) -> Result<(), String> {
         CONFIG.set(parse_config(&config)?);
         Ok(())
     }

@@ -107,7 +107,7 @@ impl Default for Config {
     }
 }
 
-/// Parses and validates the configuration `init` receives.
+/// Parses and validates the configuration `configure` receives.
 pub fn parse_config(json: &str) -> Result<Config, String> {
     let config: Config = config::parse(json)?;
     let w = &config.weights;
@@ -137,7 +137,7 @@ static CONFIG: ConfigCell<Config> = ConfigCell::new();
 struct Complexity;
 
 impl Classifier for Complexity {
-    fn init(config: String) -> Result<(), String> {
+    fn configure(config: String) -> Result<(), String> {
         CONFIG.set(parse_config(&config)?);
         Ok(())
     }

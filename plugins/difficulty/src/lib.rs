@@ -95,7 +95,7 @@ impl Default for Config {
     }
 }
 
-/// Parses and validates the configuration `init` receives.
+/// Parses and validates the configuration `configure` receives.
 pub fn parse_config(json: &str) -> Result<Config, String> {
     let config: Config = config::parse(json)?;
     for (name, weight) in config.weights.all() {
@@ -114,7 +114,7 @@ static CONFIG: ConfigCell<Config> = ConfigCell::new();
 struct Difficulty;
 
 impl Classifier for Difficulty {
-    fn init(config: String) -> Result<(), String> {
+    fn configure(config: String) -> Result<(), String> {
         CONFIG.set(parse_config(&config)?);
         Ok(())
     }

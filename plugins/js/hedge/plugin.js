@@ -8,7 +8,7 @@
 //
 // Configuration: `{"phrases": [...], "window": 200}` (`phrases` replaces the list).
 
-import { log } from "switchyard:plugin/host@0.1.0";
+import { log } from "switchyard:plugin/host@0.2.0";
 
 const DEFAULTS = {
   phrases: ["i'm not sure", "i am not sure", "i don't know", "i do not know", "cannot determine"],
@@ -16,7 +16,7 @@ const DEFAULTS = {
 };
 let config = { ...DEFAULTS };
 
-export function init(text) {
+export function configure(text) {
   const raw = JSON.parse(text || "{}");
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw "config: expected a JSON object";
   for (const key of Object.keys(raw)) {

@@ -10,13 +10,13 @@
 //
 // Configuration (all optional): `{"max_turns": 10, "non_ascii_threshold": 0.3}`.
 
-import { log } from "switchyard:plugin/host@0.1.0";
+import { log } from "switchyard:plugin/host@0.2.0";
 
 const DEFAULTS = { max_turns: 10, non_ascii_threshold: 0.3 };
-// Set by `init` from the configuration alone; nothing about a request is kept.
+// Set by `configure` from the configuration alone; nothing about a request is kept.
 let config = { ...DEFAULTS };
 
-export function init(text) {
+export function configure(text) {
   const raw = JSON.parse(text || "{}");
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw "config: expected a JSON object";
   for (const key of Object.keys(raw)) {

@@ -18,7 +18,7 @@ const DEFAULTS = {
   hint_key: "tier",
 };
 
-// Set by `init`, read by `route`: the only state kept between calls, and it depends on the
+// Set by `configure`, read by `route`: the only state kept between calls, and it depends on the
 // configuration alone.
 let config = { ...DEFAULTS };
 
@@ -96,7 +96,7 @@ function plan(c, req, signals, models) {
   return { steps, reason };
 }
 
-export function init(text) {
+export function configure(text) {
   config = parseConfig(text);
 }
 

@@ -16,7 +16,7 @@
 //!
 //! # Supported JSON Schema subset
 //!
-//! See [`schema`]: `type` (a name or a list of names; `integer` accepts numbers with no
+//! The validator is the shared `switchyard-json-schema` crate (also used by `tool-args`): `type` (a name or a list of names; `integer` accepts numbers with no
 //! fraction), `enum`, `const`, `minimum`, `maximum`, `exclusiveMinimum`, `exclusiveMaximum`,
 //! `minLength`, `maxLength` (in characters), `properties`, `required`,
 //! `additionalProperties` (`false` or a schema), `items` (a schema, or a list for tuples),
@@ -38,7 +38,7 @@ use serde_json::Value;
 use switchyard_plugin_sdk::config::{self, ConfigCell};
 use switchyard_plugin_sdk::{Candidate, Gate, Request, Verdict};
 
-pub mod schema;
+pub use switchyard_json_schema as schema;
 
 /// The gate's configuration.
 #[derive(Deserialize, Debug, Clone, PartialEq)]
@@ -60,7 +60,7 @@ impl Default for Config {
     }
 }
 
-/// Parses the configuration `init` receives.
+/// Parses the configuration `configure` receives.
 pub fn parse_config(json: &str) -> Result<Config, String> {
     config::parse(json)
 }
@@ -70,7 +70,7 @@ static CONFIG: ConfigCell<Config> = ConfigCell::new();
 struct JsonGate;
 
 impl Gate for JsonGate {
-    fn init(config: String) -> Result<(), String> {
+    fn configure(config: String) -> Result<(), String> {
         CONFIG.set(parse_config(&config)?);
         Ok(())
     }

@@ -156,7 +156,7 @@ impl Default for Config {
     }
 }
 
-/// Parses and validates the configuration `init` receives (phrases are lowercased).
+/// Parses and validates the configuration `configure` receives (phrases are lowercased).
 pub fn parse_config(json: &str) -> Result<Config, String> {
     let mut config: Config = config::parse(json)?;
     if !config.threshold.is_finite() {
@@ -189,7 +189,7 @@ static CONFIG: ConfigCell<Config> = ConfigCell::new();
 struct MathCheck;
 
 impl Gate for MathCheck {
-    fn init(config: String) -> Result<(), String> {
+    fn configure(config: String) -> Result<(), String> {
         CONFIG.set(parse_config(&config)?);
         Ok(())
     }

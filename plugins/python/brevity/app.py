@@ -61,7 +61,7 @@ def check(config, req, answer):
 
 
 class WitWorld(wit_world.WitWorld):
-    def init(self, config: str) -> None:
+    def configure(self, config: str) -> None:
         global CONFIG
         CONFIG = parse_config(config)
 

@@ -21,7 +21,7 @@ DEFAULTS = {
     "hint_key": "tier",
 }
 
-# Set by `init`, read by `route`: the only state kept between calls, and it depends on the
+# Set by `configure`, read by `route`: the only state kept between calls, and it depends on the
 # configuration alone.
 CONFIG = dict(DEFAULTS)
 
@@ -117,7 +117,7 @@ def plan(config, req, signals, models):
 
 
 class WitWorld(wit_world.WitWorld):
-    def init(self, config: str) -> None:
+    def configure(self, config: str) -> None:
         global CONFIG
         CONFIG = parse_config(config)
 

@@ -23,7 +23,7 @@ DEFAULT_KEYWORDS = {
     "writing": ["essay", "poem", "story", "rewrite", "summarize", "summarise", "tone", "letter"],
 }
 
-# Set by `init` from the configuration alone; nothing about a request is kept.
+# Set by `configure` from the configuration alone; nothing about a request is kept.
 KEYWORDS = DEFAULT_KEYWORDS
 SATURATION = 3
 
@@ -64,7 +64,7 @@ def classify(req, keywords, saturation):
 
 
 class WitWorld(wit_world.WitWorld):
-    def init(self, config: str) -> None:
+    def configure(self, config: str) -> None:
         global KEYWORDS, SATURATION
         KEYWORDS, SATURATION = parse_config(config)
         host.log(host.Level.DEBUG, f"topics: {len(KEYWORDS)} topics")

@@ -1,6 +1,12 @@
 //! `sanity`: a gate that escalates answers that are obviously not good enough.
 //!
-//! Checks, in order; the first that fails escalates with a reason:
+//! An answer that makes tool calls (contract 0.2.0) is judged by its calls instead of its
+//! text: it is accepted when every call names a tool and its arguments are a JSON object
+//! (an empty text is normal then), and escalated when a call is malformed. Whether the calls
+//! fit the tools offered is `tool-args`'s job. A refusal the upstream reported as such
+//! (`refusal`) escalates like a refusal phrase.
+//!
+//! Checks on a text answer, in order; the first that fails escalates with a reason:
 //!
 //! 1. **Empty**: the answer, trimmed, has fewer than `min_chars` characters (default 1, so
 //!    an empty or all-whitespace answer escalates).
@@ -39,7 +45,7 @@
 use serde::Deserialize;
 use std::collections::HashSet;
 use switchyard_plugin_sdk::config::{self, ConfigCell};
-use switchyard_plugin_sdk::{Candidate, Gate, Request, Verdict};
+use switchyard_plugin_sdk::{Candidate, Gate, Request, ToolCall, Verdict};
 
 /// Phrases that open a refusal (lowercase, straight apostrophes).
 pub const DEFAULT_REFUSALS: &[&str] = &[
@@ -97,7 +103,7 @@ impl Default for Config {
     }
 }
 
-/// Parses and validates the configuration `init` receives (phrases are lowercased).
+/// Parses and validates the configuration `configure` receives (phrases are lowercased).
 pub fn parse_config(json: &str) -> Result<Config, String> {
     let mut config: Config = config::parse(json)?;
     if !(0.0..=1.0).contains(&config.max_repeat_share) {
@@ -123,7 +129,7 @@ static CONFIG: ConfigCell<Config> = ConfigCell::new();
 struct Sanity;
 
 impl Gate for Sanity {
-    fn init(config: String) -> Result<(), String> {
+    fn configure(config: String) -> Result<(), String> {
         CONFIG.set(parse_config(&config)?);
         Ok(())
     }
@@ -140,8 +146,37 @@ fn normalize(s: &str) -> String {
     s.to_lowercase().replace(['\u{2019}', '\u{2018}'], "'").replace(['\u{201c}', '\u{201d}'], "\"")
 }
 
+/// Why a tool call is malformed: no name, or arguments that are not a JSON object.
+fn malformed_call(call: &ToolCall) -> Option<String> {
+    if call.name.trim().is_empty() {
+        return Some(format!("tool call `{}` names no tool", call.id));
+    }
+    let arguments = call.arguments.trim();
+    if arguments.is_empty() {
+        return None;
+    }
+    match serde_json::from_str::<serde_json::Value>(arguments) {
+        Ok(serde_json::Value::Object(_)) => None,
+        Ok(_) => Some(format!("tool call `{}`: arguments are JSON but not an object", call.name)),
+        Err(e) => Some(format!("tool call `{}`: arguments are not valid JSON ({e})", call.name)),
+    }
+}
+
 /// The verdict on one answer (see the crate docs for the checks).
 pub fn check(config: &Config, answer: &Candidate) -> Verdict {
+    if let Some(refusal) = answer.refusal.as_deref().filter(|r| !r.trim().is_empty()) {
+        let head: String = refusal.chars().take(80).collect();
+        return Verdict::Escalate(format!("the model refused (\"{head}\")"));
+    }
+    if !answer.tool_calls.is_empty() {
+        if let Some(why) = answer.tool_calls.iter().find_map(malformed_call) {
+            return Verdict::Escalate(format!("malformed tool call: {why}"));
+        }
+        if config.escalate_finish_reasons.contains(&answer.finish_reason) {
+            return Verdict::Escalate(format!("finish reason `{}`", answer.finish_reason));
+        }
+        return Verdict::Accept(1.0);
+    }
     let content = answer.content.trim();
     let chars = content.chars().count();
     if chars < config.min_chars {
@@ -230,6 +265,29 @@ mod tests {
         assert!(escalates(&check(&Config::default(), &cut), "finish reason `length`"));
         cut.finish_reason = "tool_calls".into();
         assert!(matches!(check(&Config::default(), &cut), Verdict::Accept(_)));
+    }
+
+    #[test]
+    fn tool_calls_are_judged_by_their_shape() {
+        let ok = Candidate::with_tool_calls("m", vec![ToolCall::new("c1", "get_weather", r#"{"city":"Paris"}"#)]);
+        assert_eq!(check(&Config::default(), &ok), Verdict::Accept(1.0));
+        let no_args = Candidate::with_tool_calls("m", vec![ToolCall::new("c1", "now", "")]);
+        assert_eq!(check(&Config::default(), &no_args), Verdict::Accept(1.0));
+        let broken = Candidate::with_tool_calls("m", vec![ToolCall::new("c1", "get_weather", r#"{"city": "Par"#)]);
+        assert!(escalates(
+            &check(&Config::default(), &broken),
+            "malformed tool call: tool call `get_weather`: arguments are not valid JSON"
+        ));
+        let array = Candidate::with_tool_calls("m", vec![ToolCall::new("c1", "f", "[1]")]);
+        assert!(escalates(&check(&Config::default(), &array), "not an object"));
+        let nameless = Candidate::with_tool_calls("m", vec![ToolCall::new("c9", " ", "{}")]);
+        assert!(escalates(&check(&Config::default(), &nameless), "`c9` names no tool"));
+        let mut cut = ok.clone();
+        cut.finish_reason = "length".into();
+        assert!(escalates(&check(&Config::default(), &cut), "finish reason"));
+        let mut refused = Candidate::new("m", "");
+        refused.refusal = Some("I can't do that.".into());
+        assert!(escalates(&check(&Config::default(), &refused), "the model refused"));
     }
 
     #[test]

@@ -33,8 +33,8 @@ pub mod policy {
         export_macro_name: "export_policy",
         default_bindings_module: "switchyard_plugin_sdk::bindings::policy",
         with: {
-            "switchyard:plugin/types@0.1.0": switchyard_plugin_sdk::types,
-            "switchyard:plugin/host@0.1.0": switchyard_plugin_sdk::host,
+            "switchyard:plugin/types@0.2.0": switchyard_plugin_sdk::types,
+            "switchyard:plugin/host@0.2.0": switchyard_plugin_sdk::host,
         },
     });
 }
@@ -48,8 +48,8 @@ pub mod gate {
         export_macro_name: "export_gate",
         default_bindings_module: "switchyard_plugin_sdk::bindings::gate",
         with: {
-            "switchyard:plugin/types@0.1.0": switchyard_plugin_sdk::types,
-            "switchyard:plugin/host@0.1.0": switchyard_plugin_sdk::host,
+            "switchyard:plugin/types@0.2.0": switchyard_plugin_sdk::types,
+            "switchyard:plugin/host@0.2.0": switchyard_plugin_sdk::host,
         },
     });
 }

@@ -1,6 +1,6 @@
 //! Typed plugin configuration.
 //!
-//! The operator's `[plugins.NAME.config]` table reaches `init` as a JSON object. Declare a
+//! The operator's `[plugins.NAME.config]` table reaches `configure` as a JSON object. Declare a
 //! struct with `#[serde(default, deny_unknown_fields)]`, parse it with [`parse`], validate
 //! what serde cannot (ranges, cross-field rules) and keep it in a [`ConfigCell`]:
 //!
@@ -16,12 +16,12 @@
 //!
 //! static CONFIG: ConfigCell<Config> = ConfigCell::new();
 //!
-//! fn init(json: String) -> Result<(), String> {
+//! fn configure(json: String) -> Result<(), String> {
 //!     CONFIG.set(config::parse::<Config>(&json)?);
 //!     Ok(())
 //! }
 //!
-//! assert!(init("{}".into()).is_ok());
+//! assert!(configure("{}".into()).is_ok());
 //! assert_eq!(
 //!     config::parse::<Config>(r#"{"min_chars": "ten"}"#).unwrap_err(),
 //!     "config key `min_chars`: invalid type: string \"ten\", expected usize"
@@ -65,10 +65,10 @@ fn strip_position(msg: &str) -> String {
     }
 }
 
-/// A place for the configuration `init` parsed, read by every later call.
+/// A place for the configuration `configure` parsed, read by every later call.
 ///
-/// It is a `static`: the host calls `init` once per instance and then reuses the instance for
-/// many calls. [`ConfigCell::get`] fails with a clear message if `init` was never called.
+/// It is a `static`: the host calls `configure` once per instance and then reuses the instance for
+/// many calls. [`ConfigCell::get`] fails with a clear message if `configure` was never called.
 pub struct ConfigCell<T> {
     value: Mutex<Option<Arc<T>>>,
 }
@@ -84,13 +84,13 @@ impl<T> ConfigCell<T> {
         *self.value.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(value));
     }
 
-    /// The stored configuration, or an error saying `init` was not called.
+    /// The stored configuration, or an error saying `configure` was not called.
     pub fn get(&self) -> Result<Arc<T>, String> {
         self.value
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
-            .ok_or_else(|| "plugin called before `init` stored its configuration".to_string())
+            .ok_or_else(|| "plugin called before `configure` stored its configuration".to_string())
     }
 }
 
@@ -148,7 +148,7 @@ mod tests {
     #[test]
     fn cell_before_and_after_init() {
         let cell: ConfigCell<u32> = ConfigCell::new();
-        assert!(cell.get().unwrap_err().contains("init"));
+        assert!(cell.get().unwrap_err().contains("configure"));
         cell.set(3);
         assert_eq!(*cell.get().unwrap(), 3);
     }

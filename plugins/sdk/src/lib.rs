@@ -9,7 +9,7 @@
 //! | `policy`     | [`Policy`]         | [`export_policy!`](crate::export_policy)         | request + signals + models → [`Plan`] |
 //! | `gate`       | [`Gate`]           | [`export_gate!`](crate::export_gate)             | request + [`Candidate`] → [`Verdict`] |
 //!
-//! Every world also exports `init(config)`, called once per instance with the operator's
+//! Every world also exports `configure(config)` (named `init` in contract 0.1.0), called once per instance with the operator's
 //! configuration as JSON. This crate generates the bindings of all three worlds once, sharing
 //! the [`types`] and [`host`] interfaces, so a plugin crate needs no `wit_bindgen::generate!`
 //! of its own and no copy of the WIT file: it implements a trait and invokes one macro.
@@ -67,7 +67,7 @@
 //! struct PreferSmall;
 //!
 //! impl Policy for PreferSmall {
-//!     fn init(config: String) -> Result<(), String> {
+//!     fn configure(config: String) -> Result<(), String> {
 //!         let config: Config = switchyard_plugin_sdk::config::parse(&config)?;
 //!         if !(0.0..=1.0).contains(&config.threshold) {
 //!             return Err(format!("threshold: expected a number in 0..=1, got {}", config.threshold));
@@ -130,13 +130,16 @@ mod types_ext;
 pub use bindings::classifier::switchyard::plugin::{host, types};
 pub use host::Level;
 pub use signals::{signal, signal_label, signal_value};
-pub use types::{Candidate, Message, ModelInfo, Plan, Request, Signal, Verdict};
+pub use types::{
+    Candidate, ContentPart, JsonSchemaFormat, Message, ModelInfo, PartKind, Plan, Request, ResponseFormat, Signal,
+    Tool, ToolCall, ToolChoice, ToolResult, Verdict,
+};
 
-/// The `classifier` world's exports: `init` and `classify`.
+/// The `classifier` world's exports: `configure` and `classify`.
 pub use bindings::classifier::Guest as Classifier;
-/// The `gate` world's exports: `init` and `check`.
+/// The `gate` world's exports: `configure` and `check`.
 pub use bindings::gate::Guest as Gate;
-/// The `policy` world's exports: `init` and `route`.
+/// The `policy` world's exports: `configure` and `route`.
 pub use bindings::policy::Guest as Policy;
 
 #[doc(inline)]
@@ -151,7 +154,9 @@ pub use bindings::policy::export_policy;
 pub mod prelude {
     pub use crate::config::ConfigCell;
     pub use crate::signals::{signal, signal_label, signal_value};
-    pub use crate::types::{Candidate, Message, ModelInfo, Plan, Request, Signal, Verdict};
+    pub use crate::types::{
+        Candidate, Message, ModelInfo, Plan, Request, ResponseFormat, Signal, Tool, ToolCall, ToolChoice, Verdict,
+    };
     pub use crate::{Classifier, Gate, Policy};
     pub use crate::{debug, error, info, trace, warn};
 }

@@ -1,11 +1,31 @@
 //! Inherent helpers and constructors on the generated types.
 
-use crate::types::{Candidate, Message, ModelInfo, Request, Signal};
+use crate::types::{Candidate, Message, ModelInfo, Request, ResponseFormat, Signal, Tool, ToolCall, ToolChoice};
 
 impl Message {
-    /// A message with `role` and `content`.
+    /// A text message with `role` and `content` (no parts, tool calls or tool results).
     pub fn new(role: &str, content: &str) -> Self {
-        Message { role: role.to_string(), content: content.to_string() }
+        Message {
+            role: role.to_string(),
+            content: content.to_string(),
+            parts: Vec::new(),
+            tool_calls: Vec::new(),
+            tool_results: Vec::new(),
+        }
+    }
+}
+
+impl Tool {
+    /// A tool named `name` whose arguments follow the JSON Schema `parameters` (as text).
+    pub fn new(name: &str, parameters: &str) -> Self {
+        Tool { name: name.to_string(), description: String::new(), parameters: parameters.to_string(), strict: false }
+    }
+}
+
+impl ToolCall {
+    /// A call of `name` with `arguments` (as text).
+    pub fn new(id: &str, name: &str, arguments: &str) -> Self {
+        ToolCall { id: id.to_string(), name: name.to_string(), arguments: arguments.to_string() }
     }
 }
 
@@ -23,6 +43,9 @@ impl Request {
             wants_json: false,
             json_schema: None,
             has_tools: false,
+            tools: Vec::new(),
+            tool_choice: ToolChoice::Auto,
+            response_format: ResponseFormat::Text,
             input_tokens: crate::text::estimate_tokens(text),
             metadata: Vec::new(),
         }
@@ -36,6 +59,11 @@ impl Request {
     /// See [`crate::text::user_text`].
     pub fn user_text(&self) -> String {
         crate::text::user_text(&self.messages)
+    }
+
+    /// The offered tool named `name`.
+    pub fn tool(&self, name: &str) -> Option<&Tool> {
+        self.tools.iter().find(|t| t.name == name)
     }
 
     /// See [`crate::text::meta`].
@@ -89,6 +117,19 @@ impl Candidate {
             output_tokens: crate::text::estimate_tokens(content),
             mean_logprob: None,
             last_step: false,
+            tool_calls: Vec::new(),
+            refusal: None,
+        }
+    }
+
+    /// An answer that makes these tool calls and has no text.
+    pub fn with_tool_calls(model: &str, calls: Vec<ToolCall>) -> Self {
+        let output_tokens = calls.iter().map(|c| crate::text::estimate_tokens(&c.arguments) + 4).sum();
+        Candidate {
+            finish_reason: "tool_calls".to_string(),
+            output_tokens,
+            tool_calls: calls,
+            ..Candidate::new(model, "")
         }
     }
 }

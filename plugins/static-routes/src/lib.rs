@@ -69,7 +69,7 @@ pub struct Rule {
     pub reason: Option<String>,
 }
 
-/// Parses and validates the configuration `init` receives.
+/// Parses and validates the configuration `configure` receives.
 pub fn parse_config(json: &str) -> Result<Config, String> {
     let config: Config = config::parse(json)?;
     for (i, rule) in config.rules.iter().enumerate() {
@@ -94,7 +94,7 @@ static CONFIG: ConfigCell<Config> = ConfigCell::new();
 struct StaticRoutes;
 
 impl Policy for StaticRoutes {
-    fn init(config: String) -> Result<(), String> {
+    fn configure(config: String) -> Result<(), String> {
         CONFIG.set(parse_config(&config)?);
         Ok(())
     }

@@ -56,7 +56,7 @@ impl Default for Config {
     }
 }
 
-/// Parses and validates the configuration `init` receives.
+/// Parses and validates the configuration `configure` receives.
 pub fn parse_config(json: &str) -> Result<Config, String> {
     let config: Config = config::parse(json)?;
     if config.thresholds.iter().any(|t| !t.is_finite()) || config.thresholds.windows(2).any(|w| w[0] > w[1]) {
@@ -73,7 +73,7 @@ static CONFIG: ConfigCell<Config> = ConfigCell::new();
 struct Tiered;
 
 impl Policy for Tiered {
-    fn init(config: String) -> Result<(), String> {
+    fn configure(config: String) -> Result<(), String> {
         CONFIG.set(parse_config(&config)?);
         Ok(())
     }

@@ -141,6 +141,8 @@ impl Upstream for FakeUpstream {
             output_tokens: 5,
             mean_logprob: None,
             last_step: false,
+            tool_calls: Vec::new(),
+            refusal: None,
         };
         let usage = Usage { prompt_tokens: 1_000_000, completion_tokens: 0, ..Default::default() };
         Ok(Answer::Complete { candidate, usage, reported_cost: None, held: model.id.clone() })

@@ -34,7 +34,7 @@ def connect():
 
 
 class WitWorld(wit_world.WitWorld):
-    def init(self, config: str) -> None:
+    def configure(self, config: str) -> None:
         pass
 
     def classify(self, req):

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use switchyard_plugin_sdk::config::{self, ConfigCell};
 use switchyard_plugin_sdk::{ModelInfo, Plan, Policy, Request, Signal};
 
-/// Every mode `init` accepts.
+/// Every mode `configure` accepts.
 pub const MODES: &[&str] = &["echo", "unknown-model", "empty-plan", "err"];
 
 /// `{"mode": "..."}`.
@@ -44,7 +44,7 @@ pub fn parse_config(json: &str) -> Result<Config, String> {
 struct BadPolicy;
 
 impl Policy for BadPolicy {
-    fn init(config: String) -> Result<(), String> {
+    fn configure(config: String) -> Result<(), String> {
         CONFIG.set(parse_config(&config)?);
         Ok(())
     }

@@ -9,7 +9,7 @@ wit_bindgen::generate!({
     inline: "
         package test:foreign;
         world foreign {
-            include switchyard:plugin/classifier@0.1.0;
+            include switchyard:plugin/classifier@0.2.0;
             import exfiltrate: func(data: string);
         }
     ",
@@ -20,7 +20,7 @@ wit_bindgen::generate!({
 struct Foreign;
 
 impl Guest for Foreign {
-    fn init(_config: String) -> Result<(), String> {
+    fn configure(_config: String) -> Result<(), String> {
         Ok(())
     }
 

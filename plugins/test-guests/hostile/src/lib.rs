@@ -1,6 +1,6 @@
 //! `hostile`: a classifier that misbehaves on purpose, for the host's sandbox tests.
 //!
-//! Its behaviour is chosen by the config's `mode` in `init` and happens in `classify`
+//! Its behaviour is chosen by the config's `mode` in `configure` and happens in `classify`
 //! (except `init-fail`). Counters are per instance and count calls from 0, so a fresh
 //! instance always starts with call 0.
 //!
@@ -16,7 +16,7 @@
 //! | `huge-output`      | returns 100 000 signals with ~200-byte names                          |
 //! | `log-flood`        | calls the host's log 100 000 times, then returns `hostile.ok`         |
 //! | `slow-sometimes`   | calls 2, 5, 8… busy-loop `spin_iterations` times (~50 ms) first       |
-//! | `init-fail`        | `init` returns `Err("bad config")`                                    |
+//! | `init-fail`        | `configure` returns `Err("bad config")`                                    |
 //!
 //! `wasi-probe` signals: `probe.wall_clock_secs` (SystemTime since the epoch, -1 on error),
 //! `probe.monotonic_nanos` (Instant elapsed across a small loop), `probe.random` (the
@@ -38,7 +38,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use switchyard_plugin_sdk::config::{self, ConfigCell};
 use switchyard_plugin_sdk::{Classifier, Request, Signal};
 
-/// Every mode `init` accepts.
+/// Every mode `configure` accepts.
 pub const MODES: &[&str] = &[
     "ok",
     "spin",
@@ -74,7 +74,7 @@ impl Default for Config {
 static CONFIG: ConfigCell<Config> = ConfigCell::new();
 static CALLS: AtomicU64 = AtomicU64::new(0);
 
-/// Parses and checks the config (`init-fail` is accepted here and fails in `init`).
+/// Parses and checks the config (`init-fail` is accepted here and fails in `configure`).
 pub fn parse_config(json: &str) -> Result<Config, String> {
     let config: Config = config::parse(json)?;
     if !MODES.contains(&config.mode.as_str()) {
@@ -86,7 +86,7 @@ pub fn parse_config(json: &str) -> Result<Config, String> {
 struct Hostile;
 
 impl Classifier for Hostile {
-    fn init(config: String) -> Result<(), String> {
+    fn configure(config: String) -> Result<(), String> {
         let config = parse_config(&config)?;
         if config.mode == "init-fail" {
             return Err("bad config".into());

@@ -6,12 +6,12 @@
 // WIT names arrive in camelCase (`input-tokens` is `inputTokens`); throwing a string returns
 // `err(string)`.
 
-import { log } from "switchyard:plugin/host@0.1.0";
+import { log } from "switchyard:plugin/host@0.2.0";
 
-// Set by `init`; depends on the configuration only, never on a request.
+// Set by `configure`; depends on the configuration only, never on a request.
 let config = { saturation_tokens: 1000 };
 
-export function init(text) {
+export function configure(text) {
   const raw = JSON.parse(text || "{}");
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw "config: expected a JSON object";
   const c = { saturation_tokens: 1000 };

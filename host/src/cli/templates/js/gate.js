@@ -6,10 +6,10 @@
 // A verdict is `{ tag: "accept", val: 0.9 }`, `{ tag: "escalate", val: "why" }` or
 // `{ tag: "reject", val: "why" }`; throwing a string returns `err(string)`.
 
-// Set by `init`; depends on the configuration only, never on a request.
+// Set by `configure`; depends on the configuration only, never on a request.
 let config = { min_chars: 1 };
 
-export function init(text) {
+export function configure(text) {
   const raw = JSON.parse(text || "{}");
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw "config: expected a JSON object";
   const c = { min_chars: 1 };

@@ -6,10 +6,10 @@
 // WIT names arrive in camelCase (`context-window` is `contextWindow`); throwing a string
 // returns `err(string)`.
 
-// Set by `init`; depends on the configuration only, never on a request.
+// Set by `configure`; depends on the configuration only, never on a request.
 let config = { threshold: 0.7 };
 
-export function init(text) {
+export function configure(text) {
   const raw = JSON.parse(text || "{}");
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw "config: expected a JSON object";
   const c = { threshold: 0.7 };

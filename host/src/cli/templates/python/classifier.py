@@ -10,7 +10,7 @@ import wit_world
 from componentize_py_types import Err
 from wit_world.imports import host, types
 
-# Set by `init`; depends on the configuration only, never on a request.
+# Set by `configure`; depends on the configuration only, never on a request.
 CONFIG = {"saturation_tokens": 1000}
 
 
@@ -42,7 +42,7 @@ def classify(config, req):
 
 
 class WitWorld(wit_world.WitWorld):
-    def init(self, config: str) -> None:
+    def configure(self, config: str) -> None:
         global CONFIG
         CONFIG = parse_config(config)
         host.log(host.Level.DEBUG, f"{{name}}: {CONFIG}")

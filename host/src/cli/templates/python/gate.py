@@ -10,7 +10,7 @@ import wit_world
 from componentize_py_types import Err
 from wit_world.imports import types
 
-# Set by `init`; depends on the configuration only, never on a request.
+# Set by `configure`; depends on the configuration only, never on a request.
 CONFIG = {"min_chars": 1}
 
 
@@ -40,7 +40,7 @@ def check(config, req, answer):
 
 
 class WitWorld(wit_world.WitWorld):
-    def init(self, config: str) -> None:
+    def configure(self, config: str) -> None:
         global CONFIG
         CONFIG = parse_config(config)
 

@@ -10,7 +10,7 @@ import wit_world
 from componentize_py_types import Err
 from wit_world.imports import types
 
-# Set by `init`; depends on the configuration only, never on a request.
+# Set by `configure`; depends on the configuration only, never on a request.
 CONFIG = {"threshold": 0.7}
 
 
@@ -46,7 +46,7 @@ def route(config, req, signals, models):
 
 
 class WitWorld(wit_world.WitWorld):
-    def init(self, config: str) -> None:
+    def configure(self, config: str) -> None:
         global CONFIG
         CONFIG = parse_config(config)
 

@@ -26,7 +26,7 @@ impl Default for Config {
     }
 }
 
-/// Set by `init`; depends on the configuration only, never on a request.
+/// Set by `configure`; depends on the configuration only, never on a request.
 static CONFIG: Mutex<Option<Config>> = Mutex::new(None);
 
 pub fn parse_config(json: &str) -> Result<Config, String> {
@@ -49,7 +49,7 @@ pub fn classify(config: &Config, req: &Request) -> Vec<Signal> {
 struct Component;
 
 impl Guest for Component {
-    fn init(config: String) -> Result<(), String> {
+    fn configure(config: String) -> Result<(), String> {
         let config = parse_config(&config)?;
         log(Level::Debug, &format!("{{name}}: {config:?}"));
         *CONFIG.lock().map_err(|_| "config lock poisoned")? = Some(config);

@@ -24,7 +24,7 @@ impl Default for Config {
     }
 }
 
-/// Set by `init`; depends on the configuration only, never on a request.
+/// Set by `configure`; depends on the configuration only, never on a request.
 static CONFIG: Mutex<Option<Config>> = Mutex::new(None);
 
 pub fn parse_config(json: &str) -> Result<Config, String> {
@@ -44,7 +44,7 @@ pub fn check(config: &Config, _req: &Request, answer: &Candidate) -> Verdict {
 struct Component;
 
 impl Guest for Component {
-    fn init(config: String) -> Result<(), String> {
+    fn configure(config: String) -> Result<(), String> {
         *CONFIG.lock().map_err(|_| "config lock poisoned")? = Some(parse_config(&config)?);
         Ok(())
     }

@@ -1,4 +1,17 @@
-//! A small JSON Schema validator: the subset listed in the crate docs.
+//! A small JSON Schema validator, shared by the `json-gate` and `tool-args` gates so that a
+//! schema means the same thing to both.
+//!
+//! Supported: `type` (a name or a list of names; `integer` accepts numbers with no
+//! fraction), `enum`, `const`, `minimum`, `maximum`, `exclusiveMinimum`, `exclusiveMaximum`,
+//! `minLength`, `maxLength` (in characters), `properties`, `required`,
+//! `additionalProperties` (`false` or a schema), `items` (a schema, or a list for tuples),
+//! `minItems`, `maxItems`, `allOf`, `anyOf`, `oneOf`, `not`, and `$ref` to a local
+//! `#/...` pointer (e.g. `#/$defs/address`). `true`/`false` are schemas too. Every other
+//! keyword (`format`, `pattern`, `uniqueItems`, ...) is ignored, so a value is never failed
+//! on a rule this validator does not understand.
+//!
+//! Why not the `jsonschema` crate: see `docs/plugins.md` ("JSON Schema in gates") for the
+//! size and call-time measurements on `wasm32-wasip2`.
 //!
 //! Errors are strings like `$.items[2].price: 12 is above maximum 10`. Validation stops
 //! collecting after [`MAX_ERRORS`] and follows at most [`MAX_DEPTH`] nested schemas (a
@@ -90,11 +103,11 @@ impl<'a> Validator<'a> {
             Value::Object(map) => map,
             _ => return, // not a schema: ignored
         };
-        if let Some(Value::String(reference)) = schema.get("$ref") {
-            match resolve(self.root, reference) {
-                Some(target) => self.check(value, target, path, depth + 1),
-                None => switchyard_plugin_sdk::debug!("json-gate: unresolved $ref {reference} ignored"),
-            }
+        // An unresolved `$ref` (remote, or a typo) is ignored like any keyword not understood.
+        if let Some(Value::String(reference)) = schema.get("$ref")
+            && let Some(target) = resolve(self.root, reference)
+        {
+            self.check(value, target, path, depth + 1);
         }
         self.check_type(value, schema, path);
         if let Some(options) = schema.get("enum").and_then(Value::as_array)
