@@ -1,0 +1,217 @@
+//! One request as a learned router sees it: named shape features (the first-party plugins'
+//! signals) and hashed n-grams (see [`crate::ngrams`]).
+//!
+//! Training ([`extract`]) and scoring ([`crate::model::Scorer`]) both walk the text through
+//! [`for_each_hashed`] and [`named`], so a model scores at run time exactly the features it
+//! was fitted on.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ngrams::{self, Namespace};
+use crate::{answer, math, question};
+
+/// What a model reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// The prompt only: for a policy's start tier.
+    PreRoute,
+    /// The prompt and the cheap model's answer: for a cascade's escalation decision.
+    Gate,
+}
+
+/// How text becomes features. Stored in the model: a model is scored with the spec it was
+/// trained with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureSpec {
+    /// Hash space of the n-grams: `2^bits` buckets (1..=24).
+    pub bits: u32,
+    /// Word n-gram lengths, `[min, max]`; `[0, 0]` for none.
+    pub word_ngrams: [u8; 2],
+    /// Character n-gram lengths in bytes, `[min, max]`; `[0, 0]` for none.
+    pub char_ngrams: [u8; 2],
+    /// Gates: n-grams of the answer too (the named answer checks are always read).
+    pub answer_ngrams: bool,
+    /// Only the first this many characters of the prompt and of the answer are read.
+    pub max_chars: usize,
+}
+
+impl Default for FeatureSpec {
+    fn default() -> Self {
+        FeatureSpec { bits: 18, word_ngrams: [1, 2], char_ngrams: [3, 5], answer_ngrams: true, max_chars: 4000 }
+    }
+}
+
+impl FeatureSpec {
+    /// Checks the ranges a scorer relies on.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=24).contains(&self.bits) {
+            return Err(format!("features.bits: expected 1..=24, got {}", self.bits));
+        }
+        for (key, [lo, hi]) in [("word_ngrams", self.word_ngrams), ("char_ngrams", self.char_ngrams)] {
+            if lo > hi || hi > 8 || (lo == 0 && hi != 0) {
+                return Err(format!("features.{key}: expected [min, max] with 1 <= min <= max <= 8, or [0, 0]"));
+            }
+        }
+        if self.max_chars == 0 {
+            return Err("features.max_chars: expected a number > 0".into());
+        }
+        Ok(())
+    }
+
+    /// The namespaces a model of `kind` reads.
+    pub fn namespaces(&self, kind: Kind) -> Vec<Namespace> {
+        let answer = kind == Kind::Gate && self.answer_ngrams;
+        Namespace::ALL
+            .into_iter()
+            .filter(|ns| answer || matches!(ns, Namespace::PromptWords | Namespace::PromptChars))
+            .collect()
+    }
+}
+
+/// The named features of a prompt-only model, in order.
+pub const PROMPT_FEATURES: [&str; 8] = [
+    "prompt.log_chars",
+    "prompt.numbers",
+    "difficulty.length",
+    "difficulty.compound",
+    "difficulty.options",
+    "difficulty.negation",
+    "difficulty.quantitative",
+    "difficulty.symbolic",
+];
+
+/// The named features a gate adds, in order.
+pub const ANSWER_FEATURES: [&str; 11] = [
+    "answer.log_chars",
+    "answer.length_ratio",
+    "answer.repetition",
+    "answer.refusal",
+    "math-check.arithmetic",
+    "math-check.no_final_answer",
+    "math-check.non_integer",
+    "math-check.hedging",
+    "math-check.unused_numbers",
+    "math-check.question_length",
+    "math-check.question_numbers",
+];
+
+/// The names of the named features of `kind`, in order.
+pub fn named_features(kind: Kind) -> Vec<&'static str> {
+    let mut names = PROMPT_FEATURES.to_vec();
+    if kind == Kind::Gate {
+        names.extend(ANSWER_FEATURES);
+    }
+    names
+}
+
+/// Phrase lists the answer checks use, normalised once.
+#[derive(Debug, Clone)]
+pub struct Phrases {
+    final_markers: Vec<String>,
+    hedges: Vec<String>,
+    refusals: Vec<String>,
+}
+
+impl Default for Phrases {
+    fn default() -> Self {
+        let own = |list: &[&str]| list.iter().map(|s| s.to_string()).collect();
+        Phrases {
+            final_markers: own(math::DEFAULT_FINAL_MARKERS),
+            hedges: own(math::DEFAULT_HEDGES),
+            refusals: own(answer::DEFAULT_REFUSALS),
+        }
+    }
+}
+
+/// `text` cut to its first `max_chars` characters.
+pub fn head(text: &str, max_chars: usize) -> &str {
+    match text.char_indices().nth(max_chars) {
+        Some((i, _)) => &text[..i],
+        None => text,
+    }
+}
+
+/// The named features of one request, in [`named_features`] order (`answer` is read for
+/// gates only).
+pub fn named(kind: Kind, spec: &FeatureSpec, phrases: &Phrases, prompt: &str, answer: Option<&str>) -> Vec<f64> {
+    let prompt = head(prompt, spec.max_chars);
+    let prompt_chars = prompt.chars().count() as f64;
+    let mut out = Vec::with_capacity(PROMPT_FEATURES.len() + ANSWER_FEATURES.len());
+    out.push(prompt_chars.ln_1p());
+    out.push((math::numbers(prompt).len() as f64).ln_1p());
+    out.extend(question::values(prompt));
+    if kind == Kind::Gate {
+        let answer = head(answer.unwrap_or_default(), spec.max_chars);
+        let answer_chars = answer.chars().count() as f64;
+        out.push(answer_chars.ln_1p());
+        out.push(answer_chars.ln_1p() - prompt_chars.ln_1p());
+        out.push(answer::ngram_repeat_share(answer, 30).max(answer::line_repeat_share(answer)));
+        out.push(if answer::refusal(answer, &phrases.refusals, 300).is_some() { 1.0 } else { 0.0 });
+        out.extend(math::inspect(prompt, answer, &phrases.final_markers, &phrases.hedges).values);
+    }
+    out
+}
+
+/// Walks every hashed n-gram of one request: `emit(namespace, bucket)` per n-gram, and
+/// returns the number of n-grams per namespace (in [`Namespace::ALL`] order), by which each
+/// namespace's counts are divided (their square root) so that long texts do not dominate.
+pub fn for_each_hashed(
+    kind: Kind,
+    spec: &FeatureSpec,
+    prompt: &str,
+    answer: Option<&str>,
+    mut emit: impl FnMut(Namespace, u32),
+) -> [usize; 4] {
+    let mut counts = [0usize; 4];
+    let [wl, wh] = spec.word_ngrams;
+    let [cl, ch] = spec.char_ngrams;
+    for ns in spec.namespaces(kind) {
+        let text = match ns {
+            Namespace::PromptWords | Namespace::PromptChars => head(prompt, spec.max_chars),
+            Namespace::AnswerWords | Namespace::AnswerChars => head(answer.unwrap_or_default(), spec.max_chars),
+        };
+        let n = match ns {
+            Namespace::PromptWords | Namespace::AnswerWords => {
+                ngrams::words(text, ns, (wl, wh), spec.bits, |b| emit(ns, b))
+            }
+            Namespace::PromptChars | Namespace::AnswerChars => {
+                ngrams::chars(text, ns, (cl, ch), spec.bits, |b| emit(ns, b))
+            }
+        };
+        counts[ns as usize - 1] = n;
+    }
+    counts
+}
+
+/// The scale of a namespace's counts: `1 / sqrt(n-grams)`.
+pub fn scale(count: usize) -> f64 {
+    if count == 0 { 0.0 } else { 1.0 / (count as f64).sqrt() }
+}
+
+/// One request's features for training: named values and `(bucket, value)` of the hashed
+/// n-grams, summed per bucket across namespaces (sorted by bucket).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Extracted {
+    /// In [`named_features`] order.
+    pub named: Vec<f64>,
+    /// Sorted by bucket, each bucket once.
+    pub hashed: Vec<(u32, f64)>,
+}
+
+/// The features of one request, as [`crate::model::Scorer`] reads them.
+pub fn extract(kind: Kind, spec: &FeatureSpec, phrases: &Phrases, prompt: &str, answer: Option<&str>) -> Extracted {
+    let mut raw: Vec<(u32, u8)> = Vec::new();
+    let counts = for_each_hashed(kind, spec, prompt, answer, |ns, b| raw.push((b, ns as u8)));
+    raw.sort_unstable();
+    let mut hashed: Vec<(u32, f64)> = Vec::new();
+    for (bucket, ns) in raw {
+        let v = scale(counts[usize::from(ns) - 1]);
+        match hashed.last_mut() {
+            Some((b, sum)) if *b == bucket => *sum += v,
+            _ => hashed.push((bucket, v)),
+        }
+    }
+    Extracted { named: named(kind, spec, phrases, prompt, answer), hashed }
+}
