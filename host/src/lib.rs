@@ -16,3 +16,4 @@ pub mod route;
 pub mod server;
 pub mod sim;
 pub mod telemetry;
+pub mod train;

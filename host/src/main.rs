@@ -52,6 +52,9 @@ enum Command {
     /// Replay a route's plugins over labelled data, offline, and report the cost–quality
     /// curve (APGR, CPT) against random routing, the oracle and each model alone.
     Eval(EvalArgs),
+    /// Fit a learned router (pre-route or gate) from labelled data and write the model file
+    /// the `learned` plugins run, with cross-validated APGR / CPT and 95 % intervals.
+    Train(TrainArgs),
     /// Work with plugin components.
     Plugin {
         #[command(subcommand)]
@@ -101,6 +104,80 @@ struct EvalArgs {
     /// Also write the curves as an SVG plot to this file.
     #[arg(long, value_name = "FILE")]
     svg: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct TrainArgs {
+    /// Data: .jsonl files (eval's format), RouteLLM .csv files, or directories of them.
+    #[arg(long, required = true, num_args = 1..)]
+    data: Vec<PathBuf>,
+    /// `pre-route` (prompt features only, for a policy's start tier) or `gate` (prompt and
+    /// the cheap model's answer, for a cascade's escalation decision).
+    #[arg(long, value_parser = parse_kind)]
+    kind: switchyard_features::vector::Kind,
+    /// Where to write the model file (JSON).
+    #[arg(long, short)]
+    output: PathBuf,
+    /// The data's cheap model (default: the lowest mean score).
+    #[arg(long)]
+    weak: Option<String>,
+    /// The data's strong model (default: the highest mean score).
+    #[arg(long)]
+    strong: Option<String>,
+    /// What the model predicts: `strong-better` (the strong model scores higher) or
+    /// `weak-wrong` (the weak model scores below --good).
+    #[arg(long, value_enum, default_value = "strong-better")]
+    label: switchyard::train::Label,
+    /// With --label weak-wrong: the score an answer needs to be good enough.
+    #[arg(long, default_value_t = 1.0)]
+    good: f64,
+    /// Share of the data (by prompt hash, as `eval --holdout` splits it) left out of training.
+    #[arg(long, default_value_t = 0.0)]
+    holdout: f64,
+    /// Keep prompts listed in a contaminated_prompts.jsonl next to the data.
+    #[arg(long)]
+    keep_contaminated: bool,
+    /// L2 penalties to try, comma-separated; with several, cross-validated APGR picks one.
+    #[arg(long, value_delimiter = ',', default_value = "1,4,16")]
+    alpha: Vec<f64>,
+    /// Hashed n-gram buckets kept at most (the most frequent in training).
+    #[arg(long, default_value_t = 4000)]
+    max_hashed: usize,
+    /// A bucket must occur in at least this many training items.
+    #[arg(long, default_value_t = 3)]
+    min_df: usize,
+    /// Word n-gram lengths MIN-MAX (0-0 for none).
+    #[arg(long, default_value = "1-2", value_parser = parse_range)]
+    word_ngrams: [u8; 2],
+    /// Character n-gram lengths MIN-MAX in bytes (0-0 for none).
+    #[arg(long, default_value = "3-5", value_parser = parse_range)]
+    char_ngrams: [u8; 2],
+    /// Gates: leave the answer's n-grams out (its named checks are always read).
+    #[arg(long)]
+    no_answer_ngrams: bool,
+    /// Cross-validation folds (split by prompt hash).
+    #[arg(long, default_value_t = 5)]
+    folds: u32,
+    /// Bootstrap resamples for the 95 % intervals.
+    #[arg(long, default_value_t = 1000)]
+    resamples: u32,
+    /// Print the model's training record as JSON instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_kind(text: &str) -> Result<switchyard_features::vector::Kind, String> {
+    match text {
+        "pre-route" => Ok(switchyard_features::vector::Kind::PreRoute),
+        "gate" => Ok(switchyard_features::vector::Kind::Gate),
+        other => Err(format!("expected `pre-route` or `gate`, got `{other}`")),
+    }
+}
+
+fn parse_range(text: &str) -> Result<[u8; 2], String> {
+    let (lo, hi) = text.split_once('-').ok_or_else(|| format!("expected MIN-MAX, got `{text}`"))?;
+    let parse = |s: &str| s.trim().parse::<u8>().map_err(|_| format!("expected MIN-MAX numbers, got `{text}`"));
+    Ok([parse(lo)?, parse(hi)?])
 }
 
 #[derive(Subcommand)]
@@ -185,6 +262,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }),
         Command::Eval(args) => eval(args),
+        Command::Train(args) => train(args),
         Command::Plugin {
             command:
                 PluginCommand::Check { file, kind, config, deadline_ms, memory_mb, iterations, cache_dir, baseline },
@@ -241,6 +319,41 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
         if let Some(path) = &args.svg {
             println!("plot     {}", path.display());
         }
+    }
+    Ok(())
+}
+
+fn train(args: TrainArgs) -> anyhow::Result<()> {
+    let percent = args.holdout * 100.0;
+    anyhow::ensure!(
+        (0.0..100.0).contains(&percent) && (percent - percent.round()).abs() < 1e-9,
+        "--holdout: expected a share from 0 to 0.99 in whole percent (e.g. 0.3), got {}",
+        args.holdout
+    );
+    let mut options = switchyard::train::TrainOptions::new(args.data, args.kind);
+    options.weak = args.weak;
+    options.strong = args.strong;
+    options.label = args.label;
+    options.good = args.good;
+    options.holdout_percent = percent.round() as u32;
+    options.keep_contaminated = args.keep_contaminated;
+    options.alphas = args.alpha;
+    options.max_hashed = args.max_hashed;
+    options.min_df = args.min_df;
+    options.features.word_ngrams = args.word_ngrams;
+    options.features.char_ngrams = args.char_ngrams;
+    options.features.answer_ngrams = !args.no_answer_ngrams;
+    options.folds = args.folds;
+    options.resamples = args.resamples;
+    let trained = switchyard::train::run(&options)?;
+    let bytes = switchyard::train::model::write(&trained.model, &args.output)?;
+    if args.json {
+        let mut record = trained.model.training.clone();
+        record.item_hashes.clear();
+        println!("{}", serde_json::to_string_pretty(&record)?);
+    } else {
+        let path = args.output.display().to_string();
+        print!("{}", switchyard::train::report::render(&trained, Some((&path, bytes))));
     }
     Ok(())
 }

@@ -169,6 +169,7 @@ fn check_plugins(cfg: &mut Config, base: &Path, problems: &mut Problems) {
         if !p.resolved_path.is_file() {
             problems.push(format!("{at}.path"), format!("no plugin file at {}", p.resolved_path.display()));
         }
+        read_plugin_files(p, base, &at, problems);
         if let Some(mode) = p.fail_mode
             && !p.kind.allowed_fail_modes().contains(&mode)
         {
@@ -194,6 +195,37 @@ fn check_plugins(cfg: &mut Config, base: &Path, problems: &mut Problems) {
         nonzero(problems, format!("{at}.memory_mb"), p.memory_mb, "a limit");
         nonzero(problems, format!("{at}.pool_size"), p.pool_size.into(), "a pool size");
         nonzero(problems, format!("{at}.quarantine_retry_ms"), p.quarantine_retry_ms, "a retry delay");
+    }
+}
+
+/// The largest file `files` passes to a plugin: it is copied into every instance's config.
+pub const MAX_PLUGIN_FILE_BYTES: u64 = 16 << 20;
+
+/// Reads each of a plugin's `files` (see [`super::PluginConfig::files`]).
+fn read_plugin_files(p: &mut super::PluginConfig, base: &Path, at: &str, problems: &mut Problems) {
+    p.file_texts.clear();
+    for (key, path) in &p.files {
+        let at = format!("{at}.files.{}", self::key(key));
+        if p.config.contains_key(key) {
+            problems.push(at, format!("`config.{key}` is set too; the file's text would replace it, give one"));
+            continue;
+        }
+        let resolved = absolute(base, path);
+        let read = std::fs::metadata(&resolved).and_then(|meta| {
+            if meta.len() > MAX_PLUGIN_FILE_BYTES {
+                return Err(std::io::Error::other(format!(
+                    "{} bytes, more than the {MAX_PLUGIN_FILE_BYTES} a plugin's config may hold",
+                    meta.len()
+                )));
+            }
+            std::fs::read_to_string(&resolved)
+        });
+        match read {
+            Ok(text) => {
+                p.file_texts.insert(key.clone(), (resolved, text));
+            }
+            Err(e) => problems.push(at, format!("cannot read {} as UTF-8 text: {e}", resolved.display())),
+        }
     }
 }
 
