@@ -98,6 +98,10 @@ struct EvalArgs {
     /// a busy machine cannot change the results).
     #[arg(long)]
     strict_deadlines: bool,
+    /// Drop the items a learned model on the route was trained on (eval warns about them
+    /// otherwise).
+    #[arg(long)]
+    exclude_trained: bool,
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -307,6 +311,7 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
     options.replay.default_output_tokens = args.output_tokens;
     options.progress = true;
     options.strict_deadlines = args.strict_deadlines;
+    options.exclude_trained = args.exclude_trained;
     let report = switchyard::eval::run(&options)?;
     if let Some(path) = &args.svg {
         std::fs::write(path, switchyard::eval::svg::render(&report))

@@ -27,6 +27,7 @@ use switchyard_features::vector::{FeatureSpec, Kind};
 use crate::eval::data::DataError;
 use crate::eval::load::{self, LoadOptions};
 pub use examples::Label;
+pub use switchyard_features::vector::Kind as ModelKind;
 
 /// What to train and how.
 #[derive(Debug, Clone)]
@@ -227,3 +228,6 @@ fn out_of_fold(ex: &examples::Examples, hyper: &fit::Hyper, folds: u32) -> Resul
         .map(|(i, score)| cv::Scored { score, weak: ex.weak[i], strong: ex.strong[i] })
         .collect())
 }
+
+#[cfg(test)]
+mod tests;

@@ -83,11 +83,15 @@ pub const PROMPT_FEATURES: [&str; 8] = [
 ];
 
 /// The named features a gate adds, in order.
-pub const ANSWER_FEATURES: [&str; 11] = [
+pub const ANSWER_FEATURES: [&str; 15] = [
     "answer.log_chars",
     "answer.length_ratio",
     "answer.repetition",
     "answer.refusal",
+    "answer.steps",
+    "answer.numbers",
+    "answer.final_magnitude",
+    "answer.final_in_question",
     "math-check.arithmetic",
     "math-check.no_final_answer",
     "math-check.non_integer",
@@ -149,7 +153,12 @@ pub fn named(kind: Kind, spec: &FeatureSpec, phrases: &Phrases, prompt: &str, an
         out.push(answer_chars.ln_1p() - prompt_chars.ln_1p());
         out.push(answer::ngram_repeat_share(answer, 30).max(answer::line_repeat_share(answer)));
         out.push(if answer::refusal(answer, &phrases.refusals, 300).is_some() { 1.0 } else { 0.0 });
-        out.extend(math::inspect(prompt, answer, &phrases.final_markers, &phrases.hedges).values);
+        let found = math::inspect(prompt, answer, &phrases.final_markers, &phrases.hedges);
+        out.push((found.equations as f64).ln_1p());
+        out.push((found.answer_numbers as f64).ln_1p());
+        out.push(found.final_value.map_or(0.0, |v| v.abs().ln_1p()));
+        out.push(if found.final_in_question { 1.0 } else { 0.0 });
+        out.extend(found.values);
     }
     out
 }

@@ -44,6 +44,15 @@ pub struct Findings {
     pub values: [f64; 7],
     /// Why each non-zero check fired, for an escalation reason.
     pub notes: Vec<String>,
+    /// The final answer's value, when there is a number to read.
+    pub final_value: Option<f64>,
+    /// Whether the final answer is one of the question's own numbers (an answer that copies
+    /// a given quantity often skipped the work).
+    pub final_in_question: bool,
+    /// Checkable equations the answer shows (its worked steps).
+    pub equations: usize,
+    /// Numbers in the answer.
+    pub answer_numbers: usize,
 }
 
 /// Lowercase with curly apostrophes made straight.
@@ -57,8 +66,9 @@ pub fn inspect(question: &str, answer: &str, final_markers: &[String], hedges: &
     let lower = normalize(answer);
     let mut notes = Vec::new();
 
-    let wrong: Vec<String> =
-        arith::equations(answer).into_iter().filter(|e| !e.correct).map(|e| e.text).collect();
+    let shown = arith::equations(answer);
+    let equations = shown.len();
+    let wrong: Vec<String> = shown.into_iter().filter(|e| !e.correct).map(|e| e.text).collect();
     let arithmetic = if let Some(first) = wrong.first() {
         notes.push(format!("wrong arithmetic `{first}`"));
         1.0
@@ -104,8 +114,13 @@ pub fn inspect(question: &str, answer: &str, final_markers: &[String], hedges: &
     if question_numbers > 0.0 {
         notes.push(format!("{} numbers in the question", asked.len()));
     }
+    let final_in_question = final_value.is_some_and(|v| asked.iter().any(|q| (q - v).abs() < 1e-9));
     Findings {
         values: [arithmetic, no_final_answer, non_integer, hedging, unused_numbers, question_length, question_numbers],
         notes,
+        final_value,
+        final_in_question,
+        equations,
+        answer_numbers: used.len(),
     }
 }
