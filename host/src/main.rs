@@ -208,6 +208,16 @@ enum PluginCommand {
         /// Keep compiled artifacts here between runs.
         #[arg(long)]
         cache_dir: Option<PathBuf>,
+        /// Set config key KEY to the text of FILE, as `files = { KEY = "FILE" }` does in the
+        /// TOML (e.g. `--file model=router.json`). Repeatable.
+        #[arg(long = "file", value_name = "KEY=FILE")]
+        files: Vec<String>,
+        /// Time the calls on this prompt (a text file) instead of the sample requests.
+        #[arg(long, value_name = "FILE")]
+        prompt: Option<PathBuf>,
+        /// With --prompt, for gates: the answer to judge (a text file).
+        #[arg(long, value_name = "FILE", requires = "prompt")]
+        answer: Option<PathBuf>,
         /// Measure the baseline (Winch) code a never-seen version serves on until its
         /// optimized code is ready, instead of the optimized code.
         #[arg(long, conflicts_with = "cache_dir")]
@@ -269,10 +279,35 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => train(args),
         Command::Plugin {
             command:
-                PluginCommand::Check { file, kind, config, deadline_ms, memory_mb, iterations, cache_dir, baseline },
+                PluginCommand::Check {
+                    file,
+                    kind,
+                    config,
+                    deadline_ms,
+                    memory_mb,
+                    iterations,
+                    cache_dir,
+                    baseline,
+                    files,
+                    prompt,
+                    answer,
+                },
         } => {
-            let config: serde_json::Value = serde_json::from_str(&config).context("--config must be a JSON object")?;
+            let mut config: serde_json::Value =
+                serde_json::from_str(&config).context("--config must be a JSON object")?;
             anyhow::ensure!(config.is_object(), "--config must be a JSON object, got {config}");
+            for pair in files {
+                let (key, path) = pair.split_once('=').with_context(|| format!("--file {pair}: expected KEY=FILE"))?;
+                let text = std::fs::read_to_string(path).with_context(|| format!("--file {pair}: cannot read {path}"))?;
+                config[key] = serde_json::Value::String(text);
+            }
+            let read = |path: &PathBuf| {
+                std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+            };
+            let prompt = match &prompt {
+                Some(p) => Some((read(p)?, answer.as_ref().map(read).transpose()?)),
+                None => None,
+            };
             let report = plugin_check::run(&CheckOptions {
                 path: file,
                 kind,
@@ -285,6 +320,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 iterations,
                 cache_dir,
                 baseline,
+                prompt,
             })?;
             print!("{report}");
             Ok(())

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use linfa::prelude::*;
 use linfa_logistic::LogisticRegression;
 use ndarray::{Array1, Array2};
+use switchyard_features::ngrams::namespace_of;
 use switchyard_features::vector::Extracted;
 
 /// Hyperparameters of one fit.
@@ -64,30 +65,39 @@ pub enum FitError {
 }
 
 /// The buckets to keep: in at least `min_df` rows, the most frequent first, `max_hashed` in
-/// all; ascending.
-pub fn select(rows: &[&Extracted], hyper: &Hyper) -> Vec<u32> {
+/// all, shared evenly by the namespaces that have any (`bits`: the hash space); ascending.
+pub fn select(rows: &[&Extracted], hyper: &Hyper, bits: u32) -> Vec<u32> {
     let mut df: HashMap<u32, usize> = HashMap::new();
     for row in rows {
         for (bucket, _) in &row.hashed {
             *df.entry(*bucket).or_default() += 1;
         }
     }
-    let mut kept: Vec<(u32, usize)> = df.into_iter().filter(|(_, n)| *n >= hyper.min_df.max(1)).collect();
-    kept.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    kept.truncate(hyper.max_hashed);
-    let mut buckets: Vec<u32> = kept.into_iter().map(|(b, _)| b).collect();
+    let mut by_namespace: [Vec<(u32, usize)>; 4] = Default::default();
+    for (bucket, n) in df {
+        if n >= hyper.min_df.max(1) {
+            by_namespace[namespace_of(bucket, bits) as usize - 1].push((bucket, n));
+        }
+    }
+    let present = by_namespace.iter().filter(|v| !v.is_empty()).count().max(1);
+    let mut buckets = Vec::new();
+    for mut kept in by_namespace {
+        kept.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        kept.truncate(hyper.max_hashed / present);
+        buckets.extend(kept.into_iter().map(|(b, _)| b));
+    }
     buckets.sort_unstable();
     buckets
 }
 
 /// Fits on `rows` with `labels`.
-pub fn fit(rows: &[&Extracted], labels: &[bool], hyper: &Hyper) -> Result<Fitted, FitError> {
+pub fn fit(rows: &[&Extracted], labels: &[bool], hyper: &Hyper, bits: u32) -> Result<Fitted, FitError> {
     if let Some(first) = labels.first()
         && labels.iter().all(|l| l == first)
     {
         return Err(FitError::OneClass(*first));
     }
-    let buckets = select(rows, hyper);
+    let buckets = select(rows, hyper, bits);
     let index: HashMap<u32, usize> = buckets.iter().enumerate().map(|(i, b)| (*b, i)).collect();
     let n_named = rows.first().map_or(0, |r| r.named.len());
     let n = rows.len() as f64;

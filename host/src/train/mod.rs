@@ -158,7 +158,7 @@ pub fn run(options: &TrainOptions) -> Result<Trained, TrainError> {
     let mut candidates = Vec::new();
     for &alpha in &options.alphas {
         let hyper = hyper(options, alpha);
-        let scored = out_of_fold(&ex, &hyper, options.folds)?;
+        let scored = out_of_fold(&ex, &hyper, options.features.bits, options.folds)?;
         candidates.push(Candidate { alpha, cv: cv::evaluate(&scored, &ex.labels, options.resamples, options.seed) });
     }
     let best = candidates
@@ -167,7 +167,7 @@ pub fn run(options: &TrainOptions) -> Result<Trained, TrainError> {
         .cloned()
         .expect("at least one alpha");
     let rows: Vec<_> = ex.rows.iter().collect();
-    let fitted = fit::fit(&rows, &ex.labels, &hyper(options, best.alpha))?;
+    let fitted = fit::fit(&rows, &ex.labels, &hyper(options, best.alpha), options.features.bits)?;
     let model = model::assemble(model::Parts {
         options,
         dataset: &dataset,
@@ -186,7 +186,12 @@ fn hyper(options: &TrainOptions, alpha: f64) -> fit::Hyper {
 }
 
 /// Each item scored by a model fitted without its fold (folds fitted on all cores).
-fn out_of_fold(ex: &examples::Examples, hyper: &fit::Hyper, folds: u32) -> Result<Vec<cv::Scored>, TrainError> {
+fn out_of_fold(
+    ex: &examples::Examples,
+    hyper: &fit::Hyper,
+    bits: u32,
+    folds: u32,
+) -> Result<Vec<cv::Scored>, TrainError> {
     let fold: Vec<u32> = ex.hashes.iter().map(|h| cv::fold_of(*h, folds)).collect();
     let threads = std::thread::available_parallelism().map_or(1, usize::from).min(folds as usize);
     let mut scores = vec![f64::NAN; ex.len()];
@@ -207,7 +212,7 @@ fn out_of_fold(ex: &examples::Examples, hyper: &fit::Hyper, folds: u32) -> Resul
                             .filter(|(_, g)| **g != f)
                             .map(|((r, l), _)| (r, *l))
                             .unzip();
-                        (f, fit::fit(&rows, &labels, hyper))
+                        (f, fit::fit(&rows, &labels, hyper, bits))
                     })
                     .collect::<Vec<_>>()
             }));

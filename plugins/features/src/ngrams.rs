@@ -2,7 +2,9 @@
 //! vocabulary of the traffic without storing any of its text.
 //!
 //! Every n-gram is hashed (FNV-1a, 32 bits, seeded by its namespace and length, finished
-//! with murmur3's mixer) into one of `2^bits` buckets. A model keeps weights for buckets
+//! with murmur3's mixer) into one of `2^bits` buckets: each namespace has its own quarter of
+//! them ([`namespace_of`]), so that a trainer can budget buckets per namespace (character
+//! n-grams are far more frequent than words and would otherwise crowd them out). A model keeps weights for buckets
 //! only, so a model file holds numbers, never words, and the same text gives the same
 //! buckets on every platform and release (no `DefaultHasher`).
 //!
@@ -69,7 +71,6 @@ pub fn words(text: &str, ns: Namespace, (lo, hi): (u8, u8), bits: u32, mut emit:
     if lo == 0 || hi < lo {
         return 0;
     }
-    let mask = mask(bits);
     let mut hashes: Vec<u32> = Vec::with_capacity(text.len() / 5 + 1);
     let mut word = String::new();
     let flush = |word: &mut String, hashes: &mut Vec<u32>| {
@@ -91,7 +92,7 @@ pub fn words(text: &str, ns: Namespace, (lo, hi): (u8, u8), bits: u32, mut emit:
         let start = seed(ns, n);
         for gram in hashes.windows(n) {
             let h = gram.iter().fold(start, |h, w| fnv(h, &w.to_le_bytes()));
-            emit(mix(h) & mask);
+            emit(bucket(ns, h, bits));
             count += 1;
         }
     }
@@ -104,7 +105,6 @@ pub fn chars(text: &str, ns: Namespace, (lo, hi): (u8, u8), bits: u32, mut emit:
     if lo == 0 || hi < lo {
         return 0;
     }
-    let mask = mask(bits);
     let mut norm: Vec<u8> = Vec::with_capacity(text.len() + 2);
     norm.push(b' ');
     let mut buf = [0u8; 4];
@@ -130,7 +130,7 @@ pub fn chars(text: &str, ns: Namespace, (lo, hi): (u8, u8), bits: u32, mut emit:
             h = h.wrapping_mul(FNV_PRIME);
             let n = k + 1;
             if n >= lo {
-                emit(mix(h ^ seeds[n]) & mask);
+                emit(bucket(ns, h ^ seeds[n], bits));
                 count += 1;
             }
         }
@@ -138,8 +138,15 @@ pub fn chars(text: &str, ns: Namespace, (lo, hi): (u8, u8), bits: u32, mut emit:
     count
 }
 
-fn mask(bits: u32) -> u32 {
-    if bits >= 32 { u32::MAX } else { (1u32 << bits) - 1 }
+/// The bucket of hash `h` in namespace `ns`: the namespace's quarter of `2^bits`.
+fn bucket(ns: Namespace, h: u32, bits: u32) -> u32 {
+    let sub = bits.saturating_sub(2);
+    ((ns as u32 - 1) << sub) | (mix(h) & ((1u32 << sub) - 1))
+}
+
+/// The namespace whose quarter of `2^bits` holds `bucket`.
+pub fn namespace_of(bucket: u32, bits: u32) -> Namespace {
+    Namespace::ALL[((bucket >> bits.saturating_sub(2)) & 3) as usize]
 }
 
 #[cfg(test)]
@@ -161,7 +168,8 @@ mod tests {
         assert_eq!(a[4], a[6], "bigram `the cat` twice");
         let (b, _) = collect(|e| words("The cat", Namespace::AnswerWords, (1, 1), 16, e));
         assert_ne!(a[0], b[0]);
-        assert!(a.iter().all(|x| *x < 1 << 16));
+        assert!(a.iter().all(|x| *x < 1 << 14), "prompt words: the first quarter");
+        assert!(b.iter().all(|x| namespace_of(*x, 16) == Namespace::AnswerWords));
         // Stable across releases: a model file's buckets must keep their meaning.
         let (c, _) = collect(|e| words("hello", Namespace::PromptWords, (1, 1), 20, e));
         assert_eq!(c, [c[0]]);

@@ -25,7 +25,7 @@ pub enum Kind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FeatureSpec {
-    /// Hash space of the n-grams: `2^bits` buckets (1..=24).
+    /// Hash space of the n-grams: `2^bits` buckets (3..=24), a quarter per namespace.
     pub bits: u32,
     /// Word n-gram lengths, `[min, max]`; `[0, 0]` for none.
     pub word_ngrams: [u8; 2],
@@ -46,8 +46,8 @@ impl Default for FeatureSpec {
 impl FeatureSpec {
     /// Checks the ranges a scorer relies on.
     pub fn validate(&self) -> Result<(), String> {
-        if !(1..=24).contains(&self.bits) {
-            return Err(format!("features.bits: expected 1..=24, got {}", self.bits));
+        if !(3..=24).contains(&self.bits) {
+            return Err(format!("features.bits: expected 3..=24, got {}", self.bits));
         }
         for (key, [lo, hi]) in [("word_ngrams", self.word_ngrams), ("char_ngrams", self.char_ngrams)] {
             if lo > hi || hi > 8 || (lo == 0 && hi != 0) {
@@ -223,4 +223,41 @@ pub fn extract(kind: Kind, spec: &FeatureSpec, phrases: &Phrases, prompt: &str, 
         }
     }
     Extracted { named: named(kind, spec, phrases, prompt, answer), hashed }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn named_values_line_up_with_their_names() {
+        let spec = FeatureSpec::default();
+        let phrases = Phrases::default();
+        let q = "Tom has 3 apples and buys 4 more. How many?";
+        let pre = named(Kind::PreRoute, &spec, &phrases, q, Some("ignored"));
+        assert_eq!(pre.len(), named_features(Kind::PreRoute).len());
+        let gate = named(Kind::Gate, &spec, &phrases, q, Some("3 + 4 = 8\n#### 8"));
+        let names = named_features(Kind::Gate);
+        assert_eq!(gate.len(), names.len());
+        let value = |name: &str| gate[names.iter().position(|n| *n == name).unwrap()];
+        assert_eq!(value("math-check.arithmetic"), 1.0);
+        assert_eq!(value("math-check.no_final_answer"), 0.0);
+        assert_eq!(value("answer.final_in_question"), 0.0);
+        assert_eq!(value("answer.steps"), 1f64.ln_1p());
+        assert_eq!(gate[..pre.len()], pre[..]);
+    }
+
+    #[test]
+    fn extraction_sums_buckets_and_pre_route_ignores_the_answer() {
+        let spec = FeatureSpec { bits: 4, ..FeatureSpec::default() };
+        let phrases = Phrases::default();
+        let e = extract(Kind::PreRoute, &spec, &phrases, "a b a b a b", Some("zzz"));
+        assert!(e.hashed.windows(2).all(|w| w[0].0 < w[1].0), "sorted, each bucket once");
+        assert!(e.hashed.iter().all(|(b, v)| *b < 16 && *v > 0.0));
+        assert_eq!(e, extract(Kind::PreRoute, &spec, &phrases, "a b a b a b", None));
+        let g = extract(Kind::Gate, &spec, &phrases, "a b a b a b", Some("zzz"));
+        assert_ne!(g.hashed, e.hashed);
+        assert!(FeatureSpec { bits: 0, ..spec.clone() }.validate().is_err());
+        assert!(FeatureSpec { word_ngrams: [2, 1], ..spec }.validate().is_err());
+    }
 }
