@@ -298,7 +298,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             anyhow::ensure!(config.is_object(), "--config must be a JSON object, got {config}");
             for pair in files {
                 let (key, path) = pair.split_once('=').with_context(|| format!("--file {pair}: expected KEY=FILE"))?;
-                let text = std::fs::read_to_string(path).with_context(|| format!("--file {pair}: cannot read {path}"))?;
+                let text =
+                    std::fs::read_to_string(path).with_context(|| format!("--file {pair}: cannot read {path}"))?;
                 config[key] = serde_json::Value::String(text);
             }
             let read = |path: &PathBuf| {

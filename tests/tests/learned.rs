@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use serde_json::json;
 use switchyard::plugin::{self, Candidate, PluginKind, Verdict};
-use switchyard::train::{self, TrainOptions};
 use switchyard::train::ModelKind as Kind;
+use switchyard::train::{self, TrainOptions};
 use switchyard_tests::proxy::{Proxy, SIM_MODELS, chat, render, simulator};
 use switchyard_tests::{engine, guests, spec, user_request};
 
@@ -28,7 +28,8 @@ fn write_labels(dir: &Path, name: &str, hard: &str, n: usize) -> PathBuf {
             ("baking", BAKING.replace('5', &i.to_string()))
         };
         let wrong = topic == hard;
-        let answer = if wrong { format!("I think it is probably {i}, however it is unclear.") } else { format!("#### {i}") };
+        let answer =
+            if wrong { format!("I think it is probably {i}, however it is unclear.") } else { format!("#### {i}") };
         lines.push(
             json!({"prompt": prompt, "results": {"small": {"correct": !wrong, "answer": answer}, "large": true}})
                 .to_string(),
@@ -79,13 +80,19 @@ fn the_learned_plugins_run_a_trained_model_across_the_component_boundary() {
         assert_eq!(signals[0].name, "learned.score");
         signals[0].value
     };
-    let (hard, easy) = (score("Is clause 99 of this contract enforceable under the statute?"), score("How long do I bake bread?"));
+    let (hard, easy) =
+        (score("Is clause 99 of this contract enforceable under the statute?"), score("How long do I bake bread?"));
     assert!(hard > 0.5 && easy < 0.5, "hard {hard}, easy {easy}");
 
     let gate_model = train_on(data, Kind::Gate);
     let gate = plugin::load_blocking(
         &engine(),
-        spec("learned-gate", PluginKind::Gate, guests::LEARNED_GATE, json!({"model": model_text(&gate_model), "threshold": 0.5})),
+        spec(
+            "learned-gate",
+            PluginKind::Gate,
+            guests::LEARNED_GATE,
+            json!({"model": model_text(&gate_model), "threshold": 0.5}),
+        ),
     )
     .unwrap();
     let request = user_request("How long should I bake loaf number 7?");

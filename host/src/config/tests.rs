@@ -199,9 +199,13 @@ fn plugin_files_reach_the_plugin_config_and_bad_ones_are_named() {
     assert_eq!(len.config_value(), serde_json::json!({"threshold": 400, "model": "{\"weights\": [1]}"}));
     assert_eq!(len.config_json(), r#"{"model":"{\"weights\": [1]}","threshold":400}"#);
 
-    let err = Config::from_str_with_env(&with_files(r#"{ model = "missing.json", threshold = "models/router.json" }"#), &path, &env)
-        .unwrap_err()
-        .to_string();
+    let err = Config::from_str_with_env(
+        &with_files(r#"{ model = "missing.json", threshold = "models/router.json" }"#),
+        &path,
+        &env,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("plugins.length.files.model: cannot read"), "{err}");
     assert!(err.contains("missing.json as UTF-8 text"), "{err}");
     assert!(err.contains("plugins.length.files.threshold: `config.threshold` is set too"), "{err}");

@@ -70,8 +70,11 @@ fn read_lines<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<(usize,
         if raw.trim().is_empty() {
             continue;
         }
-        let value = serde_json::from_str(raw)
-            .map_err(|e| DataError::Parse { path: path.to_path_buf(), line: i + 1, message: e.to_string() })?;
+        let value = serde_json::from_str(raw).map_err(|e| DataError::Parse {
+            path: path.to_path_buf(),
+            line: i + 1,
+            message: e.to_string(),
+        })?;
         out.push((i + 1, value));
     }
     Ok(out)
@@ -144,7 +147,10 @@ pub fn load(dir: &Path, builder: &mut Builder, contaminated: &HashSet<String>) -
             if let Some((sum, n, answer)) = by_pair.get(&(id.clone(), model.clone()))
                 && *n > 0
             {
-                results.push((*index, ModelResult { score: sum / f64::from(*n), answer: answer.clone(), ..Default::default() }));
+                results.push((
+                    *index,
+                    ModelResult { score: sum / f64::from(*n), answer: answer.clone(), ..Default::default() },
+                ));
             }
         }
         let item = Item {
@@ -205,9 +211,21 @@ mod tests {
         std::fs::write(dir.join(QUESTIONS), text.join("\n") + "\n").unwrap();
         let lines = [
             judgement(81, "weak", 1, 6.0, &single("Write a haiku.", "Leaves fall, a haiku.")),
-            judgement(81, "weak", 2, 4.0, &multi("Write a haiku.", "Leaves fall, a haiku.", "Now a limerick.", "There once...")),
+            judgement(
+                81,
+                "weak",
+                2,
+                4.0,
+                &multi("Write a haiku.", "Leaves fall, a haiku.", "Now a limerick.", "There once..."),
+            ),
             judgement(81, "strong", 1, 9.0, &single("Write a haiku.", "Autumn moon rises")),
-            judgement(81, "strong", 2, 10.0, &multi("Write a haiku.", "Autumn moon rises", "Now a limerick.", "A man...")),
+            judgement(
+                81,
+                "strong",
+                2,
+                10.0,
+                &multi("Write a haiku.", "Autumn moon rises", "Now a limerick.", "A man..."),
+            ),
             judgement(119, "weak", 1, 2.0, &single("What is 3*4?", "It is 13.")),
             // FastChat marks a judgement it could not parse with -1: not part of the mean.
             judgement(119, "weak", 2, -1.0, &multi("What is 3*4?", "It is 13.", "And 5*6?", "31")),

@@ -124,7 +124,8 @@ pub fn evaluate(items: &[Scored], labels: &[bool], resamples: u32, seed: u64) ->
             weights[(rng.next() % items.len() as u64) as usize] += 1.0;
         }
         let s = scores_weighted(items, &order, &weights);
-        for (k, v) in [s.apgr, s.cpt50, s.cpt80, auc_weighted(&scores, labels, &order, &weights)].into_iter().enumerate()
+        for (k, v) in
+            [s.apgr, s.cpt50, s.cpt80, auc_weighted(&scores, labels, &order, &weights)].into_iter().enumerate()
         {
             if let Some(v) = v {
                 samples[k].push(v);

@@ -80,13 +80,14 @@ pub fn build(
         let (Some(Some(w)), Some(Some(s))) = (item.results.get(weak), item.results.get(strong)) else {
             continue;
         };
-        let answer = match kind {
-            Kind::PreRoute => None,
-            Kind::Gate => Some(w.answer.as_deref().ok_or_else(|| ExampleError::NoAnswer {
-                id: item.id.clone(),
-                model: dataset.models[weak].clone(),
-            })?),
-        };
+        let answer =
+            match kind {
+                Kind::PreRoute => None,
+                Kind::Gate => Some(w.answer.as_deref().ok_or_else(|| ExampleError::NoAnswer {
+                    id: item.id.clone(),
+                    model: dataset.models[weak].clone(),
+                })?),
+            };
         out.rows.push(vector::extract(kind, spec, &phrases, prompt(item), answer));
         out.labels.push(match label {
             Label::StrongBetter => s.score > w.score,

@@ -120,7 +120,10 @@ impl Model {
             return Err(format!("model: `format` is {:?}, expected {FORMAT:?}", self.format));
         }
         if self.version != VERSION {
-            return Err(format!("model: version {} is not supported (this build reads version {VERSION})", self.version));
+            return Err(format!(
+                "model: version {} is not supported (this build reads version {VERSION})",
+                self.version
+            ));
         }
         self.features.validate().map_err(|e| format!("model: {e}"))?;
         let expected = vector::named_features(self.kind);
@@ -128,7 +131,11 @@ impl Model {
         if got != expected {
             return Err(format!("model: named features {got:?} do not match this build's {expected:?}"));
         }
-        if let Some(n) = self.named.iter().find(|n| !(n.scale.is_finite() && n.scale > 0.0 && n.mean.is_finite() && n.weight.is_finite())) {
+        if let Some(n) = self
+            .named
+            .iter()
+            .find(|n| !(n.scale.is_finite() && n.scale > 0.0 && n.mean.is_finite() && n.weight.is_finite()))
+        {
             return Err(format!("model: named feature `{}` needs a finite mean and weight and a scale > 0", n.name));
         }
         if self.buckets.len() != self.weights.len() {
@@ -193,12 +200,8 @@ impl Scorer {
             sums[ns as usize - 1] += f64::from(self.table[b as usize]);
         });
         let named = vector::named(m.kind, &m.features, &self.phrases, prompt, answer);
-        let mut contributions: Vec<(String, f64)> = m
-            .named
-            .iter()
-            .zip(named)
-            .map(|(n, x)| (n.name.clone(), n.weight * (x - n.mean) / n.scale))
-            .collect();
+        let mut contributions: Vec<(String, f64)> =
+            m.named.iter().zip(named).map(|(n, x)| (n.name.clone(), n.weight * (x - n.mean) / n.scale)).collect();
         for ns in m.features.namespaces(m.kind) {
             let i = ns as usize - 1;
             contributions.push((ns.name().to_string(), sums[i] * vector::scale(counts[i])));

@@ -49,8 +49,8 @@ use switchyard_plugin_sdk::{Candidate, Gate, Request, Verdict};
 
 // The checks live in the shared features crate, so that `switchyard train` and the `learned`
 // plugin read answers exactly as this gate does.
-pub use switchyard_features::math::{DEFAULT_FINAL_MARKERS, DEFAULT_HEDGES, arith, final_answer, numbers};
 use switchyard_features::math::normalize;
+pub use switchyard_features::math::{DEFAULT_FINAL_MARKERS, DEFAULT_HEDGES, arith, final_answer, numbers};
 
 /// Weight of each check in the suspicion, each in `0..=1`.
 #[derive(Deserialize, Debug, Clone, PartialEq)]
@@ -152,7 +152,6 @@ pub fn parse_config(json: &str) -> Result<Config, String> {
     }
     Ok(config)
 }
-
 
 static CONFIG: ConfigCell<Config> = ConfigCell::new();
 

@@ -132,7 +132,9 @@ pub fn check(config: &Config, answer: &Candidate) -> Verdict {
     if config.escalate_finish_reasons.contains(&answer.finish_reason) {
         return Verdict::Escalate(format!("finish reason `{}`", answer.finish_reason));
     }
-    if let Some(phrase) = switchyard_features::answer::refusal(content, &config.refusal_phrases, config.refusal_window_chars) {
+    if let Some(phrase) =
+        switchyard_features::answer::refusal(content, &config.refusal_phrases, config.refusal_window_chars)
+    {
         return Verdict::Escalate(format!("looks like a refusal (\"{phrase}\")"));
     }
     let repeat = ngram_repeat_share(content, config.repetition_min_words).max(line_repeat_share(content));

@@ -34,8 +34,15 @@ pub const DEFAULT_HEDGES: &[&str] = &[
 pub const DEFAULT_FINAL_MARKERS: &[&str] = &["####", "the answer is", "final answer"];
 
 /// Names of [`Findings::values`], in order.
-pub const CHECKS: [&str; 7] =
-    ["arithmetic", "no_final_answer", "non_integer", "hedging", "unused_numbers", "question_length", "question_numbers"];
+pub const CHECKS: [&str; 7] = [
+    "arithmetic",
+    "no_final_answer",
+    "non_integer",
+    "hedging",
+    "unused_numbers",
+    "question_length",
+    "question_numbers",
+];
 
 /// What the checks found in one answer.
 #[derive(Debug, Clone, PartialEq, Default)]

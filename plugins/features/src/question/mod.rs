@@ -12,5 +12,12 @@ pub const CUES: [&str; 6] = ["length", "compound", "options", "negation", "quant
 /// Every cue of `text`, in [`CUES`] order, each in `0..=1`.
 pub fn values(text: &str) -> [f64; 6] {
     let q = split(text);
-    [cues::length(&q), cues::compound(&q), cues::options(&q), cues::negation(&q), cues::quantitative(&q), cues::symbolic(&q)]
+    [
+        cues::length(&q),
+        cues::compound(&q),
+        cues::options(&q),
+        cues::negation(&q),
+        cues::quantitative(&q),
+        cues::symbolic(&q),
+    ]
 }
