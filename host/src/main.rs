@@ -63,6 +63,9 @@ enum Command {
     /// Replay a route's plugins over labelled data, offline, and report the cost–quality
     /// curve (APGR, CPT) against random routing, the oracle and each model alone.
     Eval(EvalArgs),
+    /// Fit a learned router (pre-route or gate) from labelled data and write the model file
+    /// the `learned` plugins run, with cross-validated APGR / CPT and 95 % intervals.
+    Train(TrainArgs),
     /// Work with plugin components.
     Plugin {
         #[command(subcommand)]
@@ -106,12 +109,90 @@ struct EvalArgs {
     /// a busy machine cannot change the results).
     #[arg(long)]
     strict_deadlines: bool,
+    /// Drop the items a learned model on the route was trained on (eval warns about them
+    /// otherwise).
+    #[arg(long)]
+    exclude_trained: bool,
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     json: bool,
     /// Also write the curves as an SVG plot to this file.
     #[arg(long, value_name = "FILE")]
     svg: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct TrainArgs {
+    /// Data: .jsonl files (eval's format), RouteLLM .csv files, or directories of them.
+    #[arg(long, required = true, num_args = 1..)]
+    data: Vec<PathBuf>,
+    /// `pre-route` (prompt features only, for a policy's start tier) or `gate` (prompt and
+    /// the cheap model's answer, for a cascade's escalation decision).
+    #[arg(long, value_parser = parse_kind)]
+    kind: switchyard_features::vector::Kind,
+    /// Where to write the model file (JSON).
+    #[arg(long, short)]
+    output: PathBuf,
+    /// The data's cheap model (default: the lowest mean score).
+    #[arg(long)]
+    weak: Option<String>,
+    /// The data's strong model (default: the highest mean score).
+    #[arg(long)]
+    strong: Option<String>,
+    /// What the model predicts: `strong-better` (the strong model scores higher) or
+    /// `weak-wrong` (the weak model scores below --good).
+    #[arg(long, value_enum, default_value = "strong-better")]
+    label: switchyard::train::Label,
+    /// With --label weak-wrong: the score an answer needs to be good enough.
+    #[arg(long, default_value_t = 1.0)]
+    good: f64,
+    /// Share of the data (by prompt hash, as `eval --holdout` splits it) left out of training.
+    #[arg(long, default_value_t = 0.0)]
+    holdout: f64,
+    /// Keep prompts listed in a contaminated_prompts.jsonl next to the data.
+    #[arg(long)]
+    keep_contaminated: bool,
+    /// L2 penalties to try, comma-separated; with several, cross-validated APGR picks one.
+    #[arg(long, value_delimiter = ',', default_value = "1,4,16")]
+    alpha: Vec<f64>,
+    /// Hashed n-gram buckets kept at most (the most frequent in training).
+    #[arg(long, default_value_t = 4000)]
+    max_hashed: usize,
+    /// A bucket must occur in at least this many training items.
+    #[arg(long, default_value_t = 3)]
+    min_df: usize,
+    /// Word n-gram lengths MIN-MAX (0-0 for none).
+    #[arg(long, default_value = "1-2", value_parser = parse_range)]
+    word_ngrams: [u8; 2],
+    /// Character n-gram lengths MIN-MAX in bytes (0-0 for none).
+    #[arg(long, default_value = "3-5", value_parser = parse_range)]
+    char_ngrams: [u8; 2],
+    /// Gates: leave the answer's n-grams out (its named checks are always read).
+    #[arg(long)]
+    no_answer_ngrams: bool,
+    /// Cross-validation folds (split by prompt hash).
+    #[arg(long, default_value_t = 5)]
+    folds: u32,
+    /// Bootstrap resamples for the 95 % intervals.
+    #[arg(long, default_value_t = 1000)]
+    resamples: u32,
+    /// Print the model's training record as JSON instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_kind(text: &str) -> Result<switchyard_features::vector::Kind, String> {
+    match text {
+        "pre-route" => Ok(switchyard_features::vector::Kind::PreRoute),
+        "gate" => Ok(switchyard_features::vector::Kind::Gate),
+        other => Err(format!("expected `pre-route` or `gate`, got `{other}`")),
+    }
+}
+
+fn parse_range(text: &str) -> Result<[u8; 2], String> {
+    let (lo, hi) = text.split_once('-').ok_or_else(|| format!("expected MIN-MAX, got `{text}`"))?;
+    let parse = |s: &str| s.trim().parse::<u8>().map_err(|_| format!("expected MIN-MAX numbers, got `{text}`"));
+    Ok([parse(lo)?, parse(hi)?])
 }
 
 #[derive(Subcommand)]
@@ -138,6 +219,16 @@ enum PluginCommand {
         /// Keep compiled artifacts here between runs.
         #[arg(long)]
         cache_dir: Option<PathBuf>,
+        /// Set config key KEY to the text of FILE, as `files = { KEY = "FILE" }` does in the
+        /// TOML (e.g. `--file model=router.json`). Repeatable.
+        #[arg(long = "file", value_name = "KEY=FILE")]
+        files: Vec<String>,
+        /// Time the calls on this prompt (a text file) instead of the sample requests.
+        #[arg(long, value_name = "FILE")]
+        prompt: Option<PathBuf>,
+        /// With --prompt, for gates: the answer to judge (a text file).
+        #[arg(long, value_name = "FILE", requires = "prompt")]
+        answer: Option<PathBuf>,
         /// Measure the baseline (Winch) code a never-seen version serves on until its
         /// optimized code is ready, instead of the optimized code.
         #[arg(long, conflicts_with = "cache_dir")]
@@ -293,12 +384,39 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }),
         Command::Eval(args) => eval(args),
+        Command::Train(args) => train(args),
         Command::Plugin {
             command:
-                PluginCommand::Check { file, kind, config, deadline_ms, memory_mb, iterations, cache_dir, baseline },
+                PluginCommand::Check {
+                    file,
+                    kind,
+                    config,
+                    deadline_ms,
+                    memory_mb,
+                    iterations,
+                    cache_dir,
+                    baseline,
+                    files,
+                    prompt,
+                    answer,
+                },
         } => {
-            let config: serde_json::Value = serde_json::from_str(&config).context("--config must be a JSON object")?;
+            let mut config: serde_json::Value =
+                serde_json::from_str(&config).context("--config must be a JSON object")?;
             anyhow::ensure!(config.is_object(), "--config must be a JSON object, got {config}");
+            for pair in files {
+                let (key, path) = pair.split_once('=').with_context(|| format!("--file {pair}: expected KEY=FILE"))?;
+                let text =
+                    std::fs::read_to_string(path).with_context(|| format!("--file {pair}: cannot read {path}"))?;
+                config[key] = serde_json::Value::String(text);
+            }
+            let read = |path: &PathBuf| {
+                std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+            };
+            let prompt = match &prompt {
+                Some(p) => Some((read(p)?, answer.as_ref().map(read).transpose()?)),
+                None => None,
+            };
             let report = plugin_check::run(&CheckOptions {
                 path: file,
                 kind,
@@ -311,6 +429,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 iterations,
                 cache_dir,
                 baseline,
+                prompt,
             })?;
             print!("{report}");
             Ok(())
@@ -423,6 +542,7 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
     options.replay.default_output_tokens = args.output_tokens;
     options.progress = true;
     options.strict_deadlines = args.strict_deadlines;
+    options.exclude_trained = args.exclude_trained;
     let report = switchyard::eval::run(&options)?;
     if let Some(path) = &args.svg {
         std::fs::write(path, switchyard::eval::svg::render(&report))
@@ -435,6 +555,41 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
         if let Some(path) = &args.svg {
             println!("plot     {}", path.display());
         }
+    }
+    Ok(())
+}
+
+fn train(args: TrainArgs) -> anyhow::Result<()> {
+    let percent = args.holdout * 100.0;
+    anyhow::ensure!(
+        (0.0..100.0).contains(&percent) && (percent - percent.round()).abs() < 1e-9,
+        "--holdout: expected a share from 0 to 0.99 in whole percent (e.g. 0.3), got {}",
+        args.holdout
+    );
+    let mut options = switchyard::train::TrainOptions::new(args.data, args.kind);
+    options.weak = args.weak;
+    options.strong = args.strong;
+    options.label = args.label;
+    options.good = args.good;
+    options.holdout_percent = percent.round() as u32;
+    options.keep_contaminated = args.keep_contaminated;
+    options.alphas = args.alpha;
+    options.max_hashed = args.max_hashed;
+    options.min_df = args.min_df;
+    options.features.word_ngrams = args.word_ngrams;
+    options.features.char_ngrams = args.char_ngrams;
+    options.features.answer_ngrams = !args.no_answer_ngrams;
+    options.folds = args.folds;
+    options.resamples = args.resamples;
+    let trained = switchyard::train::run(&options)?;
+    let bytes = switchyard::train::model::write(&trained.model, &args.output)?;
+    if args.json {
+        let mut record = trained.model.training.clone();
+        record.item_hashes.clear();
+        println!("{}", serde_json::to_string_pretty(&record)?);
+    } else {
+        let path = args.output.display().to_string();
+        print!("{}", switchyard::train::report::render(&trained, Some((&path, bytes))));
     }
     Ok(())
 }

@@ -21,6 +21,12 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("JSON_GATE", "json_gate", "gate `json-gate`: escalates answers that are not the JSON asked for"),
     ("MATH_CHECK", "math_check", "gate `math-check`: escalates worked math answers that look wrong"),
     ("DIFFICULTY", "difficulty", "classifier `difficulty`: difficulty.* signals of a question's shape"),
+    ("LEARNED", "learned", "classifier `learned`: learned.score from a model trained by `switchyard train`"),
+    (
+        "LEARNED_GATE",
+        "learned_gate",
+        "gate `learned-gate`: escalates when a trained gate model says the answer falls short",
+    ),
     ("HOSTILE", "hostile", "classifier `hostile`: misbehaves as its config's `mode` says (sandbox tests)"),
     ("BAD_POLICY", "bad_policy", "policy `bad-policy`: bad or echoing plans as its config's `mode` says"),
     ("TIERED", "tiered", "policy `tiered`: start tier from thresholds (twin of the Python and JS `tiered`)"),

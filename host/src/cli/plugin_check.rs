@@ -26,6 +26,9 @@ pub struct CheckOptions {
     pub cache_dir: Option<PathBuf>,
     /// Load onto baseline (Winch) code, as a never-seen version first serves.
     pub baseline: bool,
+    /// A prompt (and, for gates, an answer) to time instead of the samples: what a plugin
+    /// costs depends on the text's length, and the samples are short.
+    pub prompt: Option<(String, Option<String>)>,
 }
 
 /// Why a check could not run or failed.
@@ -88,18 +91,45 @@ pub fn run(options: &CheckOptions) -> Result<String, CheckError> {
     );
     let _ = writeln!(out, "\nanswers on the sample requests:");
     for request in samples::requests() {
-        let _ = writeln!(out, "  {:<13} {}", request.id, answer(&warm, &request));
+        let _ = writeln!(out, "  {:<13} {}", request.id, answer(&warm, &request, &samples::candidate(&request)));
     }
+    let inputs = match &options.prompt {
+        Some((prompt, answer_text)) => {
+            let request = prompt_request(prompt);
+            let mut candidate = samples::candidate(&request);
+            if let Some(text) = answer_text {
+                candidate.content = text.clone();
+            }
+            let _ = writeln!(
+                out,
+                "  {:<13} {}",
+                format!("prompt ({} chars)", prompt.chars().count()),
+                answer(&warm, &request, &candidate)
+            );
+            vec![(request, candidate)]
+        }
+        None => samples::requests().into_iter().map(|r| (r.clone(), samples::candidate(&r))).collect(),
+    };
 
     let iterations = options.iterations.max(1);
-    let _ = writeln!(out, "\ntimings over {iterations} calls:");
-    let _ = writeln!(out, "  warm call      {}", time_calls(&warm, iterations)?);
-    let _ = writeln!(out, "  fresh call     {}", time_calls(&fresh, iterations)?);
+    let on = if options.prompt.is_some() { "the given prompt" } else { "the samples" };
+    let _ = writeln!(out, "\ntimings over {iterations} calls on {on}:");
+    let _ = writeln!(out, "  warm call      {}", time_calls(&warm, &inputs, iterations)?);
+    let _ = writeln!(out, "  fresh call     {}", time_calls(&fresh, &inputs, iterations)?);
     let _ = writeln!(out, "  instantiate    {}", time_instantiate(&fresh, iterations)?);
     Ok(out)
 }
 
-fn answer(plugin: &Plugin, request: &plugin::Request) -> String {
+/// A one-message request for `--prompt`.
+fn prompt_request(prompt: &str) -> plugin::Request {
+    let mut request = samples::requests().remove(0);
+    request.id = "prompt".into();
+    request.messages = vec![plugin::Message::text("user", prompt)];
+    request.input_tokens = prompt.len() as u32 / 4 + 4;
+    request
+}
+
+fn answer(plugin: &Plugin, request: &plugin::Request, candidate: &plugin::Candidate) -> String {
     let result = match plugin.kind() {
         PluginKind::Classifier => plugin.classify_blocking(request).map(|signals| {
             signals
@@ -114,9 +144,7 @@ fn answer(plugin: &Plugin, request: &plugin::Request) -> String {
         PluginKind::Policy => plugin
             .route_blocking(request, &samples::signals(), &samples::models())
             .map(|plan| format!("[{}] — {}", plan.steps.join(" → "), plan.reason)),
-        PluginKind::Gate => {
-            plugin.check_blocking(request, &samples::candidate(request)).map(|verdict| format!("{verdict:?}"))
-        }
+        PluginKind::Gate => plugin.check_blocking(request, candidate).map(|verdict| format!("{verdict:?}")),
     };
     match result {
         Ok(text) => text,
@@ -124,20 +152,22 @@ fn answer(plugin: &Plugin, request: &plugin::Request) -> String {
     }
 }
 
-/// Times `iterations` calls on the sample requests, round-robin.
-fn time_calls(plugin: &Plugin, iterations: usize) -> Result<Summary, CheckError> {
-    let requests = samples::requests();
+/// Times `iterations` calls on `inputs` (request, candidate answer), round-robin.
+fn time_calls(
+    plugin: &Plugin,
+    inputs: &[(plugin::Request, plugin::Candidate)],
+    iterations: usize,
+) -> Result<Summary, CheckError> {
     let signals = samples::signals();
     let models = samples::models();
-    let candidates: Vec<_> = requests.iter().map(samples::candidate).collect();
     let mut timings = Vec::with_capacity(iterations);
     for i in 0..iterations {
-        let request = &requests[i % requests.len()];
+        let (request, candidate) = &inputs[i % inputs.len()];
         let started = Instant::now();
         let outcome = match plugin.kind() {
             PluginKind::Classifier => plugin.classify_blocking(request).map(drop),
             PluginKind::Policy => plugin.route_blocking(request, &signals, &models).map(drop),
-            PluginKind::Gate => plugin.check_blocking(request, &candidates[i % candidates.len()]).map(drop),
+            PluginKind::Gate => plugin.check_blocking(request, candidate).map(drop),
         };
         timings.push(started.elapsed());
         match outcome {

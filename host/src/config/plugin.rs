@@ -1,5 +1,6 @@
 //! `[plugins.NAME]`: one WebAssembly component and the limits it runs under.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -128,6 +129,17 @@ pub struct PluginConfig {
     /// Free-form configuration handed to the plugin as JSON. Default `{}`.
     #[serde(default)]
     pub config: toml::Table,
+    /// Files whose text the plugin receives in its config, by config key, relative to the
+    /// config file's directory: `files = { model = "router.json" }` passes that file's text
+    /// as the string `config.model`. Plugins cannot open files (the sandbox grants none), so
+    /// data too large or too often retrained to paste into the TOML (a trained router) comes
+    /// this way; the files are watched like the config, and a change re-initialises the
+    /// plugin.
+    #[serde(default)]
+    pub files: BTreeMap<String, PathBuf>,
+    /// `files` resolved to absolute paths, with their text, read at load.
+    #[serde(skip)]
+    pub file_texts: BTreeMap<String, (PathBuf, String)>,
     /// Deadline of one call, in ms. Default 10.
     #[serde(default = "default_deadline_ms")]
     pub deadline_ms: u64,
@@ -202,7 +214,19 @@ impl PluginConfig {
     }
     /// The plugin's `config` table as the JSON string the plugin receives.
     pub fn config_json(&self) -> String {
-        serde_json::to_string(&self.config).unwrap_or_else(|_| "{}".to_string())
+        self.config_value().to_string()
+    }
+
+    /// The configuration the plugin receives: the `config` table plus the text of each of
+    /// `files` under its key (validation rejects a key in both).
+    pub fn config_value(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(&self.config).unwrap_or_else(|_| serde_json::json!({}));
+        if let Some(map) = value.as_object_mut() {
+            for (key, (_, text)) in &self.file_texts {
+                map.insert(key.clone(), serde_json::Value::String(text.clone()));
+            }
+        }
+        value
     }
 }
 

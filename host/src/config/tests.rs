@@ -183,3 +183,30 @@ fn odd_names_are_quoted_in_key_paths() {
     let err = Config::from_str_with_env(text, Path::new("c.toml"), &env).unwrap_err();
     assert!(err.to_string().contains("models.\"gpt-4o.mini\".provider"), "{err}");
 }
+
+#[test]
+fn plugin_files_reach_the_plugin_config_and_bad_ones_are_named() {
+    let dir = dir_with_plugins();
+    std::fs::create_dir(dir.path().join("models")).unwrap();
+    std::fs::write(dir.path().join("models/router.json"), "{\"weights\": [1]}").unwrap();
+    let path = dir.path().join("switchyard.toml");
+    let with_files = |files: &str| {
+        VALID.replace("config = { threshold = 400 }", &format!("config = {{ threshold = 400 }}\nfiles = {files}"))
+    };
+    let cfg = Config::from_str_with_env(&with_files(r#"{ model = "models/router.json" }"#), &path, &env).unwrap();
+    let len = &cfg.plugins["length"];
+    assert_eq!(len.file_texts["model"].0, dir.path().join("models/router.json"));
+    assert_eq!(len.config_value(), serde_json::json!({"threshold": 400, "model": "{\"weights\": [1]}"}));
+    assert_eq!(len.config_json(), r#"{"model":"{\"weights\": [1]}","threshold":400}"#);
+
+    let err = Config::from_str_with_env(
+        &with_files(r#"{ model = "missing.json", threshold = "models/router.json" }"#),
+        &path,
+        &env,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("plugins.length.files.model: cannot read"), "{err}");
+    assert!(err.contains("missing.json as UTF-8 text"), "{err}");
+    assert!(err.contains("plugins.length.files.threshold: `config.threshold` is set too"), "{err}");
+}

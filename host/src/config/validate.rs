@@ -214,6 +214,7 @@ fn check_plugins(cfg: &mut Config, base: &Path, problems: &mut Problems) {
     for (name, p) in cfg.plugins.iter_mut() {
         let at = format!("plugins.{}", key(name));
         check_source(&at, p, base, unsigned_local, problems);
+        read_plugin_files(p, base, &at, problems);
         if let (Some(text), Err(why)) = (&p.fail_mode_text, p.fail_mode()) {
             problems.push(format!("{at}.fail_mode"), format!("{text:?} does not apply to a {}: {why}", p.kind));
         }
@@ -277,6 +278,37 @@ fn check_source(at: &str, p: &mut super::PluginConfig, base: &Path, unsigned_loc
             if p.poll_interval_ms == Some(0) {
                 problems.push(format!("{at}.poll_interval_ms"), "expected an interval > 0, got 0");
             }
+        }
+    }
+}
+
+/// The largest file `files` passes to a plugin: it is copied into every instance's config.
+pub const MAX_PLUGIN_FILE_BYTES: u64 = 16 << 20;
+
+/// Reads each of a plugin's `files` (see [`super::PluginConfig::files`]).
+fn read_plugin_files(p: &mut super::PluginConfig, base: &Path, at: &str, problems: &mut Problems) {
+    p.file_texts.clear();
+    for (key, path) in &p.files {
+        let at = format!("{at}.files.{}", self::key(key));
+        if p.config.contains_key(key) {
+            problems.push(at, format!("`config.{key}` is set too; the file's text would replace it, give one"));
+            continue;
+        }
+        let resolved = absolute(base, path);
+        let read = std::fs::metadata(&resolved).and_then(|meta| {
+            if meta.len() > MAX_PLUGIN_FILE_BYTES {
+                return Err(std::io::Error::other(format!(
+                    "{} bytes, more than the {MAX_PLUGIN_FILE_BYTES} a plugin's config may hold",
+                    meta.len()
+                )));
+            }
+            std::fs::read_to_string(&resolved)
+        });
+        match read {
+            Ok(text) => {
+                p.file_texts.insert(key.clone(), (resolved, text));
+            }
+            Err(e) => problems.push(at, format!("cannot read {} as UTF-8 text: {e}", resolved.display())),
         }
     }
 }

@@ -126,6 +126,8 @@ pub struct Builder {
     sources: Vec<PathBuf>,
     ids: HashMap<String, String>,
     contaminated_prompts: HashSet<String>,
+    /// Items a loader dropped as contaminated itself (MT-Bench's second turns).
+    dropped_contaminated: usize,
 }
 
 impl Builder {
@@ -167,6 +169,11 @@ impl Builder {
         self.contaminated_prompts.extend(prompts);
     }
 
+    /// Counts items a loader dropped as contaminated before pushing them.
+    pub fn dropped_contaminated(&mut self, n: usize) {
+        self.dropped_contaminated += n;
+    }
+
     /// Drops contaminated items and orders models weakest first.
     pub fn finish(self) -> Result<Dataset, DataError> {
         let before = self.items.len();
@@ -176,7 +183,7 @@ impl Builder {
             .into_iter()
             .filter(|item| !item.messages.iter().any(|m| m.role == "user" && excluded.contains(&m.content)))
             .collect();
-        let contaminated = before - items.len();
+        let contaminated = before - items.len() + self.dropped_contaminated;
         if items.is_empty() {
             return Err(DataError::Empty { contaminated });
         }

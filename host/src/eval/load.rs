@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::data::{Builder, DataError, Dataset};
-use super::{jsonl, routellm};
+use super::{jsonl, mtbench, routellm};
 
 /// The file next to RouteLLM's CSVs listing prompts to exclude.
 pub const CONTAMINATED_FILE: &str = "contaminated_prompts.jsonl";
@@ -22,8 +22,28 @@ pub struct LoadOptions {
 pub fn load(paths: &[PathBuf], options: &LoadOptions) -> Result<Dataset, DataError> {
     let mut builder = Builder::default();
     let mut exclusion_lists = Vec::new();
+    let mut mtbench_dirs: Vec<PathBuf> = Vec::new();
     for path in paths {
         let meta = std::fs::metadata(path).map_err(|source| DataError::Read { path: path.clone(), source })?;
+        // RouteLLM's MT-Bench: a directory (or either file) of question.jsonl + judgements.jsonl.
+        if (meta.is_dir() && mtbench::is_mtbench_dir(path)) || mtbench::is_mtbench_file(path) {
+            let dir = mtbench::dir_of(path);
+            if !mtbench_dirs.contains(&dir) {
+                let list = dir.join(CONTAMINATED_FILE);
+                let mut excluded = std::collections::HashSet::new();
+                if !options.keep_contaminated && list.is_file() {
+                    excluded.extend(routellm::contaminated_prompts(&list)?);
+                    if !exclusion_lists.contains(&list) {
+                        builder.exclude_prompts(excluded.iter().cloned());
+                        exclusion_lists.push(list);
+                    }
+                }
+                let dropped = mtbench::load(&dir, &mut builder, &excluded)?;
+                builder.dropped_contaminated(dropped);
+                mtbench_dirs.push(dir);
+            }
+            continue;
+        }
         let files = if meta.is_dir() { data_files(path)? } else { vec![path.clone()] };
         for file in files {
             match extension(&file).as_str() {

@@ -22,6 +22,7 @@ pub mod jsonl;
 pub mod load;
 pub mod mapping;
 pub mod metrics;
+pub mod mtbench;
 pub mod progress;
 pub mod replay;
 pub mod report;
@@ -29,6 +30,7 @@ pub mod routellm;
 pub mod svg;
 pub mod sweep;
 pub mod table;
+pub mod trained;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -64,6 +66,8 @@ pub struct EvalOptions {
     /// Keep the configured per-call deadlines instead of stretching them to
     /// [`RELAXED_DEADLINE`] (see [`plugin_spec_for_eval`]).
     pub strict_deadlines: bool,
+    /// Drop items a learned model on the route was trained on (see [`trained`]).
+    pub exclude_trained: bool,
 }
 
 /// The per-call deadline eval gives plugins unless `strict_deadlines` is set.
@@ -101,6 +105,7 @@ impl EvalOptions {
             replay: replay::ReplayOptions::default(),
             progress: false,
             strict_deadlines: false,
+            exclude_trained: false,
         }
     }
 }
@@ -167,11 +172,17 @@ pub fn run(options: &EvalOptions) -> Result<Report, EvalError> {
         });
     }
     let map = mapping::build(&config_models, &dataset, &mapping::parse_pairs(&options.model_map)?)?;
-    let complete: Vec<&data::Item> = dataset
+    let mut complete: Vec<&data::Item> = dataset
         .items
         .iter()
         .filter(|item| map.models.iter().all(|m| item.results.get(m.data_index).is_some_and(Option::is_some)))
         .collect();
+    let learned = trained::models(&config, &base.plugin_names());
+    let seen = complete.iter().filter(|item| trained::is_trained(&learned, item)).count();
+    let trained_warning = (seen > 0).then(|| trained::warning(&learned, seen, complete.len(), options.exclude_trained));
+    if options.exclude_trained {
+        complete.retain(|item| !trained::is_trained(&learned, item));
+    }
     if complete.is_empty() {
         return Err(EvalError::NoCompleteItems {
             models: map.models.iter().map(|m| format!("{}={}", m.id, m.data_name)).collect::<Vec<_>>().join(", "),
@@ -246,7 +257,10 @@ pub fn run(options: &EvalOptions) -> Result<Report, EvalError> {
         models: map.models.clone(),
         knob,
         holdout_percent: options.holdout_percent,
-        warnings: warnings(&parts[0], &map, &config_models, &result.decisions),
+        warnings: trained_warning
+            .into_iter()
+            .chain(warnings(&parts[0], &map, &config_models, &result.decisions))
+            .collect(),
         parts,
         timing: report::Timing {
             load_ms: ms(load_time),

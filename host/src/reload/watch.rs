@@ -106,6 +106,7 @@ fn watched_files(app: &App) -> BTreeSet<PathBuf> {
     files.insert(absolute(&snapshot.config.path));
     for plugin in snapshot.config.plugins.values() {
         files.insert(absolute(&plugin.resolved_path));
+        files.extend(plugin.file_texts.values().map(|(path, _)| absolute(path)));
     }
     files
 }

@@ -125,7 +125,7 @@ pub fn plugin_spec(name: &str, cfg: &config::PluginConfig) -> PluginSpec {
         name: name.to_string(),
         kind: cfg.kind,
         path: cfg.resolved_path.clone(),
-        config: serde_json::to_value(&cfg.config).unwrap_or_else(|_| serde_json::json!({})),
+        config: cfg.config_value(),
         limits: Limits { deadline: cfg.deadline(), memory_bytes: cfg.memory_mb << 20, fuel: cfg.fuel },
         strategy: match cfg.instance {
             config::InstanceMode::Warm => InstanceStrategy::Warm,

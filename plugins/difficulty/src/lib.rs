@@ -39,8 +39,9 @@ use serde::Deserialize;
 use switchyard_plugin_sdk::config::{self, ConfigCell};
 use switchyard_plugin_sdk::{Classifier, Request, Signal};
 
-pub mod cues;
-pub mod question;
+// The cues live in the shared features crate, so that `switchyard train` and the `learned`
+// plugin read questions exactly as this classifier does.
+pub use switchyard_features::question::{self, cues};
 
 /// Weight of each cue in `difficulty.score`, each in `0..=1`.
 #[derive(Deserialize, Debug, Clone, PartialEq)]
@@ -132,15 +133,7 @@ pub fn classify(config: &Config, text: &str) -> Vec<Signal> {
         Some((i, _)) => &text[..i],
         None => text,
     };
-    let q = question::split(text);
-    let values = [
-        cues::length(&q),
-        cues::compound(&q),
-        cues::options(&q),
-        cues::negation(&q),
-        cues::quantitative(&q),
-        cues::symbolic(&q),
-    ];
+    let values = question::values(text);
     let weights = config.weights.all();
     let keep: f64 = weights.iter().zip(values).map(|((_, w), v)| 1.0 - w * v).product();
     let round = |v: f64| (v.clamp(0.0, 1.0) * 10_000.0).round() / 10_000.0;

@@ -47,36 +47,10 @@ use serde::Deserialize;
 use switchyard_plugin_sdk::config::{self, ConfigCell};
 use switchyard_plugin_sdk::{Candidate, Gate, Request, Verdict};
 
-pub mod arith;
-mod numbers;
-
-pub use numbers::{final_answer, numbers};
-
-/// Phrases of second thoughts and approximation (lowercase, straight apostrophes).
-pub const DEFAULT_HEDGES: &[&str] = &[
-    "however",
-    "approximately",
-    "roughly",
-    "not possible",
-    "can't have",
-    "cannot have",
-    "doesn't make sense",
-    "does not make sense",
-    "mistake",
-    "let's re",
-    "let me re",
-    "but since",
-    "not a whole number",
-    "fraction of a",
-    "i think",
-    "probably",
-    "it seems",
-    "unclear",
-    "ambiguous",
-];
-
-/// Markers after which the final answer follows (lowercase).
-pub const DEFAULT_FINAL_MARKERS: &[&str] = &["####", "the answer is", "final answer"];
+// The checks live in the shared features crate, so that `switchyard train` and the `learned`
+// plugin read answers exactly as this gate does.
+use switchyard_features::math::normalize;
+pub use switchyard_features::math::{DEFAULT_FINAL_MARKERS, DEFAULT_HEDGES, arith, final_answer, numbers};
 
 /// Weight of each check in the suspicion, each in `0..=1`.
 #[derive(Deserialize, Debug, Clone, PartialEq)]
@@ -179,11 +153,6 @@ pub fn parse_config(json: &str) -> Result<Config, String> {
     Ok(config)
 }
 
-/// Lowercase with curly apostrophes made straight.
-fn normalize(s: &str) -> String {
-    s.to_lowercase().replace(['\u{2019}', '\u{2018}'], "'")
-}
-
 static CONFIG: ConfigCell<Config> = ConfigCell::new();
 
 struct MathCheck;
@@ -224,59 +193,9 @@ fn head(text: &str, max_chars: usize) -> &str {
 pub fn inspect(config: &Config, question: &str, answer: &str) -> Findings {
     let question = head(question, config.max_scan_chars);
     let answer = head(answer, config.max_scan_chars);
-    let lower = normalize(answer);
-    let mut notes = Vec::new();
-
-    let wrong: Vec<String> = arith::equations(answer).into_iter().filter(|e| !e.correct).map(|e| e.text).collect();
-    let arithmetic = if let Some(first) = wrong.first() {
-        notes.push(format!("wrong arithmetic `{first}`"));
-        1.0
-    } else {
-        0.0
-    };
-    let (final_value, marked) = final_answer(&lower, &config.final_markers);
-    let no_final_answer = if marked {
-        0.0
-    } else {
-        notes.push("no final answer".into());
-        1.0
-    };
-    let non_integer = match final_value {
-        Some(v) if (v - v.round()).abs() > 1e-9 => {
-            notes.push(format!("final answer {v} is not a whole number"));
-            1.0
-        }
-        _ => 0.0,
-    };
-    let hedging = match config.hedges.iter().find(|h| lower.contains(h.as_str())) {
-        Some(h) => {
-            notes.push(format!("hedges (\"{h}\")"));
-            1.0
-        }
-        None => 0.0,
-    };
-    let asked = numbers(question);
-    let used = numbers(answer);
-    let mut unused: Vec<f64> = asked.iter().copied().filter(|q| !used.iter().any(|a| a == q)).collect();
-    unused.sort_by(f64::total_cmp);
-    unused.dedup();
-    let unused_numbers = (unused.len() as f64 / 2.0).min(1.0);
-    if !unused.is_empty() {
-        notes.push(format!("{} question number(s) unused", unused.len()));
-    }
-    let chars = question.chars().count();
-    let question_length = ((chars as f64 - 150.0) / 400.0).clamp(0.0, 1.0);
-    if question_length > 0.0 {
-        notes.push(format!("long question ({chars} characters)"));
-    }
-    let question_numbers = ((asked.len() as f64 - 2.0) / 5.0).clamp(0.0, 1.0);
-    if question_numbers > 0.0 {
-        notes.push(format!("{} numbers in the question", asked.len()));
-    }
-
-    let values = [arithmetic, no_final_answer, non_integer, hedging, unused_numbers, question_length, question_numbers];
-    let keep = config.weights.all().iter().zip(values).map(|((_, w), v)| 1.0 - w * v).product::<f64>();
-    Findings { values, notes, suspicion: (1.0 - keep).clamp(0.0, 1.0) }
+    let found = switchyard_features::math::inspect(question, answer, &config.final_markers, &config.hedges);
+    let keep = config.weights.all().iter().zip(found.values).map(|((_, w), v)| 1.0 - w * v).product::<f64>();
+    Findings { values: found.values, notes: found.notes, suspicion: (1.0 - keep).clamp(0.0, 1.0) }
 }
 
 /// The verdict on one answer.

@@ -43,29 +43,10 @@
 //! (`[]` turns the check off).
 
 use serde::Deserialize;
-use std::collections::HashSet;
 use switchyard_plugin_sdk::config::{self, ConfigCell};
 use switchyard_plugin_sdk::{Candidate, Gate, Request, ToolCall, Verdict};
 
-/// Phrases that open a refusal (lowercase, straight apostrophes).
-pub const DEFAULT_REFUSALS: &[&str] = &[
-    "i can't help with",
-    "i cannot help with",
-    "i can't assist",
-    "i cannot assist",
-    "i'm unable to help",
-    "i am unable to help",
-    "i'm not able to help",
-    "i can't provide",
-    "i cannot provide",
-    "i won't be able to",
-    "i'm sorry, but i can't",
-    "i'm sorry, but i cannot",
-    "sorry, i can't",
-    "as an ai",
-    "as a language model",
-    "i'm just an ai",
-];
+pub use switchyard_features::answer::{DEFAULT_REFUSALS, line_repeat_share, ngram_repeat_share};
 
 /// The gate's configuration.
 #[derive(Deserialize, Debug, Clone, PartialEq)]
@@ -141,10 +122,7 @@ impl Gate for Sanity {
 
 switchyard_plugin_sdk::export_gate!(Sanity);
 
-/// Lowercase with curly apostrophes and quotes made straight.
-fn normalize(s: &str) -> String {
-    s.to_lowercase().replace(['\u{2019}', '\u{2018}'], "'").replace(['\u{201c}', '\u{201d}'], "\"")
-}
+use switchyard_features::answer::normalize;
 
 /// Why a tool call is malformed: no name, or arguments that are not a JSON object.
 fn malformed_call(call: &ToolCall) -> Option<String> {
@@ -189,9 +167,9 @@ pub fn check(config: &Config, answer: &Candidate) -> Verdict {
     if config.escalate_finish_reasons.contains(&answer.finish_reason) {
         return Verdict::Escalate(format!("finish reason `{}`", answer.finish_reason));
     }
-    let head: String = content.chars().take(config.refusal_window_chars).collect();
-    let head = normalize(&head);
-    if let Some(phrase) = config.refusal_phrases.iter().find(|p| head.contains(p.as_str())) {
+    if let Some(phrase) =
+        switchyard_features::answer::refusal(content, &config.refusal_phrases, config.refusal_window_chars)
+    {
         return Verdict::Escalate(format!("looks like a refusal (\"{phrase}\")"));
     }
     let repeat = ngram_repeat_share(content, config.repetition_min_words).max(line_repeat_share(content));
@@ -212,29 +190,6 @@ pub fn check(config: &Config, answer: &Candidate) -> Verdict {
         confidence = confidence.min(mean.exp());
     }
     Verdict::Accept((confidence.clamp(0.0, 1.0) * 1000.0).round() / 1000.0)
-}
-
-/// Share of word 4-grams that repeat an earlier one; 0 for answers under `min_words` words.
-pub fn ngram_repeat_share(text: &str, min_words: usize) -> f64 {
-    let words: Vec<String> = text.split_whitespace().map(str::to_lowercase).collect();
-    if words.len() < min_words.max(4) {
-        return 0.0;
-    }
-    let grams = words.windows(4);
-    let total = grams.len();
-    let distinct: HashSet<&[String]> = words.windows(4).collect();
-    (total - distinct.len()) as f64 / total as f64
-}
-
-/// Share of non-empty lines that repeat an earlier line; 0 under 3 lines. Lines of code
-/// closing brackets and the like (under 4 characters) do not count.
-pub fn line_repeat_share(text: &str) -> f64 {
-    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| l.chars().count() >= 4).collect();
-    if lines.len() < 3 {
-        return 0.0;
-    }
-    let distinct: HashSet<&str> = lines.iter().copied().collect();
-    (lines.len() - distinct.len()) as f64 / lines.len() as f64
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! The cues, each a plain scan of the text (no regex, linear time), each in `0..=1`.
 
-use super::question::Question;
+use super::split::Question;
 
 /// Words, as maximal runs of letters and digits (apostrophes kept inside words).
 fn words(text: &str) -> impl Iterator<Item = &str> {
@@ -134,7 +134,7 @@ pub fn symbolic(q: &Question) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use super::super::question::split;
+    use super::super::split::split;
     use super::*;
 
     #[test]
