@@ -183,3 +183,18 @@ fn odd_names_are_quoted_in_key_paths() {
     let err = Config::from_str_with_env(text, Path::new("c.toml"), &env).unwrap_err();
     assert!(err.to_string().contains("models.\"gpt-4o.mini\".provider"), "{err}");
 }
+
+#[test]
+fn otlp_settings_are_checked_and_named() {
+    let text = "[telemetry.otlp]\nendpoint = \"collector:4318\"\nsample_ratio = 1.5\nbatch_spans = 100\nmax_queue_spans = 10\n";
+    let msg = Config::from_str_with_env(text, Path::new("switchyard.toml"), &env).unwrap_err().to_string();
+    for needle in
+        ["telemetry.otlp.endpoint", "collector:4318", "telemetry.otlp.sample_ratio", "telemetry.otlp.max_queue_spans"]
+    {
+        assert!(msg.contains(needle), "{needle} in {msg}");
+    }
+    let text = "[telemetry.otlp]\nendpoint = \"http://127.0.0.1:4318/v1/traces\"\n";
+    let cfg = Config::from_str_with_env(text, Path::new("switchyard.toml"), &env).unwrap();
+    let otlp = cfg.telemetry.otlp.unwrap();
+    assert_eq!((otlp.service_name.as_str(), otlp.sample_ratio), ("switchyard", 1.0));
+}
