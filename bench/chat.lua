@@ -7,7 +7,9 @@ wrk.headers["Authorization"] = "Bearer sk-switchyard-bench"
 
 function init(args)
   local model = args[1] or "auto"
-  wrk.body = '{"model":"' .. model .. '","max_tokens":64,"messages":[' ..
+  -- Second argument `stream`: ask for a server-sent-event stream.
+  local stream = (args[2] == "stream") and '"stream":true,' or ''
+  wrk.body = '{"model":"' .. model .. '",' .. stream .. '"max_tokens":64,"messages":[' ..
     '{"role":"system","content":"You are a helpful assistant."},' ..
     '{"role":"user","content":"Hello! What is the capital of France?"}]}'
 end

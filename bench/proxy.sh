@@ -6,6 +6,8 @@
 #   (b) nginx-proxy     : wrk -> nginx proxy_pass (keepalive pool) -> upstream          (:18002)
 #   (c) switchyard-model: wrk -> switchyard, model "small" (no plugin runs) -> upstream  (:18003)
 #   (d) switchyard-full : wrk -> switchyard, route "auto": complexity -> cascade -> sanity
+#   each of (a)-(d) also as `-sse`: the client asks for a stream and the upstream answers with
+#   a fixed SSE stream (5 content chunks, a usage chunk, [DONE]) from /sse/v1
 #   (e) litellm         : only with LITELLM=1 and `litellm` on PATH                     (:18004)
 #
 # Each variant is measured at concurrency 1 (wrk -t1 -c1) and 32 (wrk -t2 -c32): a warm-up
@@ -82,6 +84,15 @@ cp "$TARGET/release/switchyard" "$SWITCHYARD"
 # --- the fixed upstream and the nginx reverse proxy ----------------------------------------
 RESPONSE='{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"fixed","choices":[{"index":0,"message":{"role":"assistant","content":"The capital of France is Paris."},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":24,"completion_tokens":8,"total_tokens":32}}'
 
+chunk() { # content [finish]
+  local finish=null
+  [[ -n ${2:-} ]] && finish="\"$2\""
+  printf 'data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"fixed","choices":[{"index":0,"delta":{"content":"%s"},"finish_reason":%s}]}\n\n' "$1" "$finish"
+}
+SSE_RESPONSE="$(chunk 'The ')$(chunk 'capital ')$(chunk 'of France ')$(chunk 'is ')$(chunk 'Paris.' stop)"
+SSE_RESPONSE+='data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"fixed","choices":[],"usage":{"prompt_tokens":24,"completion_tokens":8,"total_tokens":32}}'$'\n\n'
+SSE_RESPONSE+='data: [DONE]'$'\n\n'
+
 nginx_common() { # $1: prefix dir
   cat <<EOF
 daemon off;
@@ -109,6 +120,10 @@ EOF
     location = /v1/chat/completions {
       default_type application/json;
       return 200 '$RESPONSE';
+    }
+    location = /sse/v1/chat/completions {
+      default_type text/event-stream;
+      return 200 '$SSE_RESPONSE';
     }
   }
 }
@@ -166,7 +181,11 @@ wait_ready "http://127.0.0.1:$NGX_PORT/v1/chat/completions" "$(body x)"
 wait_ready "http://127.0.0.1:$SY_PORT/v1/chat/completions" "$(body small)"
 wait_ready "http://127.0.0.1:$SY_PORT/v1/chat/completions" "$(body auto)"
 
-VARIANTS=("direct $UP_PORT x" "nginx-proxy $NGX_PORT x" "switchyard-model $SY_PORT small" "switchyard-full $SY_PORT auto")
+# name port model path [stream]
+VARIANTS=("direct $UP_PORT x /v1" "nginx-proxy $NGX_PORT x /v1" "switchyard-model $SY_PORT small /v1"
+  "switchyard-full $SY_PORT auto /v1"
+  "direct-sse $UP_PORT x /sse/v1 stream" "nginx-proxy-sse $NGX_PORT x /sse/v1 stream"
+  "switchyard-model-sse $SY_PORT small-sse /v1 stream" "switchyard-full-sse $SY_PORT auto-sse /v1 stream")
 
 if [[ -n ${LITELLM:-} ]]; then
   LITELLM_BIN=${LITELLM_BIN:-litellm}
@@ -192,7 +211,7 @@ EOF
     sleep 0.2
   done
   wait_ready "http://127.0.0.1:$LL_PORT/v1/chat/completions" "$(body small)"
-  VARIANTS+=("litellm $LL_PORT small")
+  VARIANTS+=("litellm $LL_PORT small /v1")
 fi
 
 say "switchyard answered with: $(curl -s -D - -o /dev/null -H 'content-type: application/json' \
@@ -201,17 +220,17 @@ say "switchyard answered with: $(curl -s -D - -o /dev/null -H 'content-type: app
 # --- measurements --------------------------------------------------------------------------
 RESULTS=$WORK/results.txt
 : >"$RESULTS"
-run_wrk() { # threads conns seconds url model
-  taskset -c "$LOAD_CPU" wrk -t"$1" -c"$2" -d"$3"s --timeout 5s -s "$REPO/bench/chat.lua" "$4" -- "$5"
+run_wrk() { # threads conns seconds url model [stream]
+  taskset -c "$LOAD_CPU" wrk -t"$1" -c"$2" -d"$3"s --timeout 5s -s "$REPO/bench/chat.lua" "$4" -- "$5" ${6:-}
 }
 for conc in 1 32; do
   threads=$((conc == 1 ? 1 : 2))
   for v in "${VARIANTS[@]}"; do
-    read -r name port model <<<"$v"
-    url="http://127.0.0.1:$port/v1/chat/completions"
+    read -r name port model path stream <<<"$v"
+    url="http://127.0.0.1:$port$path/chat/completions"
     say "$name c=$conc: warm-up ${WARMUP}s, measure ${DURATION}s"
-    run_wrk "$threads" "$conc" "$WARMUP" "$url" "$model" >/dev/null
-    line=$(run_wrk "$threads" "$conc" "$DURATION" "$url" "$model" | grep '^RESULT')
+    run_wrk "$threads" "$conc" "$WARMUP" "$url" "$model" "$stream" >/dev/null
+    line=$(run_wrk "$threads" "$conc" "$DURATION" "$url" "$model" "$stream" | grep '^RESULT')
     echo "$name $conc $line" | tee -a "$RESULTS" >&2
   done
 done
@@ -229,24 +248,29 @@ awk '
     if (!(name in seen)) { seen[name] = 1; order[++n] = name }
   }
   END {
-    printf "\n%-17s %4s %10s %10s %10s %13s %7s\n", "variant", "conc", "p50 ms", "p99 ms", "req/s", "added p50 ms", "errors"
+    printf "\n%-21s %4s %10s %10s %10s %13s %7s\n", "variant", "conc", "p50 ms", "p99 ms", "req/s", "added p50 ms", "errors"
     for (ci = 1; ci <= 2; ci++) {
       c = (ci == 1) ? 1 : 32
       for (i = 1; i <= n; i++) {
         v = order[i]
-        added = (v == "direct") ? "-" : sprintf("%+.3f", (p50[v, c] - p50["direct", c]) / 1000)
-        printf "%-17s %4d %10.3f %10.3f %10.0f %13s %7d\n", v, c, p50[v, c] / 1000, p99[v, c] / 1000, rps[v, c], added, err[v, c]
+        base = (v ~ /-sse$/) ? "direct-sse" : "direct"
+        added = (v == base) ? "-" : sprintf("%+.3f", (p50[v, c] - p50[base, c]) / 1000)
+        printf "%-21s %4d %10.3f %10.3f %10.0f %13s %7d\n", v, c, p50[v, c] / 1000, p99[v, c] / 1000, rps[v, c], added, err[v, c]
       }
     }
     printf "\nTargets:\n"
     for (i = 1; i <= n; i++) {
       v = order[i]
-      if (v == "direct" || v == "nginx-proxy") continue
-      a = (p50[v, 1] - p50["direct", 1]) / 1000
-      printf "  %-17s c=1 added p50 %.3f ms (target <= 0.100, nginx adds %.3f): %s\n", v, a,
-        (p50["nginx-proxy", 1] - p50["direct", 1]) / 1000, (a <= 0.1) ? "MET" : "MISSED"
-      r = 100 * rps[v, 32] / rps["nginx-proxy", 32]
-      printf "  %-17s c=32 throughput %.1f%% of nginx-proxy (target >= 50%%): %s\n", v, r, (r >= 50) ? "MET" : "MISSED"
+      if (v ~ /^(direct|nginx-proxy)(-sse)?$/ || v == "litellm") continue
+      sse = (v ~ /-sse$/) ? "-sse" : ""
+      full = (v ~ /^switchyard-full/)
+      a = (p50[v, 1] - p50["direct" sse, 1]) / 1000
+      target_a = full ? 0.15 : 0.10
+      printf "  %-21s c=1 added p50 %.3f ms (nginx adds %.3f; target <= %.2f): %s\n", v, a,
+        (p50["nginx-proxy" sse, 1] - p50["direct" sse, 1]) / 1000, target_a, (a <= target_a) ? "MET" : "MISSED"
+      r = 100 * rps[v, 32] / rps["nginx-proxy" sse, 32]
+      target_r = full ? 35 : 60
+      printf "  %-21s c=32 throughput %.1f%% of nginx-proxy%s (target >= %d%%): %s\n", v, r, sse, target_r, (r >= target_r) ? "MET" : "MISSED"
     }
   }' "$RESULTS" | tee "$WORK/report.txt"
 echo

@@ -15,6 +15,13 @@ rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 || rustup ta
 python3 -c 'import openai' 2>/dev/null ||
   python3 -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
 bash scripts/install-polyglot-toolchains.sh
+# The package suite runs a real OCI registry (Debian's docker-registry, the CNCF distribution
+# registry) with bcrypt htpasswd auth (apache2-utils), and checks signatures made by openssl.
+if ! command -v docker-registry >/dev/null || ! command -v htpasswd >/dev/null || ! command -v openssl >/dev/null; then
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends docker-registry apache2-utils openssl
+fi
 bash scripts/install-observe-deps.sh
 
 echo "==> host workspace"

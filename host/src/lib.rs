@@ -10,6 +10,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod eval;
+pub mod package;
 pub mod plugin;
 pub mod provider;
 pub mod reload;

@@ -5,6 +5,7 @@
 pub mod flap;
 pub mod fuzz_checks;
 pub mod observe;
+pub mod packages;
 pub mod procstat;
 pub mod proxy;
 pub mod reload;

@@ -350,6 +350,17 @@ fn gates_need_the_answer_text() {
 }
 
 #[test]
+fn unpriced_models_are_refused_with_the_model_named() {
+    let f = fixture(true);
+    let text = std::fs::read_to_string(&f.config).unwrap();
+    let unpriced = format!("{text}\n[models.gratis]\nprovider = \"offline\"\nupstream = \"sim-small\"\n");
+    std::fs::write(&f.config, unpriced).unwrap();
+    let error = eval::run(&options(&f, "cascade")).unwrap_err();
+    assert!(matches!(&error, EvalError::Unpriced { model, .. } if model == "gratis"), "{error}");
+    assert!(error.to_string().contains("input_price and output_price"), "{error}");
+}
+
+#[test]
 fn holdout_parts_partition_the_items() {
     let f = fixture(true);
     let mut options = options(&f, "perfect");

@@ -106,6 +106,66 @@ async fn a_cascade_escalates_when_a_gate_fails_and_not_when_it_passes() {
     assert_eq!(record.outcome.http_status, 200);
     assert!((record.cost_usd.unwrap() - cost).abs() < 1e-6, "header and record agree on the cost");
     assert!(record.latency_ms > 0.0 && record.snapshot == 1);
+    let trail = hard.header("x-switchyard-trail");
+    assert!(trail.starts_with("small=escalated(sanity: ") && trail.ends_with(", large=returned"), "{trail}");
+    assert_eq!(easy.header("x-switchyard-trail"), "small=returned");
+}
+
+/// A plain gateway with unpriced models, and a route whose policy may plan only some models.
+#[tokio::test]
+async fn unpriced_models_report_unknown_cost_and_routes_bound_their_models() {
+    let sim = simulator().await;
+    let config = render(
+        r#"
+[telemetry]
+decision_log = "off"
+[providers.sim]
+base_url = "{SIM}"
+[models.free-form]
+provider = "sim"
+upstream = "sim-small"
+[models.small]
+provider = "sim"
+upstream = "sim-small"
+input_price = 0.15
+output_price = 0.6
+[models.large]
+provider = "sim"
+upstream = "sim-large"
+tier = 1
+input_price = 2.5
+output_price = 10.0
+[plugins.echo]
+kind = "policy"
+path = "{GUEST:BAD_POLICY}"
+config = { mode = "echo" }
+[routes.bounded]
+policy = "echo"
+models = ["large"]
+default_plan = ["large"]
+"#,
+        sim,
+    );
+    let proxy = Proxy::start(&config).await;
+
+    let unpriced = chat(&proxy, ask("free-form", EASY)).await;
+    assert_eq!(unpriced.status, 200, "{}", String::from_utf8_lossy(&unpriced.body));
+    assert_eq!(unpriced.header("x-switchyard-cost-usd"), "unknown");
+    let record = proxy.record(unpriced.header("x-switchyard-request-id")).await;
+    assert_eq!(record.cost_usd, None, "an unpriced model's cost is unknown, not zero");
+    assert_eq!(record.attempts[0].cost_usd, None);
+    assert!(record.attempts[0].input_tokens > 0, "tokens are still counted");
+
+    // The echo policy plans every model it is shown, in table order: the route shows it only
+    // `large`, so that is the whole plan.
+    let bounded = chat(&proxy, ask("bounded", EASY)).await;
+    assert_eq!(bounded.status, 200);
+    let record = proxy.record(bounded.header("x-switchyard-request-id")).await;
+    assert_eq!(record.plan.source, PlanSource::Policy);
+    assert_eq!(record.plan.steps, ["large"]);
+    assert_eq!(bounded.header("x-switchyard-model"), "large");
+    let cost: f64 = bounded.header("x-switchyard-cost-usd").parse().unwrap();
+    assert!(cost > 0.0);
 }
 
 #[tokio::test]

@@ -21,7 +21,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::plugin::{Candidate, Message, ModelInfo, Plan, Request, Signal, Verdict, samples};
-use crate::provider::cost::estimate_tokens;
+use crate::provider::cost::{estimate_messages, estimate_tokens};
 
 /// One fixture, ready to run.
 #[derive(Debug, Clone)]
@@ -272,9 +272,8 @@ fn request(name: &str, spec: RequestSpec) -> Result<Request, String> {
             .map_err(|e| format!("metadata: expected [key, value] string pairs: {e}"))?,
         other => return Err(format!("metadata: expected an object or a list of pairs, got {other}")),
     };
-    // As the proxy estimates it: ~4 characters a token plus ~4 tokens of framing a message.
-    let estimate =
-        spec.messages.iter().map(|m| estimate_tokens(&m.content).saturating_add(4)).fold(0u32, u32::saturating_add);
+    // The proxy's own estimate.
+    let estimate = estimate_messages(spec.messages.iter().map(|m| m.content.as_str()));
     Ok(Request {
         id: spec.id.unwrap_or_else(|| name.to_string()),
         model: spec.model.unwrap_or_else(|| "auto".into()),

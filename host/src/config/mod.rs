@@ -23,11 +23,13 @@
 
 mod error;
 mod model;
+mod package;
 mod plugin;
 mod provider;
 mod route;
 mod secret;
 mod sections;
+mod trust;
 mod validate;
 
 #[cfg(test)]
@@ -42,13 +44,17 @@ use serde::Deserialize;
 
 pub use error::ConfigError;
 pub use model::{ModelConfig, Prices};
-pub use plugin::{ClassifierFailMode, FailMode, GateFailMode, InstanceMode, PluginConfig, PluginKind, PolicyFailMode};
+pub use package::{PackageLimits, ResolvedPackage};
+pub use plugin::{
+    ClassifierFailMode, FailMode, GateFailMode, InstanceMode, OCI_SCHEME, PluginConfig, PluginKind, PolicyFailMode,
+};
 pub use provider::{ProviderConfig, ProviderKind};
 pub use route::{OnReject, RouteConfig};
 pub use secret::{Secret, Secrets};
 pub use sections::{
     AdminConfig, DecisionLog, HealthConfig, LogFormat, OtlpConfig, RuntimeConfig, ServerConfig, TelemetryConfig,
 };
+pub use trust::{PublisherConfig, TrustConfig};
 
 /// A loaded, validated config.
 #[derive(Debug, Clone, Deserialize)]
@@ -76,6 +82,9 @@ pub struct Config {
     /// `[admin]`.
     #[serde(default)]
     pub admin: AdminConfig,
+    /// `[trust]`: who may publish plugin packages, and with what limits.
+    #[serde(default)]
+    pub trust: TrustConfig,
     /// `[providers.NAME]`, by name.
     #[serde(default)]
     pub providers: BTreeMap<String, ProviderConfig>,

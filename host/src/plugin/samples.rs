@@ -8,7 +8,7 @@ fn message(role: &str, content: &str) -> Message {
 }
 
 fn request(id: &str, messages: Vec<Message>, wants_json: bool) -> Request {
-    let input_tokens = messages.iter().map(|m| m.content.len() as u32 / 4 + 4).sum();
+    let input_tokens = crate::provider::cost::estimate_messages(messages.iter().map(|m| m.content.as_str()));
     Request {
         id: id.to_string(),
         model: "auto".to_string(),

@@ -44,8 +44,19 @@ pub struct ModelHealth {
 struct ModelState {
     /// (ok, latency ms), newest last.
     window: VecDeque<(bool, u32)>,
+    /// Failed attempts in `window`, kept as it slides.
+    failures: usize,
+    /// The p50 last computed, and the attempts recorded since: every request's model table
+    /// reads it, so it is recomputed (a selection over the window) at most once per
+    /// [`P50_REFRESH`] records instead of on every read.
+    p50: Option<u32>,
+    since_p50: u32,
     breaker: Breaker,
 }
+
+/// Records after which a model's p50 is recomputed on the next read (with the default
+/// 100-attempt window the median moves by at most a few places in that many records).
+const P50_REFRESH: u32 = 8;
 
 /// Health of every model, keyed by model id. Cheap to share: clone the `Arc` around it.
 #[derive(Debug, Default)]
@@ -72,6 +83,9 @@ impl HealthBook {
             .or_insert_with(|| {
                 Arc::new(Mutex::new(ModelState {
                     window: VecDeque::new(),
+                    failures: 0,
+                    p50: None,
+                    since_p50: 0,
                     breaker: Breaker::new(self.options.failure_threshold, self.options.open_for),
                 }))
             })
@@ -94,10 +108,16 @@ impl HealthBook {
         let window = self.options.window.max(1);
         let ms = u32::try_from(latency.as_millis()).unwrap_or(u32::MAX);
         self.with(model, |s| {
-            if s.window.len() >= window {
-                s.window.pop_front();
+            if s.window.len() >= window
+                && let Some((false, _)) = s.window.pop_front()
+            {
+                s.failures -= 1;
             }
             s.window.push_back((ok, ms));
+            if !ok {
+                s.failures += 1;
+            }
+            s.since_p50 = s.since_p50.saturating_add(1);
             s.breaker.record(ok, now);
         });
     }
@@ -127,10 +147,21 @@ impl HealthBook {
     pub fn snapshot_at(&self, model: &str, now: Instant) -> ModelHealth {
         self.with(model, |s| {
             let total = s.window.len();
-            let failures = s.window.iter().filter(|(ok, _)| !ok).count();
-            let mut ok_latencies: Vec<u32> = s.window.iter().filter(|(ok, _)| *ok).map(|(_, ms)| *ms).collect();
-            let middle = ok_latencies.len() / 2;
-            let p50_ms = if ok_latencies.is_empty() { 0 } else { *ok_latencies.select_nth_unstable(middle).1 };
+            let failures = s.failures;
+            // Stale after P50_REFRESH records, or after an eighth of the window (so a model's
+            // first few calls show up at once).
+            let stale = s.since_p50 > 0 && (s.since_p50 >= P50_REFRESH || s.since_p50 as usize * 8 >= total);
+            let p50_ms = match s.p50 {
+                Some(p50) if !stale => p50,
+                _ => {
+                    let mut ok_latencies: Vec<u32> = s.window.iter().filter(|(ok, _)| *ok).map(|(_, ms)| *ms).collect();
+                    let middle = ok_latencies.len() / 2;
+                    let p50 = if ok_latencies.is_empty() { 0 } else { *ok_latencies.select_nth_unstable(middle).1 };
+                    s.p50 = Some(p50);
+                    s.since_p50 = 0;
+                    p50
+                }
+            };
             ModelHealth {
                 // An elapsed open breaker counts as healthy, or no policy would ever send
                 // the probe that can close it.

@@ -4,6 +4,7 @@
 //! - [`reload`] does one reload (the admin API and the watcher call it).
 //! - [`watch`] notices file changes and calls [`reload`] once writes have settled.
 
+pub mod poll;
 pub mod status;
 pub mod watch;
 
@@ -76,6 +77,9 @@ pub async fn reload(app: &App, trigger: &str) -> Result<u64, ReloadError> {
         }
         Err(error) => {
             let message = error.to_string();
+            if let ReloadError::Snapshot(SnapshotError::Plugin(LoadError::Package { name, reason, .. })) = &error {
+                app.metrics().observe_package_refusal(name, reason);
+            }
             if let ReloadError::Snapshot(SnapshotError::Plugin(load)) = &error {
                 status
                     .plugin_failures
@@ -98,6 +102,7 @@ fn plugin_of(error: &LoadError) -> &str {
         | LoadError::Link { name, .. }
         | LoadError::Config { name, .. }
         | LoadError::SelfTest { name, .. }
-        | LoadError::Task { name, .. } => name,
+        | LoadError::Task { name, .. }
+        | LoadError::Package { name, .. } => name,
     }
 }

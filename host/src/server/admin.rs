@@ -102,6 +102,9 @@ pub(crate) fn plugins(app: &App) -> serde_json::Value {
                 "instance": plugin.strategy(),
                 "idle_instances": plugin.idle_instances(),
                 "failed_calls": plugin.failures(),
+                // A registry package: who published which version, and its limits as asked
+                // for and as granted.
+                "package": snapshot.config.plugins.get(plugin.name()).and_then(|c| c.package.as_deref()),
                 "limits": {
                     "deadline_ms": plugin.limits().deadline.as_millis() as u64,
                     "memory_bytes": plugin.limits().memory_bytes,
