@@ -125,6 +125,9 @@ try {
   const plugins = await page.$$eval("#plugins tr[data-plugin]", (rows) => rows.map((r) => r.dataset.plugin).sort());
   check(JSON.stringify(plugins) === JSON.stringify(["cascade", "complexity", "sanity"]), `the Plugins page lists every plugin (${plugins})`);
   check((await text("#plugins")).includes("serving"), "each plugin's state is shown");
+  await page.waitForSelector("#reloads tbody tr");
+  const reloads = await text("#reloads tbody");
+  check(reloads.includes("admin") && reloads.includes("ok"), `the reload history shows the admin reload (${reloads.trim().slice(0, 80)})`);
   await shot("plugins.png");
   await page.click('nav a[data-page="rollout"]');
   await page.waitForFunction(() => document.querySelector("#rollout").textContent.includes("not configured"));

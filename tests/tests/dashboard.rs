@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use serde_json::Value;
 use switchyard_tests::observe::{self, ADMIN_TOKEN, EASY, HARD, ask, ui_get};
-use switchyard_tests::proxy::{Proxy, chat, render, send, simulator};
+use switchyard_tests::proxy::{Proxy, chat, render, send, send_with, simulator};
 
 #[tokio::test]
 async fn the_endpoints_need_the_admin_token() {
@@ -135,6 +135,10 @@ async fn the_dashboard_works_in_a_real_browser() {
     }
     let proxy = observe::proxy("").await;
     observe::traffic(&proxy, 4).await;
+    // One reload, for the Plugins page's history.
+    let auth = format!("Bearer {ADMIN_TOKEN}");
+    let reload = send_with("POST", &format!("{}/admin/reload", proxy.base), &[("authorization", &auth)], "").await;
+    assert_eq!(reload.status, 200, "{:?}", reload.body);
     // Traffic keeps flowing while the browser watches, as on a live proxy.
     let base = proxy.base.clone();
     let background = tokio::spawn(async move {

@@ -210,3 +210,18 @@ fn plugin_files_reach_the_plugin_config_and_bad_ones_are_named() {
     assert!(err.contains("missing.json as UTF-8 text"), "{err}");
     assert!(err.contains("plugins.length.files.threshold: `config.threshold` is set too"), "{err}");
 }
+
+#[test]
+fn otlp_settings_are_checked_and_named() {
+    let text = "[telemetry.otlp]\nendpoint = \"collector:4318\"\nsample_ratio = 1.5\nbatch_spans = 100\nmax_queue_spans = 10\n";
+    let msg = Config::from_str_with_env(text, Path::new("switchyard.toml"), &env).unwrap_err().to_string();
+    for needle in
+        ["telemetry.otlp.endpoint", "collector:4318", "telemetry.otlp.sample_ratio", "telemetry.otlp.max_queue_spans"]
+    {
+        assert!(msg.contains(needle), "{needle} in {msg}");
+    }
+    let text = "[telemetry.otlp]\nendpoint = \"http://127.0.0.1:4318/v1/traces\"\n";
+    let cfg = Config::from_str_with_env(text, Path::new("switchyard.toml"), &env).unwrap();
+    let otlp = cfg.telemetry.otlp.unwrap();
+    assert_eq!((otlp.service_name.as_str(), otlp.sample_ratio), ("switchyard", 1.0));
+}
