@@ -20,7 +20,8 @@ use crate::route::snapshot::{Snapshot, SnapshotError};
 use crate::server::admin::AdminAuth;
 use crate::server::auth::ClientKeys;
 use crate::telemetry::decision_log::OpenError;
-use crate::telemetry::{DecisionLog, DecisionSink, Metrics};
+use crate::telemetry::otlp::OtlpError;
+use crate::telemetry::{DecisionLog, DecisionSink, Metrics, Telemetry};
 
 /// Limits the server applies before a request reaches the pipeline.
 #[derive(Debug, Clone)]
@@ -47,6 +48,8 @@ pub enum StartError {
     DecisionLog(#[from] OpenError),
     #[error(transparent)]
     Governance(#[from] crate::govern::StartError),
+    #[error(transparent)]
+    Telemetry(#[from] OtlpError),
 }
 
 /// Shared by every connection.
@@ -56,6 +59,7 @@ pub struct App {
     health: HealthBook,
     metrics: Metrics,
     decisions: DecisionLog,
+    telemetry: Telemetry,
     limits: ServerLimits,
     admission: Arc<Semaphore>,
     queued: AtomicUsize,
@@ -98,6 +102,7 @@ impl App {
         };
         let client_keys = ClientKeys::from_config(&config);
         let decisions = DecisionLog::open(sink)?;
+        let telemetry = Telemetry::start(&config.telemetry)?;
         let admin = AdminAuth::from_config(&config);
         let governance = Governance::start(&config).await?;
         let snapshot = Snapshot::build(config, &engine, 1).await?;
@@ -109,6 +114,7 @@ impl App {
             queued: AtomicUsize::new(0),
             metrics: Metrics::new(),
             decisions,
+            telemetry,
             admission: Arc::new(Semaphore::new(limits.max_concurrent)),
             limits,
             next_version: AtomicU64::new(2),
@@ -188,6 +194,10 @@ impl App {
     }
     pub fn decisions(&self) -> &DecisionLog {
         &self.decisions
+    }
+    /// The live view (dashboard) and the trace exporter.
+    pub fn telemetry(&self) -> &Telemetry {
+        &self.telemetry
     }
     pub fn limits(&self) -> &ServerLimits {
         &self.limits

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod eval;
 pub mod govern;
+pub mod package;
 pub mod plugin;
 pub mod provider;
 pub mod reload;

@@ -154,6 +154,98 @@ enum PluginCommand {
     },
     /// Run a plugin over fixture requests: answers, unmet expectations, timing percentiles.
     Test(plugin_dev::TestArgs),
+    /// Make an ECDSA P-256 signing key pair (PREFIX.key, PREFIX.pub) for `plugin sign`.
+    Keygen {
+        /// Path prefix of the two files.
+        prefix: PathBuf,
+    },
+    /// Pack a component into a package (an OCI image layout directory) with its manifest.
+    Pack(PackArgs),
+    /// Sign a packed package (cosign simple-signing, ECDSA P-256).
+    Sign {
+        /// The package directory (`plugin pack`'s output).
+        dir: PathBuf,
+        /// The private key (PEM: PKCS#8, or SEC1 from `openssl ecparam`).
+        #[arg(long)]
+        key: PathBuf,
+        /// The repository the signature names (cosign's docker-reference); default: the
+        /// package name.
+        #[arg(long)]
+        identity: Option<String>,
+        /// Leave the key id out of the signature (verifiers then try every trusted key).
+        #[arg(long)]
+        no_key_id: bool,
+    },
+    /// Verify a package's signature, manifest and component against keys or a config's [trust].
+    Verify {
+        /// `oci://HOST/REPO:TAG` or a package directory.
+        package: String,
+        /// A trusted public key (PEM); repeatable. Or use --config.
+        #[arg(long)]
+        key: Vec<PathBuf>,
+        /// Verify against this config's [trust] instead.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Push a package directory (and its signatures) to a registry.
+    Push {
+        dir: PathBuf,
+        /// `oci://HOST/REPO:TAG`.
+        reference: String,
+    },
+    /// Pull a package (and its signatures) from a registry into a directory.
+    Pull {
+        /// `oci://HOST/REPO:TAG` or `oci://HOST/REPO@sha256:…`.
+        reference: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Show a package's manifest, signatures, and the limits it asks for; with --config, what
+    /// that config's trust policy would grant it.
+    Inspect {
+        /// `oci://HOST/REPO:TAG` or a package directory.
+        package: String,
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// The plugin in --config whose limits the grant starts from.
+        #[arg(long)]
+        plugin: Option<String>,
+    },
+}
+
+#[derive(clap::Args)]
+struct PackArgs {
+    /// The component (.wasm).
+    component: PathBuf,
+    /// The package name, `publisher/plugin`.
+    #[arg(long)]
+    name: String,
+    /// Its semver version.
+    #[arg(long)]
+    version: String,
+    /// The world; detected from the exports when omitted.
+    #[arg(long)]
+    kind: Option<PluginKind>,
+    #[arg(long, default_value = "")]
+    description: String,
+    #[arg(long, default_value = "")]
+    license: String,
+    /// Where its source lives.
+    #[arg(long, default_value = "")]
+    source_url: String,
+    /// A JSON Schema file for its config.
+    #[arg(long)]
+    config_schema: Option<PathBuf>,
+    /// Limits it asks for.
+    #[arg(long)]
+    memory_mb: Option<u64>,
+    #[arg(long)]
+    deadline_ms: Option<u64>,
+    #[arg(long)]
+    fuel: Option<u64>,
+    /// The package directory to write.
+    #[arg(long)]
+    out: PathBuf,
 }
 
 fn main() -> ExitCode {
@@ -226,7 +318,93 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plugin { command: PluginCommand::New(args) } => Ok(plugin_dev::new(&args)?),
         Command::Plugin { command: PluginCommand::Build { dir, args } } => Ok(plugin_dev::build(dir, &args)?),
         Command::Plugin { command: PluginCommand::Test(args) } => Ok(plugin_dev::test(&args)?),
+        Command::Plugin { command } => runtime()?.block_on(package_command(command)),
     }
+}
+
+async fn package_command(command: PluginCommand) -> anyhow::Result<()> {
+    use switchyard::cli::package::{self as pkg, Location};
+    let load = |path: &Option<PathBuf>| path.as_deref().map(switchyard::config::Config::load).transpose();
+    match command {
+        PluginCommand::Keygen { prefix } => {
+            let (key, public, id) = pkg::keygen(&prefix)?;
+            println!("private key {}\npublic key  {}\nkey id      {id}", key.display(), public.display());
+        }
+        PluginCommand::Pack(a) => {
+            let options = pkg::PackOptions {
+                name: a.name,
+                version: a.version,
+                kind: a.kind,
+                description: a.description,
+                license: a.license,
+                source_url: a.source_url,
+                config_schema: a.config_schema,
+                limits: switchyard::config::PackageLimits {
+                    memory_mb: a.memory_mb,
+                    deadline_ms: a.deadline_ms,
+                    fuel: a.fuel,
+                },
+            };
+            let digest = pkg::pack(&a.component, &options, &a.out)?;
+            println!("{} {digest}", a.out.display());
+        }
+        PluginCommand::Sign { dir, key, identity, no_key_id } => {
+            let identity = match identity {
+                Some(identity) => identity,
+                None => package_name(&dir)?,
+            };
+            let id = pkg::sign(&dir, &key, &identity, !no_key_id)?;
+            println!("signed {} with key {id}", dir.display());
+        }
+        PluginCommand::Verify { package, key, config } => {
+            let config = load(&config)?;
+            anyhow::ensure!(config.is_some() || !key.is_empty(), "give the trusted keys: --key FILE or --config FILE");
+            let (trust, limits) = pkg::trust_from(config.as_ref(), &key)?;
+            let location = Location::parse(&package)?;
+            let verified = pkg::verify(&location, &trust, &limits, &pkg::cli_cache(config.as_ref())).await?;
+            println!(
+                "verified {} {} ({}) signed by {} (key {})",
+                verified.manifest.name,
+                verified.manifest.version,
+                verified.digest,
+                verified.publisher.name,
+                verified.publisher.key_id
+            );
+        }
+        PluginCommand::Push { dir, reference } => {
+            let Location::Registry(reference) = Location::parse(&reference)? else {
+                anyhow::bail!("push: expected oci://HOST/REPO:TAG, got {reference}");
+            };
+            let digest = pkg::push(&dir, &reference).await?;
+            println!("pushed {}@{digest}", reference.whole());
+        }
+        PluginCommand::Pull { reference, out } => {
+            let Location::Registry(reference) = Location::parse(&reference)? else {
+                anyhow::bail!("pull: expected oci://HOST/REPO:TAG, got {reference}");
+            };
+            let digest = pkg::pull(&reference, &out).await?;
+            println!("{} {digest}", out.display());
+        }
+        PluginCommand::Inspect { package, config, plugin } => {
+            let config = load(&config)?;
+            let location = Location::parse(&package)?;
+            let report =
+                pkg::inspect(&location, config.as_ref(), plugin.as_deref(), &pkg::cli_cache(config.as_ref())).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+        _ => unreachable!("the other plugin commands are not package commands"),
+    }
+    Ok(())
+}
+
+/// The name in a package directory's manifest (the default signing identity).
+fn package_name(dir: &std::path::Path) -> anyhow::Result<String> {
+    let layout = switchyard::package::store::Layout::existing(dir)?;
+    let digest = layout.resolve(switchyard::cli::package::PACK_TAG).context("the directory holds no package")?;
+    let manifest = layout.get(&digest, 1 << 16).context("the package manifest is missing")?;
+    let parts = switchyard::package::layout::parts(&manifest).map_err(anyhow::Error::msg)?;
+    let bytes = layout.get(&parts.manifest.digest, 1 << 16).context("the Switchyard manifest is missing")?;
+    Ok(switchyard::package::PackageManifest::parse(&bytes).map_err(anyhow::Error::msg)?.name)
 }
 
 fn eval(args: EvalArgs) -> anyhow::Result<()> {
@@ -295,6 +473,8 @@ async fn serve(config_path: PathBuf, listen: Option<String>, watch: Option<Durat
         Some(settle) => Some(switchyard::reload::watch::spawn(app.clone(), settle)?),
         None => None,
     };
+    // Registry tags with a `poll_interval_ms` (idle when there are none).
+    let _poll = switchyard::reload::poll::spawn(app.clone());
     let shutdown = async {
         #[cfg(unix)]
         {

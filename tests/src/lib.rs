@@ -4,6 +4,8 @@
 
 pub mod flap;
 pub mod fuzz_checks;
+pub mod observe;
+pub mod packages;
 pub mod procstat;
 pub mod proxy;
 pub mod redis;

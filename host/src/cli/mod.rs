@@ -5,6 +5,7 @@
 //! [`plugin_check`] loads any component and measures it.
 
 pub mod fixtures;
+pub mod package;
 pub mod plugin_build;
 pub mod plugin_check;
 pub mod plugin_dev;

@@ -101,6 +101,8 @@ pub enum DevError {
     Test(#[from] TestError),
     #[error("--config must be a JSON object: {0}")]
     Config(String),
+    #[error("packing the build: {0}")]
+    Package(#[from] super::package::PackageCliError),
     #[error("{failed} of {total} fixtures did not meet their expectations")]
     Unmet { failed: usize, total: usize },
 }
@@ -133,6 +135,27 @@ pub fn build(dir: Option<PathBuf>, args: &BuildArgs) -> Result<(), DevError> {
     let how =
         if built.up_to_date { "up to date".to_string() } else { format!("built in {:.1} s", built.took.as_secs_f64()) };
     println!("{} ({how}, {})", built.path.display(), built.toolchain);
+    // A project with `[package]` also gets its package, ready for `plugin sign` and `push`.
+    let project = super::project::Project::load(&dir).map_err(BuildError::from)?;
+    if let Some(package) = &project.package {
+        let options = super::package::PackOptions {
+            name: package.name.clone(),
+            version: package.version.clone(),
+            kind: Some(project.kind),
+            description: package.description.clone(),
+            license: package.license.clone(),
+            source_url: package.source.clone(),
+            config_schema: package.config_schema.clone(),
+            limits: crate::config::PackageLimits {
+                memory_mb: project.limits.memory_mb,
+                deadline_ms: project.limits.deadline_ms,
+                fuel: None,
+            },
+        };
+        let out = project.package_output();
+        let digest = super::package::pack(&built.path, &options, &out)?;
+        println!("{} ({} {}, {digest})", out.display(), package.name, package.version);
+    }
     Ok(())
 }
 

@@ -18,6 +18,14 @@
 //! [limits]                 # for `plugin test`; mirror them in the proxy's [plugins.NAME]
 //! deadline_ms = 25
 //! memory_mb = 32
+//!
+//! [package]                # with it, `plugin build` also packs build/NAME.package/
+//! name = "acme/my-policy"  # publisher/plugin: what operators' trust globs match
+//! version = "0.1.0"
+//! description = "…"
+//! license = "Apache-2.0"
+//! # source = "https://…"
+//! # config_schema = "config.schema.json"
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -99,6 +107,23 @@ struct RawManifest {
     config: toml::Table,
     #[serde(default)]
     limits: ManifestLimits,
+    package: Option<PackageSection>,
+}
+
+/// `[package]`: what `plugin build` writes into the package's Switchyard manifest.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PackageSection {
+    pub name: String,
+    pub version: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub license: String,
+    #[serde(default)]
+    pub source: String,
+    /// A JSON Schema file for the plugin's config, relative to the project.
+    pub config_schema: Option<PathBuf>,
 }
 
 /// A loaded project, paths resolved against its directory.
@@ -114,6 +139,7 @@ pub struct Project {
     /// The `[config]` table as JSON, for `init`.
     pub config: serde_json::Value,
     pub limits: ManifestLimits,
+    pub package: Option<PackageSection>,
 }
 
 /// Why a project could not be read.
@@ -152,8 +178,14 @@ impl Project {
             lang,
             config,
             limits: raw.limits,
+            package: raw.package.map(|p| PackageSection { config_schema: p.config_schema.map(|s| dir.join(s)), ..p }),
             dir,
         })
+    }
+
+    /// Where `plugin build` packs the package when the project has `[package]`.
+    pub fn package_output(&self) -> PathBuf {
+        self.dir.join("build").join(format!("{}.package", self.name))
     }
 
     /// Where `plugin build` writes the component unless told otherwise.

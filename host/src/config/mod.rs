@@ -25,11 +25,13 @@ mod error;
 mod governance;
 mod governance_check;
 mod model;
+mod package;
 mod plugin;
 mod provider;
 mod route;
 mod secret;
 mod sections;
+mod trust;
 mod validate;
 
 #[cfg(test)]
@@ -48,11 +50,17 @@ pub use governance::{
     Period, RateLimitConfig, StateBackend, StateConfig, TeamConfig, check_key,
 };
 pub use model::{ModelConfig, Prices};
-pub use plugin::{ClassifierFailMode, FailMode, GateFailMode, InstanceMode, PluginConfig, PluginKind, PolicyFailMode};
+pub use package::{PackageLimits, ResolvedPackage};
+pub use plugin::{
+    ClassifierFailMode, FailMode, GateFailMode, InstanceMode, OCI_SCHEME, PluginConfig, PluginKind, PolicyFailMode,
+};
 pub use provider::{ProviderConfig, ProviderKind};
 pub use route::{OnReject, RouteConfig};
 pub use secret::{Secret, Secrets};
-pub use sections::{AdminConfig, DecisionLog, HealthConfig, LogFormat, RuntimeConfig, ServerConfig, TelemetryConfig};
+pub use sections::{
+    AdminConfig, DecisionLog, HealthConfig, LogFormat, OtlpConfig, RuntimeConfig, ServerConfig, TelemetryConfig,
+};
+pub use trust::{PublisherConfig, TrustConfig};
 
 /// A loaded, validated config.
 #[derive(Debug, Clone, Deserialize)]
@@ -80,6 +88,9 @@ pub struct Config {
     /// `[admin]`.
     #[serde(default)]
     pub admin: AdminConfig,
+    /// `[trust]`: who may publish plugin packages, and with what limits.
+    #[serde(default)]
+    pub trust: TrustConfig,
     /// `[providers.NAME]`, by name.
     #[serde(default)]
     pub providers: BTreeMap<String, ProviderConfig>,

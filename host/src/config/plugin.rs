@@ -1,6 +1,7 @@
 //! `[plugins.NAME]`: one WebAssembly component and the limits it runs under.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -106,11 +107,24 @@ pub enum InstanceMode {
 pub struct PluginConfig {
     /// The world it implements.
     pub kind: PluginKind,
-    /// The `.wasm` component, relative to the config file's directory.
+    /// The `.wasm` component, relative to the config file's directory. Either this or
+    /// `source`.
+    #[serde(default)]
     pub path: PathBuf,
-    /// Absolute path of the component, resolved at load.
+    /// A signed package in an OCI registry: `oci://HOST/REPO:TAG` or
+    /// `oci://HOST/REPO@sha256:…` (a pinned digest). Verified against `[trust]` at load.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// How often a `source` tag is asked whether it moved, in ms; unset = only on reload.
+    #[serde(default)]
+    pub poll_interval_ms: Option<u64>,
+    /// Absolute path of the component, resolved at load (for a package: its verified copy
+    /// in the package cache).
     #[serde(skip)]
     pub resolved_path: PathBuf,
+    /// The verified package a `source` resolved to, filled in at load by `crate::package`.
+    #[serde(skip)]
+    pub package: Option<Arc<super::package::ResolvedPackage>>,
     /// Free-form configuration handed to the plugin as JSON. Default `{}`.
     #[serde(default)]
     pub config: toml::Table,
@@ -141,6 +155,9 @@ pub struct PluginConfig {
     #[serde(default = "default_quarantine_retry_ms")]
     pub quarantine_retry_ms: u64,
 }
+
+/// The scheme of a registry `source`.
+pub const OCI_SCHEME: &str = "oci://";
 
 fn default_deadline_ms() -> u64 {
     10
@@ -174,6 +191,14 @@ impl PluginConfig {
     /// `quarantine_retry_ms` as a duration.
     pub fn quarantine_retry(&self) -> Duration {
         Duration::from_millis(self.quarantine_retry_ms)
+    }
+    /// The `source` reference without its `oci://` scheme, when the plugin comes from a registry.
+    pub fn oci_reference(&self) -> Option<&str> {
+        self.source.as_deref().and_then(|s| s.strip_prefix(OCI_SCHEME))
+    }
+    /// `poll_interval_ms` as a duration.
+    pub fn poll_interval(&self) -> Option<Duration> {
+        self.poll_interval_ms.map(Duration::from_millis)
     }
     /// The plugin's `config` table as the JSON string the plugin receives.
     pub fn config_json(&self) -> String {

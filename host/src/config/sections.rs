@@ -172,6 +172,44 @@ pub struct TelemetryConfig {
     pub decision_log: DecisionLog,
     /// `"text"` (default) or `"json"`.
     pub log_format: LogFormat,
+    /// `[telemetry.otlp]`: export traces over OTLP; off when absent.
+    pub otlp: Option<OtlpConfig>,
+}
+
+/// `[telemetry.otlp]`: OpenTelemetry traces over OTLP/HTTP (protobuf), one span per request
+/// with a child per plugin call and per upstream attempt.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct OtlpConfig {
+    /// The collector's traces URL, e.g. `http://127.0.0.1:4318/v1/traces`.
+    pub endpoint: String,
+    /// The `service.name` resource attribute.
+    pub service_name: String,
+    /// Share of new traces exported, 0 to 1 (a client's `traceparent` decides for its own).
+    pub sample_ratio: f64,
+    /// Longest one export (with its retries) may take.
+    pub timeout_ms: u64,
+    /// Spans waiting for export before new ones are dropped: the collector being down never
+    /// slows a request or grows memory without bound.
+    pub max_queue_spans: usize,
+    /// Spans per export request.
+    pub batch_spans: usize,
+    /// Longest a span waits before its batch is sent.
+    pub delay_ms: u64,
+}
+
+impl Default for OtlpConfig {
+    fn default() -> Self {
+        OtlpConfig {
+            endpoint: String::new(),
+            service_name: "switchyard".to_string(),
+            sample_ratio: 1.0,
+            timeout_ms: 5000,
+            max_queue_spans: 8192,
+            batch_spans: 512,
+            delay_ms: 1000,
+        }
+    }
 }
 
 /// `[admin]`: the admin API.

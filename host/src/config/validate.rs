@@ -52,6 +52,7 @@ pub(crate) fn check(cfg: &mut Config, base: &Path, env: &dyn Fn(&str) -> Option<
     }
     check_providers(cfg, env, problems);
     check_models(cfg, problems);
+    cfg.trust.check(base, problems);
     check_plugins(cfg, base, problems);
     for (alias, route) in &cfg.routes {
         super::route::check(alias, route, &cfg.models, &cfg.plugins, problems);
@@ -92,6 +93,36 @@ fn check_sections(cfg: &mut Config, base: &Path, problems: &mut Problems) {
             problems.push("telemetry.decision_log", "expected \"stdout\", \"off\" or a file path, got \"\"");
         }
         cfg.telemetry.decision_log = DecisionLog::File(absolute(base, path));
+    }
+    if let Some(otlp) = &cfg.telemetry.otlp {
+        check_otlp(otlp, problems);
+    }
+}
+
+fn check_otlp(otlp: &super::OtlpConfig, problems: &mut Problems) {
+    let uri = otlp.endpoint.parse::<http::Uri>();
+    let scheme_ok = uri.as_ref().is_ok_and(|u| matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some());
+    if !scheme_ok {
+        problems.push(
+            "telemetry.otlp.endpoint",
+            format!(
+                "expected the collector's http(s) traces URL (e.g. \"http://127.0.0.1:4318/v1/traces\"), got {:?}",
+                otlp.endpoint
+            ),
+        );
+    }
+    if !(0.0..=1.0).contains(&otlp.sample_ratio) {
+        problems
+            .push("telemetry.otlp.sample_ratio", format!("expected a number from 0 to 1, got {}", otlp.sample_ratio));
+    }
+    nonzero(problems, "telemetry.otlp.timeout_ms", otlp.timeout_ms, "a duration");
+    nonzero(problems, "telemetry.otlp.delay_ms", otlp.delay_ms, "a duration");
+    nonzero(problems, "telemetry.otlp.batch_spans", otlp.batch_spans as u64, "a batch size");
+    if otlp.max_queue_spans < otlp.batch_spans {
+        problems.push(
+            "telemetry.otlp.max_queue_spans",
+            format!("expected at least batch_spans ({}), got {}", otlp.batch_spans, otlp.max_queue_spans),
+        );
     }
 }
 
@@ -179,12 +210,10 @@ fn check_models(cfg: &mut Config, problems: &mut Problems) {
 
 fn check_plugins(cfg: &mut Config, base: &Path, problems: &mut Problems) {
     let fuel_enabled = cfg.runtime.fuel;
+    let unsigned_local = cfg.trust.unsigned_local_allowed();
     for (name, p) in cfg.plugins.iter_mut() {
         let at = format!("plugins.{}", key(name));
-        p.resolved_path = absolute(base, &p.path);
-        if !p.resolved_path.is_file() {
-            problems.push(format!("{at}.path"), format!("no plugin file at {}", p.resolved_path.display()));
-        }
+        check_source(&at, p, base, unsigned_local, problems);
         if let (Some(text), Err(why)) = (&p.fail_mode_text, p.fail_mode()) {
             problems.push(format!("{at}.fail_mode"), format!("{text:?} does not apply to a {}: {why}", p.kind));
         }
@@ -199,6 +228,56 @@ fn check_plugins(cfg: &mut Config, base: &Path, problems: &mut Problems) {
         nonzero(problems, format!("{at}.memory_mb"), p.memory_mb, "a limit");
         nonzero(problems, format!("{at}.pool_size"), p.pool_size.into(), "a pool size");
         nonzero(problems, format!("{at}.quarantine_retry_ms"), p.quarantine_retry_ms, "a retry delay");
+    }
+}
+
+/// A plugin comes from exactly one of `path` (a local file, unsigned: only without a trust
+/// policy) and `source` (a registry package, verified at load by `crate::package`).
+fn check_source(at: &str, p: &mut super::PluginConfig, base: &Path, unsigned_local: bool, problems: &mut Problems) {
+    match (&p.source, p.path.as_os_str().is_empty()) {
+        (Some(_), false) => {
+            problems.push(format!("{at}.source"), "set either `path` or `source`, not both");
+        }
+        (None, true) => problems.push(
+            format!("{at}.path"),
+            "expected the plugin's `path` (a .wasm file) or `source` (\"oci://HOST/REPO:TAG\")",
+        ),
+        (None, false) => {
+            p.resolved_path = absolute(base, &p.path);
+            if !p.resolved_path.is_file() {
+                problems.push(format!("{at}.path"), format!("no plugin file at {}", p.resolved_path.display()));
+            } else if !unsigned_local {
+                problems.push(
+                    format!("{at}.path"),
+                    "an unsigned local file cannot be loaded while [trust.publishers] is set; publish it as a \
+                     signed package and use `source = \"oci://…\"`",
+                );
+            }
+            if p.poll_interval_ms.is_some() {
+                problems.push(format!("{at}.poll_interval_ms"), "only a registry `source` tag is polled");
+            }
+        }
+        (Some(source), true) => {
+            let Some(reference) = source.strip_prefix(super::OCI_SCHEME) else {
+                problems.push(
+                    format!("{at}.source"),
+                    format!("expected \"oci://HOST/REPO:TAG\" or \"oci://HOST/REPO@sha256:…\", got {source:?}"),
+                );
+                return;
+            };
+            if !reference.contains('/') || reference.chars().any(char::is_whitespace) {
+                problems.push(
+                    format!("{at}.source"),
+                    format!("expected \"oci://HOST/REPO:TAG\" or \"oci://HOST/REPO@sha256:…\", got {source:?}"),
+                );
+            }
+            if p.poll_interval_ms.is_some() && reference.contains('@') {
+                problems.push(format!("{at}.poll_interval_ms"), "a pinned digest never moves; poll a tag instead");
+            }
+            if p.poll_interval_ms == Some(0) {
+                problems.push(format!("{at}.poll_interval_ms"), "expected an interval > 0, got 0");
+            }
+        }
     }
 }
 

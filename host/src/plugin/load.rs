@@ -70,6 +70,10 @@ pub enum LoadError {
     SelfTest { name: String, source: CallError },
     #[error("plugin `{name}`: the loader task failed: {detail}")]
     Task { name: String, detail: String },
+    /// A registry package was refused before anything of it was compiled (`crate::package`):
+    /// `reason` is a short label for metrics (`unsigned`, `untrusted_key`, `rollback`, …).
+    #[error("plugin `{name}`: package refused ({reason}): {detail}")]
+    Package { name: String, reason: &'static str, detail: String },
 }
 
 /// Loads a plugin without blocking the async runtime: the file is read asynchronously,

@@ -28,6 +28,8 @@ mod tier;
 mod wasi;
 mod world;
 
+pub use world::check_names as check_world_names;
+
 pub use bindings::types;
 pub use bindings::types::{Candidate, Message, ModelInfo, Plan, Request, Signal, Verdict};
 pub use cache::{CacheOutcome, ContentHash};

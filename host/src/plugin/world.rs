@@ -21,6 +21,18 @@ pub(crate) fn check(
 ) -> Result<(), String> {
     let ty = component.component_type();
     let exports: Vec<String> = ty.exports(engine).map(|(name, _)| name.to_string()).collect();
+    let imports: Vec<String> = ty.imports(engine).map(|(name, _)| name.to_string()).collect();
+    check_names(kind, &exports, &imports, supplied)
+}
+
+/// [`check`] on a component's top-level export and import names, however they were read
+/// (a package's are read with wasmparser before anything is compiled).
+pub fn check_names(
+    kind: PluginKind,
+    exports: &[String],
+    imports: &[String],
+    supplied: &[String],
+) -> Result<(), String> {
     let missing: Vec<&str> =
         kind.exports().iter().copied().filter(|want| !exports.iter().any(|have| have == want)).collect();
     if !missing.is_empty() {
@@ -36,12 +48,12 @@ pub(crate) fn check(
             if exports.is_empty() { "nothing".to_string() } else { format!("`{}`", exports.join("`, `")) },
         ));
     }
-    let foreign: Vec<String> = ty
-        .imports(engine)
-        .map(|(name, _)| name.to_string())
+    let foreign: Vec<&String> = imports
+        .iter()
         .filter(|name| !ALLOWED_IMPORT_PREFIXES.iter().any(|p| name.starts_with(p)) && !supplied.contains(name))
         .collect();
     if !foreign.is_empty() {
+        let foreign: Vec<&str> = foreign.iter().map(|s| s.as_str()).collect();
         return Err(format!(
             "it imports `{}`, which Switchyard does not offer (a plugin may import only \
              `switchyard:plugin/host` and WASI 0.2, which grants nothing)",

@@ -36,7 +36,8 @@ impl Provider {
                 return Err(ProviderError::Timeout(Duration::ZERO));
             }
             let attempt_deadline = call.deadline.min(now + self.timeout);
-            let error = match self.attempt(bytes.clone(), call.stream, attempt_deadline, body).await {
+            let traceparent = call.traceparent.as_ref();
+            let error = match self.attempt(bytes.clone(), call.stream, attempt_deadline, body, traceparent).await {
                 Ok(reply) => return Ok(reply),
                 Err(e) => e,
             };
@@ -63,6 +64,7 @@ impl Provider {
         stream: bool,
         deadline: Instant,
         request: &Map<String, Value>,
+        traceparent: Option<&HeaderValue>,
     ) -> Result<UpstreamReply, ProviderError> {
         let budget = deadline.saturating_duration_since(Instant::now());
         let accept = if stream { "text/event-stream" } else { "application/json" };
@@ -76,6 +78,9 @@ impl Provider {
         }
         if let Some(auth) = &self.authorization {
             req.headers_mut().insert(header::AUTHORIZATION, auth.clone());
+        }
+        if let Some(traceparent) = traceparent {
+            req.headers_mut().insert("traceparent", traceparent.clone());
         }
         let response = match tokio::time::timeout_at(deadline, self.client.request(req)).await {
             Err(_) => return Err(ProviderError::Timeout(budget)),

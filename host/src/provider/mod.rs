@@ -8,7 +8,7 @@
 
 mod breaker;
 mod call;
-mod client;
+pub(crate) mod client;
 mod completion;
 pub mod cost;
 mod error;
@@ -51,6 +51,8 @@ pub struct UpstreamCall<'a> {
     pub stream_usage: bool,
     /// When the whole call, retries included, must be over.
     pub deadline: Instant,
+    /// The W3C `traceparent` to send: the request's trace, this attempt's span.
+    pub traceparent: Option<http::HeaderValue>,
 }
 
 /// What an upstream call produced.

@@ -34,6 +34,7 @@ async fn call(p: &Provider, model: &str, stream: bool, within: Duration) -> Resu
         stream,
         stream_usage: false,
         deadline: Instant::now() + within,
+        traceparent: None,
     })
     .await
 }

@@ -4,6 +4,7 @@
 //! - [`reload`] does one reload (the admin API and the watcher call it).
 //! - [`watch`] notices file changes and calls [`reload`] once writes have settled.
 
+pub mod poll;
 pub mod status;
 pub mod watch;
 
@@ -70,12 +71,15 @@ pub async fn reload(app: &App, trigger: &str) -> Result<u64, ReloadError> {
             attempt.version = Some(version);
             attempt.plugins = changes;
             status.reloads_ok += 1;
-            status.last = Some(attempt);
+            status.record(attempt);
             tracing::info!(version, trigger, "reloaded: new snapshot serving");
             Ok(version)
         }
         Err(error) => {
             let message = error.to_string();
+            if let ReloadError::Snapshot(SnapshotError::Plugin(LoadError::Package { name, reason, .. })) = &error {
+                app.metrics().observe_package_refusal(name, reason);
+            }
             if let ReloadError::Snapshot(SnapshotError::Plugin(load)) = &error {
                 status
                     .plugin_failures
@@ -84,7 +88,7 @@ pub async fn reload(app: &App, trigger: &str) -> Result<u64, ReloadError> {
             tracing::error!(trigger, "reload failed, the previous snapshot keeps serving: {message}");
             attempt.error = Some(message);
             status.reloads_failed += 1;
-            status.last = Some(attempt);
+            status.record(attempt);
             Err(error)
         }
     }
@@ -98,6 +102,7 @@ fn plugin_of(error: &LoadError) -> &str {
         | LoadError::Link { name, .. }
         | LoadError::Config { name, .. }
         | LoadError::SelfTest { name, .. }
-        | LoadError::Task { name, .. } => name,
+        | LoadError::Task { name, .. }
+        | LoadError::Package { name, .. } => name,
     }
 }

@@ -1,7 +1,7 @@
 //! What the admin API reports about reloads: the serving snapshot, the last attempt, and the
 //! last error of each plugin.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use serde::Serialize;
 
@@ -39,4 +39,21 @@ pub struct ReloadStatus {
     pub reloads_ok: u64,
     pub reloads_failed: u64,
     pub plugin_failures: BTreeMap<String, PluginFailure>,
+    /// The last [`HISTORY_KEPT`] attempts, oldest first (the dashboard's reload history).
+    #[serde(skip)]
+    pub history: VecDeque<ReloadAttempt>,
+}
+
+/// Reload attempts remembered for the dashboard.
+pub const HISTORY_KEPT: usize = 50;
+
+impl ReloadStatus {
+    /// Records a finished attempt as the last one and in the bounded history.
+    pub fn record(&mut self, attempt: ReloadAttempt) {
+        if self.history.len() == HISTORY_KEPT {
+            self.history.pop_front();
+        }
+        self.history.push_back(attempt.clone());
+        self.last = Some(attempt);
+    }
 }

@@ -13,6 +13,8 @@ use super::request::ChatBody;
 use super::snapshot::ModelEntry;
 use crate::plugin::Candidate;
 use crate::provider::{Completion, CompletionStream, HealthBook, ProviderError, UpstreamCall, UpstreamReply};
+use crate::telemetry::timing::CallSpan;
+use crate::telemetry::trace_context::TraceContext;
 
 /// What a live step answered with, held until the core picks the answer to return.
 #[derive(Debug)]
@@ -30,6 +32,10 @@ pub struct LiveUpstream<'a> {
     pub body: &'a ChatBody,
     pub health: &'a HealthBook,
     pub deadline: Deadline,
+    /// The request's trace: each call carries a `traceparent` naming a new span, announced
+    /// through `call_span` so the record (and the exported trace) knows it.
+    pub trace: TraceContext,
+    pub call_span: &'a CallSpan,
 }
 
 impl Upstream for LiveUpstream<'_> {
@@ -41,6 +47,8 @@ impl Upstream for LiveUpstream<'_> {
 
     async fn call(&mut self, entry: &Arc<ModelEntry>, must_complete: bool) -> Result<Answer<Reply>, UpstreamFailure> {
         let started = Instant::now();
+        let span_id = TraceContext::new_child_span();
+        self.call_span.set(span_id);
         // The client's body, untouched but for asking streams to report usage (needed for
         // the cost; stripped again if the client did not ask for it).
         let call = UpstreamCall {
@@ -49,6 +57,7 @@ impl Upstream for LiveUpstream<'_> {
             stream: self.body.stream,
             stream_usage: true,
             deadline: self.deadline,
+            traceparent: self.trace.header_for(span_id),
         };
         let reply = entry.provider.chat(call).await;
         let answered = match reply {

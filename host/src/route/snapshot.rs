@@ -166,6 +166,8 @@ impl Snapshot {
         previous: Option<&Snapshot>,
         min_deadline: Option<Duration>,
     ) -> Result<(Snapshot, Vec<NamedChange>), SnapshotError> {
+        // Registry packages are fetched, verified and pointed at their cached component.
+        let config = crate::package::resolve(config, previous.map(|p| p.config.as_ref())).await?;
         let mut plugins = BTreeMap::new();
         let mut changes = Vec::new();
         for (name, cfg) in &config.plugins {

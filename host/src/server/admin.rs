@@ -34,7 +34,7 @@ impl AdminAuth {
 
     /// Whether `headers` carry the right bearer token. Compares hashes, so the time taken
     /// says nothing about how much of a guess was right.
-    fn allows(&self, headers: &HeaderMap) -> bool {
+    pub(crate) fn allows(&self, headers: &HeaderMap) -> bool {
         match (self, auth::bearer(headers)) {
             (AdminAuth::Digest(expected), Some(given)) => auth::equal(&auth::digest(given.trim()), expected),
             _ => false,
@@ -89,7 +89,7 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>, path: &str) -> Re
     }
 }
 
-fn plugins(app: &App) -> serde_json::Value {
+pub(crate) fn plugins(app: &App) -> serde_json::Value {
     let snapshot = app.snapshot();
     let status = app.reload_status();
     let mut list: Vec<serde_json::Value> = snapshot
@@ -117,6 +117,9 @@ fn plugins(app: &App) -> serde_json::Value {
                 "instance": plugin.strategy(),
                 "idle_instances": plugin.idle_instances(),
                 "failed_calls": plugin.failures(),
+                // A registry package: who published which version, and its limits as asked
+                // for and as granted.
+                "package": snapshot.config.plugins.get(plugin.name()).and_then(|c| c.package.as_deref()),
                 "limits": {
                     "deadline_ms": plugin.limits().deadline.as_millis() as u64,
                     "memory_bytes": plugin.limits().memory_bytes,

@@ -39,6 +39,18 @@ impl ClientKeys {
     }
 }
 
+impl ClientKeys {
+    /// The presented key's fingerprint for the decision record (the first 12 hex digits of
+    /// its SHA-256), when keys are required: who sent a request, without the key.
+    pub fn fingerprint(&self, headers: &HeaderMap) -> Option<String> {
+        if !self.required() {
+            return None;
+        }
+        let key = bearer(headers).or_else(|| headers.get("api-key").and_then(|v| v.to_str().ok()))?;
+        Some(hex::encode(&digest(key.trim())[..6]))
+    }
+}
+
 /// The token of an `Authorization: Bearer <token>` header.
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "))

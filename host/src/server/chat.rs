@@ -19,6 +19,8 @@ use crate::route::live::{LiveUpstream, Reply};
 use crate::route::request::{self, ChatBody};
 use crate::route::{Ask, RouteError, Target, decide, decide_admitted};
 use crate::telemetry::decision::DecisionRecord;
+use crate::telemetry::timing::{CallSpan, Timed};
+use crate::telemetry::trace_context::TraceContext;
 
 pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<Body> {
     let started = Instant::now();
@@ -71,6 +73,8 @@ async fn serve(
         snapshot: snapshot.version,
         requested_model: body.model.clone(),
         stream: body.stream,
+        trace: TraceContext::for_request(headers.get("traceparent")),
+        key: app.client_keys().fingerprint(&headers),
         ..Default::default()
     };
     let mut recorder = Recorder::new(app.clone(), started, record, permit);
@@ -89,13 +93,16 @@ async fn serve(
     };
     let deadline = tokio::time::Instant::from_std(started + timeout);
     let ask = Ask { request: &request, target, models: &snapshot.models, table: &table, deadline: Some(deadline) };
-    let mut upstream = LiveUpstream { body: &body, health: app.health(), deadline };
+    let call_span = CallSpan::default();
+    let trace = recorder.record.trace;
+    let mut upstream = LiveUpstream { body: &body, health: app.health(), deadline, trace, call_span: &call_span };
     let mut admission = identity
         .as_deref()
         .map(|id| Governed::new(id, app.governance().clone(), snapshot.config.clone(), &request, &headers));
+    let mut observer = Timed { record: &mut recorder.record, started, call_span: &call_span };
     let decided = match admission.as_mut() {
-        Some(admission) => decide_admitted(ask, &mut upstream, &mut recorder.record, admission).await,
-        None => decide(ask, &mut upstream, &mut recorder.record).await,
+        Some(admission) => decide_admitted(ask, &mut upstream, &mut observer, admission).await,
+        None => decide(ask, &mut upstream, &mut observer).await,
     };
     let dropped = admission
         .as_ref()

@@ -77,6 +77,8 @@ pub async fn serve(
     // Records are written in batches: write the last ones before the process exits.
     let decisions = app.decisions().clone();
     let _ = tokio::task::spawn_blocking(move || decisions.flush(Duration::from_secs(2))).await;
+    let traces = app.clone();
+    let _ = tokio::task::spawn_blocking(move || traces.telemetry().flush()).await;
     Ok(())
 }
 

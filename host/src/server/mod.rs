@@ -15,6 +15,7 @@ pub mod recorder;
 pub mod refusal;
 pub mod respond;
 pub mod router;
+pub mod ui;
 
 pub use crate::app::App;
 pub use listen::serve;

@@ -67,8 +67,9 @@ impl Recorder {
             }
         }
         record.latency_ms = self.started.elapsed().as_secs_f64() * 1000.0;
-        let record = std::mem::take(&mut self.record);
+        let record = Arc::new(std::mem::take(&mut self.record));
         self.app.metrics().observe_decision(&record);
+        self.app.telemetry().observe(&record, &*self.app.snapshot());
         self.app.decisions().write(record);
     }
 }

@@ -18,7 +18,10 @@ pub async fn route(app: Arc<App>, request: Request<Incoming>) -> Response<Body> 
         (&Method::GET, "/v1/models" | "/models") => models::list(&app, request.headers()),
         (&Method::GET, "/healthz") => text(200, "ok\n", "text/plain"),
         (_, admin) if admin.starts_with("/admin/") => super::admin::handle(app, request, &path).await,
+        (_, ui) if ui == "/ui" || ui.starts_with("/ui/") => super::ui::handle(app, request, &path).await,
         (&Method::GET, "/metrics") => {
+            let snapshot = app.snapshot();
+            app.metrics().observe_quarantine(snapshot.plugins.values().map(|p| (p.name(), p.is_quarantined())));
             text(200, &app.metrics().encode(), "application/openmetrics-text; version=1.0.0; charset=utf-8")
         }
         (method, "/v1/chat/completions" | "/v1/models" | "/healthz" | "/metrics") => {

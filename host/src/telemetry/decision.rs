@@ -6,6 +6,7 @@
 use serde::Serialize;
 
 use crate::plugin::Signal;
+use crate::telemetry::trace_context::TraceContext;
 
 /// Everything decided and observed while serving one request.
 #[derive(Debug, Clone, Serialize, Default)]
@@ -20,6 +21,10 @@ pub struct DecisionRecord {
     pub requested_model: String,
     /// The route alias, when the request named one; `None` for a concrete model.
     pub route: Option<String>,
+    /// The client key's fingerprint (first 12 hex digits of its SHA-256), when client keys
+    /// are required: who sent it, without the key itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
     pub stream: bool,
     pub classifiers: Vec<PluginRun>,
     pub policy: Option<PluginRun>,
@@ -34,12 +39,17 @@ pub struct DecisionRecord {
     pub cost_usd: Option<f64>,
     /// Wall time from the request's arrival to its last byte, in milliseconds.
     pub latency_ms: f64,
+    /// The W3C trace this request belongs to (the client's `traceparent`, or a new trace):
+    /// the ids its spans are exported under and that upstream calls carry.
+    pub trace: TraceContext,
 }
 
 /// One plugin call and what it produced.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct PluginRun {
     pub plugin: String,
+    /// When the call started, in microseconds after the request arrived (for trace spans).
+    pub start_us: u64,
     pub micros: u64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub signals: Vec<Signal>,
@@ -125,6 +135,15 @@ pub struct Attempt {
     /// `None` when the model is unpriced.
     pub cost_usd: Option<f64>,
     pub latency_ms: f64,
+    /// When the attempt started, in microseconds after the request arrived.
+    pub start_us: u64,
+    /// The span id the upstream call carried in its `traceparent` (0: not called).
+    #[serde(serialize_with = "crate::telemetry::trace_context::hex_span", skip_serializing_if = "is_zero_span")]
+    pub span_id: u64,
+}
+
+fn is_zero_span(n: &u64) -> bool {
+    *n == 0
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -135,6 +154,8 @@ fn is_zero(n: &u32) -> bool {
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct GateRun {
     pub plugin: String,
+    /// When the call started, in microseconds after the request arrived.
+    pub start_us: u64,
     pub micros: u64,
     /// `accept`, `escalate` or `reject`; for a failed gate, the verdict its fail mode chose.
     pub verdict: String,

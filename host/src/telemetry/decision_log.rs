@@ -57,7 +57,7 @@ struct Queue {
 
 #[derive(Default)]
 struct QueueState {
-    records: Vec<DecisionRecord>,
+    records: Vec<Arc<DecisionRecord>>,
     /// The log handle is gone: write what is queued and stop.
     closed: bool,
     /// Flushes asked for, and the last one the writer has completed.
@@ -113,10 +113,11 @@ impl DecisionLog {
         })
     }
 
-    /// Queues one record. Never blocks.
-    pub fn write(&self, record: DecisionRecord) {
+    /// Queues one record. Never blocks. Shared with the live view, so not copied.
+    pub fn write(&self, record: impl Into<Arc<DecisionRecord>>) {
+        let record = record.into();
         if let Some(memory) = &self.inner.memory {
-            memory.lock().unwrap_or_else(|p| p.into_inner()).push(record);
+            memory.lock().unwrap_or_else(|p| p.into_inner()).push(Arc::unwrap_or_clone(record));
             return;
         }
         let Some(queue) = &self.inner.queue else {
@@ -200,7 +201,7 @@ fn write_loop(queue: &Queue, out: Box<dyn Write + Send>) {
         drop(state);
         for record in batch.drain(..) {
             line.clear();
-            if serde_json::to_writer(&mut line, &record).is_ok() {
+            if serde_json::to_writer(&mut line, &*record).is_ok() {
                 line.push(b'\n');
                 if let Err(error) = out.write_all(&line) {
                     tracing::warn!("cannot write the decision log: {error}");

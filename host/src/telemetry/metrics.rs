@@ -47,6 +47,11 @@ struct PluginFailureLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PluginName {
+    plugin: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ModelLabel {
     model: String,
 }
@@ -116,6 +121,9 @@ pub struct Metrics {
     tokens: Family<TokenLabels, Counter>,
     cost: Family<RouteModel, Counter<f64, AtomicU64>>,
     reloads: Family<ReloadLabels, Counter>,
+    package_refusals: Family<PluginFailureLabels, Counter>,
+    registry_errors: Family<PluginFailureLabels, Counter>,
+    quarantined: Family<PluginName, Gauge>,
     in_flight: Gauge,
     rejected_overload: Counter,
 }
@@ -171,6 +179,24 @@ impl Metrics {
         registry.register("cost_usd", "Estimated spend in US dollars by route and model", cost.clone());
         let reloads = Family::<ReloadLabels, Counter>::default();
         registry.register("reloads", "Snapshot reloads by result", reloads.clone());
+        let package_refusals = Family::<PluginFailureLabels, Counter>::default();
+        registry.register(
+            "package_refusals",
+            "Plugin packages refused at load (the previous version kept serving), by plugin and reason",
+            package_refusals.clone(),
+        );
+        let registry_errors = Family::<PluginFailureLabels, Counter>::default();
+        registry.register(
+            "registry_errors",
+            "Failed registry polls of a plugin's tag (retried with backoff), by plugin and reason",
+            registry_errors.clone(),
+        );
+        let quarantined = Family::<PluginName, Gauge>::default();
+        registry.register(
+            "plugin_quarantined",
+            "1 while a plugin is quarantined (it kept failing; its fail mode answers for it)",
+            quarantined.clone(),
+        );
         let in_flight = Gauge::default();
         registry.register("requests_in_flight", "Requests being served now", in_flight.clone());
         let rejected_overload = Counter::default();
@@ -193,6 +219,9 @@ impl Metrics {
             tokens,
             cost,
             reloads,
+            package_refusals,
+            registry_errors,
+            quarantined,
             in_flight,
             rejected_overload,
         }
@@ -299,6 +328,27 @@ impl Metrics {
 
     pub fn observe_reload(&self, ok: bool) {
         self.reloads.get_or_create(&ReloadLabels { result: if ok { "ok" } else { "error" }.to_string() }).inc();
+    }
+
+    /// A plugin package refused at load, with the refusal's reason label.
+    pub fn observe_package_refusal(&self, plugin: &str, reason: &str) {
+        self.package_refusals
+            .get_or_create(&PluginFailureLabels { plugin: plugin.to_string(), reason: reason.to_string() })
+            .inc();
+    }
+
+    /// A registry poll that failed (`timeout`, `auth`, `not_found`, `error`).
+    pub fn observe_registry_error(&self, plugin: &str, reason: &str) {
+        self.registry_errors
+            .get_or_create(&PluginFailureLabels { plugin: plugin.to_string(), reason: reason.to_string() })
+            .inc();
+    }
+
+    /// Sets each serving plugin's quarantine gauge (at scrape time, from the snapshot).
+    pub fn observe_quarantine<'a>(&self, plugins: impl IntoIterator<Item = (&'a str, bool)>) {
+        for (plugin, quarantined) in plugins {
+            self.quarantined.get_or_create(&PluginName { plugin: plugin.to_string() }).set(i64::from(quarantined));
+        }
     }
 
     pub fn in_flight(&self) -> &Gauge {
