@@ -164,6 +164,7 @@ impl Fetcher {
         let bytes = match registry.blob(reference, layer, cap).await {
             Ok(bytes) => bytes,
             Err(RegistryError::TooLarge(detail)) => return Err(too_large(format!("{what}: {detail}"))),
+            Err(RegistryError::Digest(_)) => return Err(tampered()),
             Err(error) => {
                 self.offline = Some(error.to_string());
                 return Err(self.registry_error(error));

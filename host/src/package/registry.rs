@@ -34,6 +34,9 @@ pub enum RegistryError {
     Timeout(Duration),
     #[error("{0}")]
     TooLarge(String),
+    /// The bytes sent do not hash to the digest asked for.
+    #[error("{0}")]
+    Digest(String),
     #[error("{0}")]
     Other(String),
 }
@@ -148,7 +151,12 @@ impl Registry {
                 .map_err(RegistryError::from_oci)?;
             let mut bytes = Vec::with_capacity(layer.size as usize);
             while let Some(chunk) = stream.stream.next().await {
-                let chunk = chunk.map_err(|e| RegistryError::Other(e.to_string()))?;
+                // oci-client checks the digest as the blob streams and fails the stream on a
+                // mismatch: that is a tampered blob, not an outage.
+                let chunk = chunk.map_err(|e| {
+                    let text = e.to_string();
+                    if text.to_lowercase().contains("digest") { RegistryError::Digest(text) } else { RegistryError::Other(text) }
+                })?;
                 if (bytes.len() + chunk.len()) as u64 > cap.min(layer.size as u64) {
                     return Err(RegistryError::TooLarge(format!(
                         "the registry sent more than the {} bytes the layer declares; stopped reading",

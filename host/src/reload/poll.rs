@@ -108,7 +108,9 @@ async fn run(app: Arc<App>) {
                         &outcome
                         && failed == name
                     {
-                        if *reason == "registry" {
+                        // A registry failing halfway, or a signature not pushed yet (cosign
+                        // pushes it after the image): try again after a backoff.
+                        if *reason == "registry" || *reason == "unsigned" {
                             tag.failures = 1;
                         } else {
                             tag.refused = Some(digest);
