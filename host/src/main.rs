@@ -339,7 +339,11 @@ async fn package_command(command: PluginCommand) -> anyhow::Result<()> {
                 license: a.license,
                 source_url: a.source_url,
                 config_schema: a.config_schema,
-                limits: switchyard::config::PackageLimits { memory_mb: a.memory_mb, deadline_ms: a.deadline_ms, fuel: a.fuel },
+                limits: switchyard::config::PackageLimits {
+                    memory_mb: a.memory_mb,
+                    deadline_ms: a.deadline_ms,
+                    fuel: a.fuel,
+                },
             };
             let digest = pkg::pack(&a.component, &options, &a.out)?;
             println!("{} {digest}", a.out.display());
@@ -360,7 +364,11 @@ async fn package_command(command: PluginCommand) -> anyhow::Result<()> {
             let verified = pkg::verify(&location, &trust, &limits, &pkg::cli_cache(config.as_ref())).await?;
             println!(
                 "verified {} {} ({}) signed by {} (key {})",
-                verified.manifest.name, verified.manifest.version, verified.digest, verified.publisher.name, verified.publisher.key_id
+                verified.manifest.name,
+                verified.manifest.version,
+                verified.digest,
+                verified.publisher.name,
+                verified.publisher.key_id
             );
         }
         PluginCommand::Push { dir, reference } => {
@@ -380,7 +388,8 @@ async fn package_command(command: PluginCommand) -> anyhow::Result<()> {
         PluginCommand::Inspect { package, config, plugin } => {
             let config = load(&config)?;
             let location = Location::parse(&package)?;
-            let report = pkg::inspect(&location, config.as_ref(), plugin.as_deref(), &pkg::cli_cache(config.as_ref())).await?;
+            let report =
+                pkg::inspect(&location, config.as_ref(), plugin.as_deref(), &pkg::cli_cache(config.as_ref())).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
         _ => unreachable!("the other plugin commands are not package commands"),

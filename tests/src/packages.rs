@@ -75,10 +75,14 @@ impl Registry {
         );
         if auth {
             let htpasswd = dir.path().join("htpasswd");
-            let out = Command::new("htpasswd").args(["-Bbn", USER, PASSWORD]).output().expect("htpasswd (apache2-utils)");
+            let out =
+                Command::new("htpasswd").args(["-Bbn", USER, PASSWORD]).output().expect("htpasswd (apache2-utils)");
             assert!(out.status.success(), "htpasswd: {}", String::from_utf8_lossy(&out.stderr));
             std::fs::write(&htpasswd, out.stdout).unwrap();
-            yaml.push_str(&format!("auth:\n  htpasswd:\n    realm: switchyard-test\n    path: {}\n", htpasswd.display()));
+            yaml.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: switchyard-test\n    path: {}\n",
+                htpasswd.display()
+            ));
             set_credentials(&addr.to_string(), USER, PASSWORD);
         }
         let config = dir.path().join("config.yml");
@@ -199,7 +203,12 @@ impl Package {
 
     /// A package whose Switchyard manifest is `edit`ed after packing, bypassing `pack`'s
     /// own checks: how a lying manifest is made.
-    pub fn pack_lying(component: &str, name: &str, version: &str, edit: impl FnOnce(&mut serde_json::Value)) -> Package {
+    pub fn pack_lying(
+        component: &str,
+        name: &str,
+        version: &str,
+        edit: impl FnOnce(&mut serde_json::Value),
+    ) -> Package {
         let honest = Self::pack(component, name, version, PackageLimits::default());
         let layout = Layout::existing(honest.dir.path()).unwrap();
         let image = layout.get(&honest.digest, 1 << 16).unwrap();

@@ -123,7 +123,11 @@ async fn wrong_registry_credentials_are_an_error_that_says_so() {
     let cfg = switchyard::config::Config::load(&path).unwrap();
     let error = switchyard::app::App::start(cfg).await.err().expect("no cached copy: the start fails").to_string();
     assert!(error.contains("credentials") && error.contains("(registry)"), "{error}");
-    switchyard_tests::packages::set_credentials(&registry.addr.to_string(), "switchyard", switchyard_tests::packages::PASSWORD);
+    switchyard_tests::packages::set_credentials(
+        &registry.addr.to_string(),
+        "switchyard",
+        switchyard_tests::packages::PASSWORD,
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -200,23 +204,32 @@ async fn every_refusal_keeps_the_serving_version_and_says_why() {
     check("untrusted key", "untrusted_key").await;
     cascade("1.1.2").sign_with_openssl(&Publisher::openssl("nobody")).push(&tag).await;
     check("a signature naming no key, by an untrusted key", "untrusted_key").await;
-    let empty = SignatureEntry { payload: sign::payload("x", &cascade("1.1.3").digest), signature: Some(String::new()), key_id: None };
+    let empty = SignatureEntry {
+        payload: sign::payload("x", &cascade("1.1.3").digest),
+        signature: Some(String::new()),
+        key_id: None,
+    };
     cascade("1.1.3").add_signature(empty).push(&tag).await;
     check("an empty signature", "empty_signature").await;
     // A trusted key's id on a signature it did not make.
     let forged = cascade("1.1.4");
     let payload = sign::payload("x", &forged.digest);
     let mallory_key = sign::read_private_key(&std::fs::read_to_string(&outsider.key).unwrap()).unwrap();
-    let acme_id = sign::key_id(sign::read_private_key(&std::fs::read_to_string(&acme.key).unwrap()).unwrap().verifying_key());
-    let entry = SignatureEntry { signature: Some(sign::sign_payload(&mallory_key, &payload)), payload, key_id: Some(acme_id) };
+    let acme_id =
+        sign::key_id(sign::read_private_key(&std::fs::read_to_string(&acme.key).unwrap()).unwrap().verifying_key());
+    let entry =
+        SignatureEntry { signature: Some(sign::sign_payload(&mallory_key, &payload)), payload, key_id: Some(acme_id) };
     forged.add_signature(entry).push(&tag).await;
     check("a forged key id", "untrusted_key").await;
 
     // A genuine acme signature, but over another digest (v1's), moved onto a new package.
     let acme_key = sign::read_private_key(&std::fs::read_to_string(&acme.key).unwrap()).unwrap();
     let v1_payload = sign::payload("x", &good.1);
-    let replayed =
-        SignatureEntry { signature: Some(sign::sign_payload(&acme_key, &v1_payload)), payload: v1_payload, key_id: None };
+    let replayed = SignatureEntry {
+        signature: Some(sign::sign_payload(&acme_key, &v1_payload)),
+        payload: v1_payload,
+        key_id: None,
+    };
     cascade("1.1.5").add_signature(replayed).push(&tag).await;
     let detail = check("a signature for a different digest", "wrong_digest").await;
     assert!(detail.contains(&good.1), "{detail}");
@@ -234,7 +247,8 @@ async fn every_refusal_keeps_the_serving_version_and_says_why() {
     check("a tampered layer", "tampered").await;
 
     // A manifest that lies: about the world, and about the imports.
-    let lying = Package::pack_lying(guests::SANITY, "acme/router", "1.4.0", |m| m["kind"] = json!("policy")).sign(&acme);
+    let lying =
+        Package::pack_lying(guests::SANITY, "acme/router", "1.4.0", |m| m["kind"] = json!("policy")).sign(&acme);
     lying.push(&tag).await;
     let detail = check("a manifest lying about its world", "lying_manifest").await;
     assert!(detail.contains("looks like a gate"), "{detail}");
@@ -254,8 +268,10 @@ async fn every_refusal_keeps_the_serving_version_and_says_why() {
 
     // A config that does not fit the package's schema: the error names the key.
     let schema = schema_dir.path().join("schema.json");
-    std::fs::write(&schema, r#"{"type": "object", "properties": {"start_tier": {"type": "integer", "maximum": 3}}}"#).unwrap();
-    let schema_options = switchyard::cli::package::PackOptions { config_schema: Some(schema), ..options("acme/router", "1.5.0") };
+    std::fs::write(&schema, r#"{"type": "object", "properties": {"start_tier": {"type": "integer", "maximum": 3}}}"#)
+        .unwrap();
+    let schema_options =
+        switchyard::cli::package::PackOptions { config_schema: Some(schema), ..options("acme/router", "1.5.0") };
     Package::pack_with(guests::CASCADE, schema_options).sign(&acme).push(&tag).await;
     rewrite(&proxy, &config(sim, &tag, &trust, "config = { start_tier = 9 }"));
     let detail = check("config against schema", "config_schema").await;
@@ -265,11 +281,21 @@ async fn every_refusal_keeps_the_serving_version_and_says_why() {
     // Hostile code: over the operator's component size and function-count limits.
     cascade("1.6.0").sign(&acme).push(&tag).await;
     let small = format!("{trust}\n");
-    let limited = config(sim, &tag, &small.replacen("[trust.publishers.acme]", "[trust]\nmax_component_bytes = 4096\n[trust.publishers.acme]", 1), "");
+    let limited = config(
+        sim,
+        &tag,
+        &small.replacen("[trust.publishers.acme]", "[trust]\nmax_component_bytes = 4096\n[trust.publishers.acme]", 1),
+        "",
+    );
     rewrite(&proxy, &limited);
     let detail = check("a component over the size limit", "hostile").await;
     assert!(detail.contains("4096"), "{detail}");
-    let limited = config(sim, &tag, &small.replacen("[trust.publishers.acme]", "[trust]\nmax_functions = 10\n[trust.publishers.acme]", 1), "");
+    let limited = config(
+        sim,
+        &tag,
+        &small.replacen("[trust.publishers.acme]", "[trust]\nmax_functions = 10\n[trust.publishers.acme]", 1),
+        "",
+    );
     rewrite(&proxy, &limited);
     let detail = check("too many functions", "hostile").await;
     assert!(detail.contains("functions"), "{detail}");
@@ -288,7 +314,18 @@ async fn every_refusal_keeps_the_serving_version_and_says_why() {
 
     // Every refusal was counted.
     let metrics = proxy.app.metrics().encode();
-    for reason in ["unsigned", "untrusted_key", "empty_signature", "wrong_digest", "name_not_allowed", "tampered", "lying_manifest", "config_schema", "hostile", "rollback"] {
+    for reason in [
+        "unsigned",
+        "untrusted_key",
+        "empty_signature",
+        "wrong_digest",
+        "name_not_allowed",
+        "tampered",
+        "lying_manifest",
+        "config_schema",
+        "hostile",
+        "rollback",
+    ] {
         assert!(
             metrics.contains(&format!("switchyard_package_refusals_total{{plugin=\"router\",reason=\"{reason}\"}}")),
             "{reason} not counted:\n{metrics}"
@@ -297,12 +334,19 @@ async fn every_refusal_keeps_the_serving_version_and_says_why() {
 }
 
 /// Sends requests to every proxy in turn until `stop`, counting answers that are not 200.
-fn load(proxies: Vec<String>, stop: Arc<AtomicBool>, sent: Arc<AtomicU64>, failed: Arc<AtomicU64>) -> tokio::task::JoinHandle<()> {
+fn load(
+    proxies: Vec<String>,
+    stop: Arc<AtomicBool>,
+    sent: Arc<AtomicU64>,
+    failed: Arc<AtomicU64>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let deadline = Instant::now() + Duration::from_secs(120);
         while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
             for base in &proxies {
-                let reply = switchyard_tests::proxy::send("POST", &format!("{base}/v1/chat/completions"), ask().to_string()).await;
+                let reply =
+                    switchyard_tests::proxy::send("POST", &format!("{base}/v1/chat/completions"), ask().to_string())
+                        .await;
                 sent.fetch_add(1, Ordering::Relaxed);
                 if reply.status != 200 {
                     failed.fetch_add(1, Ordering::Relaxed);
@@ -323,7 +367,8 @@ async fn a_fleet_polling_one_tag_converges_and_refuses_together() {
     let fleet = [Proxy::start(&text).await, Proxy::start(&text).await];
     let _polls: Vec<_> = fleet.iter().map(|p| switchyard::reload::poll::spawn(p.app.clone())).collect();
 
-    let (stop, sent, failed) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let (stop, sent, failed) =
+        (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let bases: Vec<String> = fleet.iter().map(|p| p.base.clone()).collect();
     let clients: Vec<_> = (0..2).map(|_| load(bases.clone(), stop.clone(), sent.clone(), failed.clone())).collect();
 
@@ -344,7 +389,11 @@ async fn a_fleet_polling_one_tag_converges_and_refuses_together() {
         }
         let reply = chat(proxy, ask()).await;
         assert_eq!(reply.status, 200);
-        assert!(reply.header("x-switchyard-reason").contains("cheapest-first"), "the cascade policy answers: {:?}", reply.headers);
+        assert!(
+            reply.header("x-switchyard-reason").contains("cheapest-first"),
+            "the cascade policy answers: {:?}",
+            reply.headers
+        );
     }
     eprintln!("converged {:?} after the push", pushed.elapsed());
 
@@ -418,13 +467,16 @@ async fn bench_push_to_serve() {
     let (mut served, mut verify_ms) = (Vec::new(), Vec::new());
     for i in 0..runs {
         let component = if i % 2 == 0 { guests::CASCADE } else { guests::TIERED };
-        let package = Package::pack(component, "acme/router", &format!("1.{}.0", i + 1), PackageLimits::default()).sign(&acme);
+        let package =
+            Package::pack(component, "acme/router", &format!("1.{}.0", i + 1), PackageLimits::default()).sign(&acme);
         package.push(&tag).await;
         let pushed = Instant::now();
         loop {
             let reply = chat(&proxy, ask()).await;
             assert_eq!(reply.status, 200);
-            if serving(&proxy).1 == package.digest && reply.header("x-switchyard-snapshot") == proxy.app.snapshot().version.to_string() {
+            if serving(&proxy).1 == package.digest
+                && reply.header("x-switchyard-snapshot") == proxy.app.snapshot().version.to_string()
+            {
                 break;
             }
             assert!(pushed.elapsed() < Duration::from_secs(30), "version {i} never served");

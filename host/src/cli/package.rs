@@ -83,9 +83,10 @@ pub fn pack(component: &Path, options: &PackOptions, out: &Path) -> Result<Strin
         .find_map(|i| i.rsplit_once('@').map(|(_, v)| v.to_string()))
         .unwrap_or_else(|| "0.1.0".to_string());
     let config_schema = match &options.config_schema {
-        Some(path) => Some(serde_json::from_slice(&read(path)?).map_err(|e| {
-            PackageCliError::Usage(format!("--config-schema {}: not JSON: {e}", path.display()))
-        })?),
+        Some(path) => Some(
+            serde_json::from_slice(&read(path)?)
+                .map_err(|e| PackageCliError::Usage(format!("--config-schema {}: not JSON: {e}", path.display())))?,
+        ),
         None => None,
     };
     let manifest = PackageManifest {
@@ -120,8 +121,10 @@ pub fn sign(dir: &Path, key: &Path, identity: &str, with_key_id: bool) -> Result
     let digest = layout
         .resolve(PACK_TAG)
         .ok_or_else(|| PackageCliError::Usage(format!("{} holds no package (run `plugin pack`)", dir.display())))?;
-    let pem = String::from_utf8(read(key)?).map_err(|_| PackageCliError::Usage(format!("{}: not PEM", key.display())))?;
-    let signing = sign::read_private_key(&pem).map_err(|e| PackageCliError::Usage(format!("{}: {e}", key.display())))?;
+    let pem =
+        String::from_utf8(read(key)?).map_err(|_| PackageCliError::Usage(format!("{}: not PEM", key.display())))?;
+    let signing =
+        sign::read_private_key(&pem).map_err(|e| PackageCliError::Usage(format!("{}: {e}", key.display())))?;
     let payload = sign::payload(identity, &digest);
     let entry = SignatureEntry {
         signature: Some(sign::sign_payload(&signing, &payload)),
@@ -163,7 +166,9 @@ impl Location {
     /// `oci://HOST/REPO:TAG` (or `@sha256:…`), or a layout directory.
     pub fn parse(text: &str) -> Result<Location, PackageCliError> {
         match text.strip_prefix(crate::config::OCI_SCHEME) {
-            Some(reference) => Ok(Location::Registry(registry::parse_reference(reference).map_err(PackageCliError::Usage)?)),
+            Some(reference) => {
+                Ok(Location::Registry(registry::parse_reference(reference).map_err(PackageCliError::Usage)?))
+            }
             None => Ok(Location::Layout(PathBuf::from(text))),
         }
     }
@@ -194,8 +199,7 @@ pub async fn push(dir: &Path, reference: &Reference) -> Result<String, PackageCl
     }
     // The package by digest, then its signatures, and only then the tag: a proxy polling the
     // tag never sees it point at a package whose signature is not there yet.
-    let by_digest =
-        Reference::with_digest(reference.registry().into(), reference.repository().into(), digest.clone());
+    let by_digest = Reference::with_digest(reference.registry().into(), reference.repository().into(), digest.clone());
     registry.push_manifest(&by_digest, &manifest).await.map_err(fail)?;
     let tag = sign::signature_tag(&digest);
     if let Some(sig_digest) = layout.resolve(&tag) {
@@ -233,12 +237,15 @@ pub async fn pull(reference: &Reference, out: &Path) -> Result<String, PackageCl
         return Err(PackageCliError::Registry(reason.to_string()));
     }
     let parts = layout::parts(&manifest).map_err(PackageCliError::Usage)?;
-    for (part, what) in [(&parts.config, "the wasm config"), (&parts.wasm, "the component"), (&parts.manifest, "the manifest")] {
+    for (part, what) in
+        [(&parts.config, "the wasm config"), (&parts.wasm, "the component"), (&parts.manifest, "the manifest")]
+    {
         fetcher.blob(part, CodeLimits::default().max_component_bytes, what).await?;
     }
     match fetcher.signatures(&digest).await {
         Ok(_) => {
-            let name = format!("{}/{}:{}", reference.resolve_registry(), reference.repository(), sign::signature_tag(&digest));
+            let name =
+                format!("{}/{}:{}", reference.resolve_registry(), reference.repository(), sign::signature_tag(&digest));
             if let Some(sig) = layout.resolve(&name) {
                 layout.tag(&sign::signature_tag(&digest), &sig, 0)?;
             }
@@ -277,7 +284,12 @@ pub fn trust_from(config: Option<&Config>, keys: &[PathBuf]) -> Result<(TrustPol
 }
 
 /// Verifies the package at `location` against `trust`.
-pub async fn verify(location: &Location, trust: &TrustPolicy, limits: &CodeLimits, cache: &Path) -> Result<Verified, PackageCliError> {
+pub async fn verify(
+    location: &Location,
+    trust: &TrustPolicy,
+    limits: &CodeLimits,
+    cache: &Path,
+) -> Result<Verified, PackageCliError> {
     let mut fetcher = location.fetcher(cache)?;
     let verified = verify::verify(&mut fetcher, trust, limits).await?;
     if let Some(reason) = fetcher.offline_reason() {
@@ -296,12 +308,15 @@ pub async fn inspect(
     let mut fetcher = location.fetcher(cache)?;
     let (manifest_bytes, digest) = fetcher.manifest().await?;
     let parts = layout::parts(&manifest_bytes).map_err(PackageCliError::Usage)?;
-    let bytes = fetcher.blob(&parts.manifest, crate::package::manifest::MAX_MANIFEST_BYTES as u64, "the manifest").await?;
+    let bytes =
+        fetcher.blob(&parts.manifest, crate::package::manifest::MAX_MANIFEST_BYTES as u64, "the manifest").await?;
     let manifest = PackageManifest::parse(&bytes).map_err(PackageCliError::Usage)?;
     let signatures = match fetcher.signatures(&digest).await {
         Ok(entries) => entries
             .iter()
-            .map(|e| serde_json::json!({"key_id": e.key_id, "signed": !e.signature.as_deref().unwrap_or("").is_empty()}))
+            .map(
+                |e| serde_json::json!({"key_id": e.key_id, "signed": !e.signature.as_deref().unwrap_or("").is_empty()}),
+            )
             .collect(),
         Err(PackageError::Unsigned { .. }) => Vec::new(),
         Err(e) => return Err(e.into()),

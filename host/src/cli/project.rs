@@ -178,10 +178,7 @@ impl Project {
             lang,
             config,
             limits: raw.limits,
-            package: raw.package.map(|p| PackageSection {
-                config_schema: p.config_schema.map(|s| dir.join(s)),
-                ..p
-            }),
+            package: raw.package.map(|p| PackageSection { config_schema: p.config_schema.map(|s| dir.join(s)), ..p }),
             dir,
         })
     }

@@ -29,7 +29,7 @@ pub struct Fetcher {
 impl Fetcher {
     /// Fetches `reference` from its registry, through the cache at `cache`.
     pub fn registry(reference: Reference, cache: Layout, timeout: std::time::Duration) -> Fetcher {
-        let registry = Registry::for_reference(&reference, timeout);
+        let registry = Registry::shared(&reference, timeout);
         let repo = format!("{}/{}", reference.resolve_registry(), reference.repository());
         Fetcher {
             name: reference.whole(),
@@ -106,11 +106,8 @@ impl Fetcher {
         if self.offline.is_none()
             && let Some((registry, reference)) = &self.registry
         {
-            let sig_ref = Reference::with_tag(
-                reference.registry().to_string(),
-                reference.repository().to_string(),
-                tag.clone(),
-            );
+            let sig_ref =
+                Reference::with_tag(reference.registry().to_string(), reference.repository().to_string(), tag.clone());
             match registry.manifest(&sig_ref).await {
                 Ok((bytes, sig_digest)) => {
                     self.cache.put(&bytes)?;

@@ -115,5 +115,9 @@ pub fn parts(image_manifest: &[u8]) -> Result<PackageParts, String> {
             (Some(_), Some(_)) => Err(format!("it has more than one `{media_type}` layer")),
         }
     };
-    Ok(PackageParts { config: image.config.clone(), wasm: one(WASM_LAYER_MEDIA_TYPE)?, manifest: one(MANIFEST_LAYER_MEDIA_TYPE)? })
+    Ok(PackageParts {
+        config: image.config.clone(),
+        wasm: one(WASM_LAYER_MEDIA_TYPE)?,
+        manifest: one(MANIFEST_LAYER_MEDIA_TYPE)?,
+    })
 }

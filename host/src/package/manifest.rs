@@ -94,8 +94,7 @@ impl PackageManifest {
 
 fn valid_name(name: &str) -> bool {
     let part = |p: &str| {
-        !p.is_empty()
-            && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+        !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
     };
     name.len() <= 128 && name.contains('/') && name.split('/').all(part)
 }

@@ -68,6 +68,7 @@ impl RegistryError {
 }
 
 /// A client for one reference's registry, with its credentials.
+#[derive(Clone)]
 pub struct Registry {
     client: Client,
     auth: RegistryAuth,
@@ -86,7 +87,22 @@ fn is_loopback(registry: &str) -> bool {
 }
 
 impl Registry {
-    /// A client for `reference`'s registry.
+    /// The process's client for `reference`'s registry: building one (TLS roots, the auth
+    /// handshake) costs far more than the few requests a reload makes, so reloads and polls
+    /// share one per registry and timeout. Credentials are read when it is first built.
+    pub fn shared(reference: &Reference, timeout: Duration) -> Registry {
+        static CLIENTS: std::sync::Mutex<Vec<(String, Duration, Registry)>> = std::sync::Mutex::new(Vec::new());
+        let key = reference.resolve_registry().to_string();
+        let mut clients = CLIENTS.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, _, registry)) = clients.iter().find(|(k, t, _)| *k == key && *t == timeout) {
+            return registry.clone();
+        }
+        let registry = Registry::for_reference(reference, timeout);
+        clients.push((key, timeout, registry.clone()));
+        registry
+    }
+
+    /// A new client for `reference`'s registry.
     pub fn for_reference(reference: &Reference, timeout: Duration) -> Registry {
         // oci-client's TLS is rustls without a built-in provider: use ring, as the upstream
         // clients do. Installing it twice is harmless.
@@ -119,9 +135,8 @@ impl Registry {
 
     /// A manifest, byte for byte, and its digest (checked against the reference's, if pinned).
     pub async fn manifest(&self, reference: &Reference) -> Result<(Vec<u8>, String), RegistryError> {
-        let (bytes, _) = self
-            .bounded(self.client.pull_manifest_raw(reference, &self.auth, &[OCI_MANIFEST_MEDIA_TYPE]))
-            .await?;
+        let (bytes, _) =
+            self.bounded(self.client.pull_manifest_raw(reference, &self.auth, &[OCI_MANIFEST_MEDIA_TYPE])).await?;
         if bytes.len() > super::layout::MAX_OCI_MANIFEST_BYTES {
             return Err(RegistryError::TooLarge(format!("a manifest of {} bytes is over the limit", bytes.len())));
         }
@@ -129,7 +144,9 @@ impl Registry {
         if let Some(pinned) = reference.digest()
             && pinned != digest
         {
-            return Err(RegistryError::Other(format!("the registry sent a manifest with digest {digest}, not {pinned}")));
+            return Err(RegistryError::Other(format!(
+                "the registry sent a manifest with digest {digest}, not {pinned}"
+            )));
         }
         Ok((bytes.to_vec(), digest))
     }
@@ -144,18 +161,18 @@ impl Registry {
             )));
         }
         let read = async {
-            let mut stream = self
-                .client
-                .pull_blob_stream(reference, layer)
-                .await
-                .map_err(RegistryError::from_oci)?;
+            let mut stream = self.client.pull_blob_stream(reference, layer).await.map_err(RegistryError::from_oci)?;
             let mut bytes = Vec::with_capacity(layer.size as usize);
             while let Some(chunk) = stream.stream.next().await {
                 // oci-client checks the digest as the blob streams and fails the stream on a
                 // mismatch: that is a tampered blob, not an outage.
                 let chunk = chunk.map_err(|e| {
                     let text = e.to_string();
-                    if text.to_lowercase().contains("digest") { RegistryError::Digest(text) } else { RegistryError::Other(text) }
+                    if text.to_lowercase().contains("digest") {
+                        RegistryError::Digest(text)
+                    } else {
+                        RegistryError::Other(text)
+                    }
                 })?;
                 if (bytes.len() + chunk.len()) as u64 > cap.min(layer.size as u64) {
                     return Err(RegistryError::TooLarge(format!(

@@ -111,11 +111,8 @@ async fn resolve_one(
     manifest
         .check_config(&config)
         .map_err(|detail| PackageError::Config { reference: reference.to_string(), detail })?;
-    let configured = PackageLimits {
-        memory_mb: Some(plugin.memory_mb),
-        deadline_ms: Some(plugin.deadline_ms),
-        fuel: plugin.fuel,
-    };
+    let configured =
+        PackageLimits { memory_mb: Some(plugin.memory_mb), deadline_ms: Some(plugin.deadline_ms), fuel: plugin.fuel };
     let granted = trust::grant(&manifest.limits, &configured, &verified.publisher.max);
     let package = ResolvedPackage {
         reference: reference.to_string(),

@@ -137,7 +137,7 @@ pub fn signature_manifest(entries: &[SignatureEntry]) -> (Vec<u8>, Vec<u8>) {
                 digest: digest_of(&e.payload),
                 size: e.payload.len() as i64,
                 urls: None,
-            artifact_type: None,
+                artifact_type: None,
                 annotations: Some(annotations),
             }
         })
@@ -166,8 +166,12 @@ pub fn signature_manifest(entries: &[SignatureEntry]) -> (Vec<u8>, Vec<u8>) {
     (serde_json::to_vec(&manifest).expect("a manifest serialises"), config)
 }
 
-/// The signature layers of a signature manifest: (payload descriptor, signature, key id).
-pub fn signature_layers(manifest: &[u8]) -> Result<Vec<(OciDescriptor, Option<String>, Option<String>)>, String> {
+/// One signature layer as stored: the payload's descriptor, the signature annotation, the key
+/// id annotation.
+pub type SignatureLayer = (OciDescriptor, Option<String>, Option<String>);
+
+/// The signature layers of a signature manifest.
+pub fn signature_layers(manifest: &[u8]) -> Result<Vec<SignatureLayer>, String> {
     if manifest.len() > super::layout::MAX_OCI_MANIFEST_BYTES {
         return Err("the signature manifest is over the size limit".to_string());
     }
@@ -321,7 +325,10 @@ mod tests {
         assert_eq!(reason(&[garbled]), "untrusted_key");
         assert_eq!(reason(&[]), "untrusted_key");
         // No publishers at all: nothing verifies, nothing is skipped.
-        assert_eq!(verify(&[entry(&acme, DIGEST, None)], &policy(&[]), DIGEST, "r").unwrap_err().reason(), "untrusted_key");
+        assert_eq!(
+            verify(&[entry(&acme, DIGEST, None)], &policy(&[]), DIGEST, "r").unwrap_err().reason(),
+            "untrusted_key"
+        );
     }
 
     #[test]

@@ -81,9 +81,7 @@ pub fn glob_matches(pattern: &str, name: &str) -> bool {
         match p.split_first() {
             None => n.is_empty(),
             Some((b'*', rest)) if rest.first() == Some(&b'*') => (0..=n.len()).any(|i| go(&rest[1..], &n[i..])),
-            Some((b'*', rest)) => {
-                (0..=n.len()).take_while(|&i| i == 0 || n[i - 1] != b'/').any(|i| go(rest, &n[i..]))
-            }
+            Some((b'*', rest)) => (0..=n.len()).take_while(|&i| i == 0 || n[i - 1] != b'/').any(|i| go(rest, &n[i..])),
             Some((c, rest)) => n.first() == Some(c) && go(rest, &n[1..]),
         }
     }

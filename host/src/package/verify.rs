@@ -47,8 +47,10 @@ pub async fn verify(fetcher: &mut Fetcher, trust: &TrustPolicy, limits: &CodeLim
 
     fetcher.blob(&parts.config, 64 * 1024, "the wasm config").await?;
     let wasm = fetcher.blob(&parts.wasm, limits.max_component_bytes, "the component layer").await?;
-    let facts = wasm::inspect(&wasm, limits).map_err(|detail| PackageError::Hostile { reference: reference.clone(), detail })?;
-    held_to_component(&manifest, &facts).map_err(|detail| PackageError::Lying { reference: reference.clone(), detail })?;
+    let facts = wasm::inspect(&wasm, limits)
+        .map_err(|detail| PackageError::Hostile { reference: reference.clone(), detail })?;
+    held_to_component(&manifest, &facts)
+        .map_err(|detail| PackageError::Lying { reference: reference.clone(), detail })?;
     Ok(Verified { digest, manifest, publisher: publisher.clone(), wasm_digest: parts.wasm.digest.clone(), facts })
 }
 
@@ -108,8 +110,7 @@ mod tests {
         let imports = held_to_component(&manifest("gate", &[]), &gate).unwrap_err();
         assert!(imports.contains("leaves out"), "{imports}");
         let old = facts(&["init", "check"], &["switchyard:plugin/host@0.1.0"]);
-        let contract =
-            held_to_component(&manifest("gate", &["switchyard:plugin/host@0.1.0"]), &old).unwrap_err();
+        let contract = held_to_component(&manifest("gate", &["switchyard:plugin/host@0.1.0"]), &old).unwrap_err();
         assert!(contract.contains("contract 0.2.0"), "{contract}");
         let foreign = facts(&["init", "check"], &["evil:net/socket"]);
         assert!(held_to_component(&manifest("gate", &["evil:net/socket"]), &foreign).is_err());

@@ -27,7 +27,12 @@ pub(crate) fn check(
 
 /// [`check`] on a component's top-level export and import names, however they were read
 /// (a package's are read with wasmparser before anything is compiled).
-pub fn check_names(kind: PluginKind, exports: &[String], imports: &[String], supplied: &[String]) -> Result<(), String> {
+pub fn check_names(
+    kind: PluginKind,
+    exports: &[String],
+    imports: &[String],
+    supplied: &[String],
+) -> Result<(), String> {
     let missing: Vec<&str> =
         kind.exports().iter().copied().filter(|want| !exports.iter().any(|have| have == want)).collect();
     if !missing.is_empty() {

@@ -15,11 +15,11 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::app::App;
 use crate::package::registry::{Registry, RegistryError, parse_reference};
 use crate::plugin::LoadError;
 use crate::reload::ReloadError;
 use crate::route::snapshot::SnapshotError;
-use crate::app::App;
 
 /// The longest wait between two polls of a failing registry.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(300);
@@ -85,9 +85,12 @@ async fn run(app: Arc<App>) {
         for (name, reference, interval, serving) in &polled {
             if !tags.contains_key(name) {
                 let Ok(parsed) = parse_reference(reference) else { continue };
-                let registry = Registry::for_reference(&parsed, crate::package::resolve::registry_timeout());
+                let registry = Registry::shared(&parsed, crate::package::resolve::registry_timeout());
                 let due = Instant::now() + *interval;
-                tags.insert(name.clone(), Tag { reference: reference.clone(), registry, due, failures: 0, refused: None });
+                tags.insert(
+                    name.clone(),
+                    Tag { reference: reference.clone(), registry, due, failures: 0, refused: None },
+                );
             }
             let tag = tags.get_mut(name).expect("inserted above");
             if Instant::now() < tag.due {
@@ -104,8 +107,11 @@ async fn run(app: Arc<App>) {
                     let outcome = crate::reload::reload(&app, "poll").await;
                     tag.failures = 0;
                     tag.refused = None;
-                    if let Err(ReloadError::Snapshot(SnapshotError::Plugin(LoadError::Package { name: failed, reason, .. }))) =
-                        &outcome
+                    if let Err(ReloadError::Snapshot(SnapshotError::Plugin(LoadError::Package {
+                        name: failed,
+                        reason,
+                        ..
+                    }))) = &outcome
                         && failed == name
                     {
                         // A registry failing halfway, or a signature not pushed yet (cosign
