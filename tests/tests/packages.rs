@@ -69,7 +69,7 @@ async fn a_package_published_with_one_config_is_trusted_and_served_by_another() 
     let acme = Publisher::new("acme");
     let source = registry.source("acme/router:stable");
     let limits = PackageLimits { memory_mb: Some(512), deadline_ms: Some(1500), fuel: None };
-    Package::pack(guests::STATIC_ROUTES, "acme/router", "1.0.0", limits).sign(&acme).push(&source).await;
+    Package::pack(guests::TIERED, "acme/router", "1.0.0", limits).sign(&acme).push(&source).await;
 
     // The consuming side knows only the source and the publisher's public key.
     let trust = acme.trust_table(&["acme/*"], "max_memory_mb = 128");
@@ -115,10 +115,7 @@ async fn wrong_registry_credentials_are_an_error_that_says_so() {
     let sim = simulator().await;
     let acme = Publisher::new("acme");
     let source = registry.source("acme/router:1");
-    Package::pack(guests::STATIC_ROUTES, "acme/router", "1.0.0", PackageLimits::default())
-        .sign(&acme)
-        .push(&source)
-        .await;
+    Package::pack(guests::TIERED, "acme/router", "1.0.0", PackageLimits::default()).sign(&acme).push(&source).await;
     switchyard_tests::packages::set_credentials(&registry.addr.to_string(), "switchyard", "wrong");
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("switchyard.toml");
@@ -139,7 +136,7 @@ async fn an_openssl_signature_verifies_and_a_cached_package_serves_while_the_reg
     let sim = simulator().await;
     let ops = Publisher::openssl("ops");
     let source = registry.source("ops/router:prod");
-    Package::pack(guests::STATIC_ROUTES, "ops/router", "2.0.0", PackageLimits::default())
+    Package::pack(guests::TIERED, "ops/router", "2.0.0", PackageLimits::default())
         .sign_with_openssl(&ops)
         .push(&source)
         .await;
@@ -172,7 +169,7 @@ async fn every_refusal_keeps_the_serving_version_and_says_why() {
     let sim = simulator().await;
     let (acme, mallory) = (Publisher::new("acme"), Publisher::new("mallory"));
     let tag = registry.source("acme/router:stable");
-    let v1 = Package::pack(guests::STATIC_ROUTES, "acme/router", "1.0.0", PackageLimits::default()).sign(&acme);
+    let v1 = Package::pack(guests::TIERED, "acme/router", "1.0.0", PackageLimits::default()).sign(&acme);
     v1.push(&tag).await;
     let trust = format!(
         "{}{}",
@@ -243,7 +240,8 @@ async fn every_refusal_keeps_the_serving_version_and_says_why() {
     assert!(detail.contains("mallory/*"), "{detail}");
 
     // A tampered layer: the registry serves other bytes under the component's digest.
-    let tampered = cascade("1.3.0").sign(&acme);
+    // (A component no other case uses: the registry keeps serving the bad bytes.)
+    let tampered = Package::pack(guests::JSON_GATE, "acme/router", "1.3.0", PackageLimits::default()).sign(&acme);
     tampered.push(&tag).await;
     registry.tamper_blob(&tampered.wasm_digest());
     check("a tampered layer", "tampered").await;
@@ -364,7 +362,7 @@ async fn a_fleet_polling_one_tag_converges_and_refuses_together() {
     let sim = simulator().await;
     let (acme, outsider) = (Publisher::new("acme"), Publisher::new("outsider"));
     let tag = registry.source("acme/router:fleet");
-    Package::pack(guests::STATIC_ROUTES, "acme/router", "1.0.0", PackageLimits::default()).sign(&acme).push(&tag).await;
+    Package::pack(guests::TIERED, "acme/router", "1.0.0", PackageLimits::default()).sign(&acme).push(&tag).await;
     let text = config(sim, &tag, &acme.trust_table(&["acme/*"], ""), "poll_interval_ms = 200");
     let fleet = [Proxy::start(&text).await, Proxy::start(&text).await];
     let _polls: Vec<_> = fleet.iter().map(|p| switchyard::reload::poll::spawn(p.app.clone())).collect();
@@ -381,13 +379,18 @@ async fn a_fleet_polling_one_tag_converges_and_refuses_together() {
     let deadline = pushed + Duration::from_secs(30);
     for proxy in &fleet {
         while serving(proxy).1 != v2.digest {
-            assert!(Instant::now() < deadline, "a replica did not converge on 1.1.0");
+            assert!(
+                Instant::now() < deadline,
+                "a replica did not converge on 1.1.0: {:?}\n{}",
+                proxy.app.reload_status().last,
+                proxy.app.metrics().encode()
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let reply = chat(proxy, ask()).await;
         assert_eq!(reply.status, 200);
         assert!(
-            reply.header("x-switchyard-reason").contains("tier"),
+            reply.header("x-switchyard-reason").contains("cheapest-first"),
             "the cascade policy answers: {:?}",
             reply.headers
         );
@@ -395,10 +398,7 @@ async fn a_fleet_polling_one_tag_converges_and_refuses_together() {
     eprintln!("converged {:?} after the push", pushed.elapsed());
 
     // A version signed by an untrusted key: both keep 1.1.0 and report why.
-    Package::pack(guests::STATIC_ROUTES, "acme/router", "1.2.0", PackageLimits::default())
-        .sign(&outsider)
-        .push(&tag)
-        .await;
+    Package::pack(guests::TIERED, "acme/router", "1.2.0", PackageLimits::default()).sign(&outsider).push(&tag).await;
     for proxy in &fleet {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -453,7 +453,7 @@ async fn bench_push_to_serve() {
     let sim = simulator().await;
     let acme = Publisher::new("acme");
     let tag = registry.source("acme/router:bench");
-    Package::pack(guests::STATIC_ROUTES, "acme/router", "1.0.0", PackageLimits::default()).sign(&acme).push(&tag).await;
+    Package::pack(guests::TIERED, "acme/router", "1.0.0", PackageLimits::default()).sign(&acme).push(&tag).await;
     let text = config(sim, &tag, &acme.trust_table(&["acme/*"], ""), &format!("poll_interval_ms = {poll}"));
     let proxy = Proxy::start(&text).await;
     let _poll = switchyard::reload::poll::spawn(proxy.app.clone());
@@ -466,7 +466,7 @@ async fn bench_push_to_serve() {
 
     let (mut served, mut verify_ms) = (Vec::new(), Vec::new());
     for i in 0..runs {
-        let component = if i % 2 == 0 { guests::CASCADE } else { guests::STATIC_ROUTES };
+        let component = if i % 2 == 0 { guests::CASCADE } else { guests::TIERED };
         let package =
             Package::pack(component, "acme/router", &format!("1.{}.0", i + 1), PackageLimits::default()).sign(&acme);
         package.push(&tag).await;

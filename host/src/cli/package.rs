@@ -199,7 +199,10 @@ pub async fn push(dir: &Path, reference: &Reference) -> Result<String, PackageCl
         let blob = layout.get(&part.digest, u64::MAX).ok_or_else(|| missing(&part.digest))?;
         registry.push_blob(reference, &blob).await.map_err(fail)?;
     }
-    registry.push_manifest(reference, &manifest).await.map_err(fail)?;
+    // The package by digest, then its signatures, and only then the tag: a proxy polling the
+    // tag never sees it point at a package whose signature is not there yet.
+    let by_digest = Reference::with_digest(reference.registry().into(), reference.repository().into(), digest.clone());
+    registry.push_manifest(&by_digest, &manifest).await.map_err(fail)?;
     let tag = sign::signature_tag(&digest);
     if let Some(sig_digest) = layout.resolve(&tag) {
         let sig_manifest = layout.get(&sig_digest, 64 * 1024).ok_or_else(|| missing(&sig_digest))?;
@@ -210,6 +213,9 @@ pub async fn push(dir: &Path, reference: &Reference) -> Result<String, PackageCl
             registry.push_blob(&sig_ref, &blob).await.map_err(fail)?;
         }
         registry.push_manifest(&sig_ref, &sig_manifest).await.map_err(fail)?;
+    }
+    if reference.digest().is_none() {
+        registry.push_manifest(reference, &manifest).await.map_err(fail)?;
     }
     Ok(digest)
 }

@@ -118,3 +118,41 @@ impl TrustConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    fn problems(text: &str, dir: &std::path::Path) -> Vec<String> {
+        let path = dir.join("switchyard.toml");
+        match Config::from_str_with_env(text, &path, &|_| None) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.problems(),
+        }
+    }
+
+    #[test]
+    fn a_trust_policy_closes_the_unsigned_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("g.wasm"), b"x").unwrap();
+        std::fs::write(dir.path().join("acme.pub"), "-----BEGIN PUBLIC KEY-----\nx\n-----END PUBLIC KEY-----\n")
+            .unwrap();
+        let trust = "[trust.publishers.acme]\nkey = \"acme.pub\"\nnames = [\"acme/*\"]\n";
+        let local = "[plugins.g]\nkind = \"gate\"\npath = \"g.wasm\"\n";
+        // No policy: a local file loads as before (dev mode).
+        assert!(problems(local, dir.path()).is_empty());
+        let p = problems(&format!("{trust}{local}"), dir.path());
+        assert!(p.iter().any(|p| p.starts_with("plugins.g.path:") && p.contains("unsigned")), "{p:?}");
+        let p = problems(&format!("[trust]\nallow_unsigned_local = true\n{trust}"), dir.path());
+        assert!(p.iter().any(|p| p.starts_with("trust.allow_unsigned_local:")), "{p:?}");
+        let oci = "[plugins.g]\nkind = \"gate\"\nsource = \"oci://127.0.0.1:5000/acme/g:1\"\npoll_interval_ms = 1000\n";
+        assert!(problems(&format!("{trust}{oci}"), dir.path()).is_empty());
+        let both = format!("{oci}path = \"g.wasm\"\n");
+        assert!(problems(&both, dir.path()).iter().any(|p| p.starts_with("plugins.g.source:")));
+        let pinned = "[plugins.g]\nkind = \"gate\"\nsource = \"oci://h/acme/g@sha256:00\"\npoll_interval_ms = 5\n";
+        assert!(problems(pinned, dir.path()).iter().any(|p| p.contains("pinned digest never moves")));
+        let p = problems("[trust.publishers.x]\nkey = \"missing.pub\"\nnames = []\n", dir.path());
+        assert!(p.iter().any(|p| p.starts_with("trust.publishers.x.key:")), "{p:?}");
+        assert!(p.iter().any(|p| p.starts_with("trust.publishers.x.names:")), "{p:?}");
+    }
+}

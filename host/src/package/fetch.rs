@@ -29,7 +29,7 @@ pub struct Fetcher {
 impl Fetcher {
     /// Fetches `reference` from its registry, through the cache at `cache`.
     pub fn registry(reference: Reference, cache: Layout, timeout: std::time::Duration) -> Fetcher {
-        let registry = Registry::for_reference(&reference, timeout);
+        let registry = Registry::shared(&reference, timeout);
         let repo = format!("{}/{}", reference.resolve_registry(), reference.repository());
         Fetcher {
             name: reference.whole(),
@@ -161,6 +161,7 @@ impl Fetcher {
         let bytes = match registry.blob(reference, layer, cap).await {
             Ok(bytes) => bytes,
             Err(RegistryError::TooLarge(detail)) => return Err(too_large(format!("{what}: {detail}"))),
+            Err(RegistryError::Digest(_)) => return Err(tampered()),
             Err(error) => {
                 self.offline = Some(error.to_string());
                 return Err(self.registry_error(error));

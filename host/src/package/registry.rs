@@ -34,6 +34,9 @@ pub enum RegistryError {
     Timeout(Duration),
     #[error("{0}")]
     TooLarge(String),
+    /// The bytes sent do not hash to the digest asked for.
+    #[error("{0}")]
+    Digest(String),
     #[error("{0}")]
     Other(String),
 }
@@ -65,6 +68,7 @@ impl RegistryError {
 }
 
 /// A client for one reference's registry, with its credentials.
+#[derive(Clone)]
 pub struct Registry {
     client: Client,
     auth: RegistryAuth,
@@ -83,7 +87,22 @@ fn is_loopback(registry: &str) -> bool {
 }
 
 impl Registry {
-    /// A client for `reference`'s registry.
+    /// The process's client for `reference`'s registry: building one (TLS roots, the auth
+    /// handshake) costs far more than the few requests a reload makes, so reloads and polls
+    /// share one per registry and timeout. Credentials are read when it is first built.
+    pub fn shared(reference: &Reference, timeout: Duration) -> Registry {
+        static CLIENTS: std::sync::Mutex<Vec<(String, Duration, Registry)>> = std::sync::Mutex::new(Vec::new());
+        let key = reference.resolve_registry().to_string();
+        let mut clients = CLIENTS.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, _, registry)) = clients.iter().find(|(k, t, _)| *k == key && *t == timeout) {
+            return registry.clone();
+        }
+        let registry = Registry::for_reference(reference, timeout);
+        clients.push((key, timeout, registry.clone()));
+        registry
+    }
+
+    /// A new client for `reference`'s registry.
     pub fn for_reference(reference: &Reference, timeout: Duration) -> Registry {
         // oci-client's TLS is rustls without a built-in provider: use ring, as the upstream
         // clients do. Installing it twice is harmless.
@@ -145,7 +164,16 @@ impl Registry {
             let mut stream = self.client.pull_blob_stream(reference, layer).await.map_err(RegistryError::from_oci)?;
             let mut bytes = Vec::with_capacity(layer.size as usize);
             while let Some(chunk) = stream.stream.next().await {
-                let chunk = chunk.map_err(|e| RegistryError::Other(e.to_string()))?;
+                // oci-client checks the digest as the blob streams and fails the stream on a
+                // mismatch: that is a tampered blob, not an outage.
+                let chunk = chunk.map_err(|e| {
+                    let text = e.to_string();
+                    if text.to_lowercase().contains("digest") {
+                        RegistryError::Digest(text)
+                    } else {
+                        RegistryError::Other(text)
+                    }
+                })?;
                 if (bytes.len() + chunk.len()) as u64 > cap.min(layer.size as u64) {
                     return Err(RegistryError::TooLarge(format!(
                         "the registry sent more than the {} bytes the layer declares; stopped reading",

@@ -166,8 +166,12 @@ pub fn signature_manifest(entries: &[SignatureEntry]) -> (Vec<u8>, Vec<u8>) {
     (serde_json::to_vec(&manifest).expect("a manifest serialises"), config)
 }
 
-/// The signature layers of a signature manifest: (payload descriptor, signature, key id).
-pub fn signature_layers(manifest: &[u8]) -> Result<Vec<(OciDescriptor, Option<String>, Option<String>)>, String> {
+/// One signature layer as stored: the payload's descriptor, the signature annotation, the key
+/// id annotation.
+pub type SignatureLayer = (OciDescriptor, Option<String>, Option<String>);
+
+/// The signature layers of a signature manifest.
+pub fn signature_layers(manifest: &[u8]) -> Result<Vec<SignatureLayer>, String> {
     if manifest.len() > super::layout::MAX_OCI_MANIFEST_BYTES {
         return Err("the signature manifest is over the size limit".to_string());
     }

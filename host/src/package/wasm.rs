@@ -60,13 +60,19 @@ pub fn inspect(bytes: &[u8], limits: &CodeLimits) -> Result<ComponentFacts, Stri
             Payload::ComponentImportSection(reader) if depth == 0 => {
                 for import in reader {
                     let import = import.map_err(|e| format!("unreadable import: {e}"))?;
-                    facts.imports.push(import.name.name.to_string());
+                    // Type imports (the types an exported function uses) are not capabilities,
+                    // and wasmtime's component type does not list them either.
+                    if !matches!(import.ty, wasmparser::ComponentTypeRef::Type(_)) {
+                        facts.imports.push(import.name.name.to_string());
+                    }
                 }
             }
             Payload::ComponentExportSection(reader) if depth == 0 => {
                 for export in reader {
                     let export = export.map_err(|e| format!("unreadable export: {e}"))?;
-                    facts.exports.push(export.name.name.to_string());
+                    if export.kind != wasmparser::ComponentExternalKind::Type {
+                        facts.exports.push(export.name.name.to_string());
+                    }
                 }
             }
             Payload::CodeSectionStart { count, .. } => {

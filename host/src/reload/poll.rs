@@ -85,7 +85,7 @@ async fn run(app: Arc<App>) {
         for (name, reference, interval, serving) in &polled {
             if !tags.contains_key(name) {
                 let Ok(parsed) = parse_reference(reference) else { continue };
-                let registry = Registry::for_reference(&parsed, crate::package::resolve::registry_timeout());
+                let registry = Registry::shared(&parsed, crate::package::resolve::registry_timeout());
                 let due = Instant::now() + *interval;
                 tags.insert(
                     name.clone(),
@@ -114,7 +114,9 @@ async fn run(app: Arc<App>) {
                     }))) = &outcome
                         && failed == name
                     {
-                        if *reason == "registry" {
+                        // A registry failing halfway, or a signature not pushed yet (cosign
+                        // pushes it after the image): try again after a backoff.
+                        if *reason == "registry" || *reason == "unsigned" {
                             tag.failures = 1;
                         } else {
                             tag.refused = Some(digest);
