@@ -423,9 +423,15 @@ mod tests {
             assert_eq!(remaining.requests, Some((10, 9, c.charges[2].reset_at_ms)));
             let correction = reservation.settle(0.002, 300);
             assert!((correction + 0.009).abs() < 1e-9);
-            tokio::task::yield_now().await;
-            tokio::task::yield_now().await;
-            let peeked = state.peek(&[c.charges[0].buckets.clone()]).await.unwrap();
+            // Settlement is sent off the response path: wait (boundedly) for it to land.
+            let mut peeked = Vec::new();
+            for _ in 0..200 {
+                peeked = state.peek(&[c.charges[0].buckets.clone()]).await.unwrap();
+                if peeked == vec![2_000_000] {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
             assert_eq!(peeked, vec![2_000_000]);
         });
     }
