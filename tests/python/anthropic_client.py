@@ -70,7 +70,8 @@ def main(base_url: str) -> None:
     message = client.messages.create(model="claude-small", max_tokens=256, tools=TOOLS, messages=question)
     assert message.stop_reason == "tool_use", message
     call = next(block for block in message.content if block.type == "tool_use")
-    assert call.name == "get_weather" and call.input["unit"] == "celsius", call
+    # The simulator fills a call's required arguments from the prompt (`unit` is optional).
+    assert call.name == "get_weather" and isinstance(call.input.get("city"), str), call
     with client.messages.stream(model="claude-small", max_tokens=256, tools=TOOLS, messages=question) as stream:
         final = stream.get_final_message()
     streamed_call = next(block for block in final.content if block.type == "tool_use")
@@ -131,7 +132,7 @@ def main(base_url: str) -> None:
     )
     assert completion.choices[0].finish_reason == "tool_calls", completion
     call = completion.choices[0].message.tool_calls[0]
-    assert call.function.name == "get_weather" and json.loads(call.function.arguments)["unit"] == "celsius", call
+    assert call.function.name == "get_weather" and isinstance(json.loads(call.function.arguments).get("city"), str), call
 
     print("anthropic SDK", anthropic.__version__, "and openai SDK", openai.__version__, "against Switchyard: all checks passed")
 

@@ -293,7 +293,8 @@ async fn tool_use_round_trips_through_an_anthropic_model() {
     assert_eq!(m["stop_reason"], "tool_use", "{m}");
     let call = m["content"].as_array().unwrap().iter().find(|b| b["type"] == "tool_use").unwrap().clone();
     assert_eq!(call["name"], "get_weather");
-    assert_eq!(call["input"]["unit"], "celsius");
+    // The simulator fills a call's required arguments from the prompt (`unit` is optional).
+    assert!(call["input"]["city"].is_string(), "{call}");
     assert!(call["input"]["city"].is_string());
 
     // Streamed: the call's arguments arrive as input_json_delta fragments.
