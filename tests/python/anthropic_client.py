@@ -66,7 +66,7 @@ def main(base_url: str) -> None:
         assert kinds[-2] == "message_delta" and "content_block_delta" in kinds, kinds
 
     # A tool-use round trip, plain and streamed.
-    question = [{"role": "user", "content": "What is the weather in Paris?"}]
+    question = [{"role": "user", "content": "What is the weather in Lisbon right now?"}]
     message = client.messages.create(model="claude-small", max_tokens=256, tools=TOOLS, messages=question)
     assert message.stop_reason == "tool_use", message
     call = next(block for block in message.content if block.type == "tool_use")

@@ -286,7 +286,7 @@ async fn tool_use_round_trips_through_an_anthropic_model() {
                                          "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
                                          "required": ["city", "unit"]}}]);
     let first = json!({"model": "claude-small", "max_tokens": 200, "tools": tools,
-                       "messages": [{"role": "user", "content": "What is the weather in Paris?"}]});
+                       "messages": [{"role": "user", "content": "What is the weather in Lisbon right now?"}]});
     let reply = messages(&proxy, first.clone()).await;
     assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
     let m = reply.json();

@@ -100,6 +100,8 @@ async fn chat(req: Request<Incoming>, options: SimOptions) -> Option<Response<Bo
         Behavior::Echo => {
             let mut a = answer(&model, Quality::Small, &body);
             a.content = String::from_utf8_lossy(&raw).into_owned();
+            // `echo` shows the request it received as text, even when tools were offered.
+            a.tool_calls.clear();
             a.completion_tokens = crate::provider::cost::estimate_tokens(&a.content);
             a.finish_reason = "stop";
             Reply::Answer(a, Duration::ZERO)
