@@ -58,17 +58,7 @@ impl Completion {
         let tool_calls = tool_calls::from_message(choice.get("message"));
         let refusal = tool_calls::refusal_of(choice.get("message"));
         let usage = usage_of(last("usage").and_then(parse).as_ref(), request, &content);
-        let start = bytes.as_ptr() as usize;
-        let models = fields
-            .iter()
-            .filter(|(key, _)| key.as_ref() == "model")
-            .map(|(_, raw)| {
-                let at = raw.get().as_ptr() as usize - start;
-                at..at + raw.get().len()
-            })
-            .collect();
-        let empty = fields.is_empty();
-        let body = CompletionBody::Raw { bytes: bytes.to_vec(), models, empty };
+        let body = raw_body(bytes, &fields);
         Ok(Completion {
             body,
             content,
@@ -105,16 +95,7 @@ impl Completion {
         let TopLevel(fields) = serde_json::from_slice(bytes)
             .map_err(|e| ProviderError::Protocol(format!("response is not valid JSON: {e}")))?;
         let fields = fields.ok_or_else(|| ProviderError::Protocol("response is not a JSON object".into()))?;
-        let start = bytes.as_ptr() as usize;
-        let models = fields
-            .iter()
-            .filter(|(key, _)| key.as_ref() == "model")
-            .map(|(_, raw)| {
-                let at = raw.get().as_ptr() as usize - start;
-                at..at + raw.get().len()
-            })
-            .collect();
-        Ok(CompletionBody::Raw { bytes: bytes.to_vec(), models, empty: fields.is_empty() })
+        Ok(raw_body(bytes, &fields))
     }
 
     /// The body as a client speaking `client` gets it, with `model` set: the upstream's
@@ -200,6 +181,21 @@ impl CompletionBody {
 /// A top-level JSON value: for an object its keys and raw values in order, for anything
 /// else `None`.
 struct TopLevel<'a>(Option<Vec<(Cow<'a, str>, &'a RawValue)>>);
+
+/// `bytes` kept as they are, with where their top-level `model` values are (`fields` were
+/// scanned from `bytes`, so their raw values point into it), for [`CompletionBody::with_model`].
+fn raw_body(bytes: &[u8], fields: &[(Cow<'_, str>, &RawValue)]) -> CompletionBody {
+    let start = bytes.as_ptr() as usize;
+    let models = fields
+        .iter()
+        .filter(|(key, _)| key.as_ref() == "model")
+        .map(|(_, raw)| {
+            let at = raw.get().as_ptr() as usize - start;
+            at..at + raw.get().len()
+        })
+        .collect();
+    CompletionBody::Raw { bytes: bytes.to_vec(), models, empty: fields.is_empty() }
+}
 
 impl<'de> Deserialize<'de> for TopLevel<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

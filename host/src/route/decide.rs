@@ -168,9 +168,7 @@ pub async fn decide_admitted<U: Upstream, O: Observer, A: Admission>(
     let (plan, gates, on_reject) = match ask.target {
         Target::Model(entry) => {
             let plan = Plan { steps: vec![entry.id.clone()], reason: "the client named this model".to_string() };
-            let record =
-                PlanRecord { steps: plan.steps.clone(), reason: plan.reason.clone(), source: PlanSource::Direct };
-            observer.planned(None, &record);
+            observer.planned(None, &record_of(&plan.steps, &plan.reason, PlanSource::Direct));
             (plan, &[][..], OnReject::Next)
         }
         Target::Route(route) => {
@@ -225,7 +223,7 @@ pub async fn plan<O: Observer>(
     let Some(slot) = &route.policy else {
         let plan =
             Plan { steps: route.default_plan.clone(), reason: "the route's default plan (no policy)".to_string() };
-        observer.planned(None, &record_of(&plan, PlanSource::Default));
+        observer.planned(None, &record_of(&plan.steps, &plan.reason, PlanSource::Default));
         return Ok(plan);
     };
     let started = Instant::now();
@@ -235,9 +233,7 @@ pub async fn plan<O: Observer>(
         Ok(planned) => {
             run.plan = Some(planned.steps.clone());
             run.reason = Some(planned.reason.clone());
-            let record =
-                PlanRecord { steps: planned.steps.clone(), reason: planned.reason.clone(), source: PlanSource::Policy };
-            observer.planned(Some(run), &record);
+            observer.planned(Some(run), &record_of(&planned.steps, &planned.reason, PlanSource::Policy));
             Ok(Plan { steps: dedupe(planned.steps), reason: planned.reason })
         }
         Err(error) => {
@@ -257,7 +253,7 @@ pub async fn plan<O: Observer>(
                             error.label()
                         ),
                     };
-                    observer.planned(Some(run), &record_of(&plan, PlanSource::Default));
+                    observer.planned(Some(run), &record_of(&plan.steps, &plan.reason, PlanSource::Default));
                     Ok(plan)
                 }
             }
@@ -502,8 +498,8 @@ fn slot_mode_policy(mode: PolicyFailMode) -> &'static str {
     crate::config::FailMode::Policy(mode).as_str()
 }
 
-fn record_of(plan: &Plan, source: PlanSource) -> PlanRecord {
-    PlanRecord { steps: plan.steps.clone(), reason: plan.reason.clone(), source }
+fn record_of(steps: &[String], reason: &str, source: PlanSource) -> PlanRecord {
+    PlanRecord { steps: steps.to_vec(), reason: reason.to_string(), source }
 }
 
 /// A model named twice in a plan would be tried twice; keep the first.
