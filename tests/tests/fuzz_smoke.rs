@@ -255,7 +255,6 @@ fn sse_parsing_does_not_depend_on_chunking() {
 /// A Messages body mutated at the JSON level (blocks, tools, roles swapped for odd values)
 /// or the byte level, behind the one byte that picks `count_tokens` parsing.
 #[test]
-#[ignore = "finds a real bug on main: /v1/messages accepts a tool schema (`type: \"spring\"`) that the canonical chat lowering then refuses; fix in translate::request_in"]
 fn messages_parsing_and_translation_hold_their_invariants() {
     let seeds = seeds("messages");
     let mut rng = rng();

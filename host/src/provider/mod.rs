@@ -19,6 +19,7 @@ pub mod health;
 pub mod sse;
 mod stream;
 pub mod tool_calls;
+pub mod tool_schema;
 pub mod translate;
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::provider::tool_schema::{self, SchemaError};
 use super::request::InvalidRequest;
 use crate::plugin::{
     ContentPart, JsonSchemaFormat, Message, PartKind, ResponseFormat, Tool, ToolCall, ToolChoice, ToolResult,
@@ -28,9 +29,6 @@ fn part_kind(kind: &str) -> Option<Option<PartKind>> {
         _ => None,
     }
 }
-
-/// JSON Schema type names, for checking tool parameter schemas.
-const SCHEMA_TYPES: &[&str] = &["object", "array", "string", "number", "integer", "boolean", "null"];
 
 /// Checks the agent parts of a body whose `messages` are already known to be an array of
 /// objects with a string `role`.
@@ -182,7 +180,7 @@ fn check_tools(json: &Map<String, Value>) -> Result<Vec<&str>, InvalidRequest> {
                         format!("Invalid schema for function '{name}': schema must be a JSON Schema object."),
                     ));
                 }
-                check_schema(parameters, &mut Vec::new(), 0).map_err(|(at, why)| {
+                tool_schema::check(parameters).map_err(|SchemaError { at, why }| {
                     let context = if at.is_empty() { String::new() } else { format!(" In context=({at}),") };
                     invalid(
                         format!("{param}.parameters"),
@@ -200,65 +198,6 @@ fn valid_tool_name(name: &str) -> bool {
     (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-/// A structural check of a parameter schema: the keywords a validator relies on have the
-/// types JSON Schema gives them. The error is (where, why).
-fn check_schema(schema: &Value, at: &mut Vec<String>, depth: usize) -> Result<(), (String, String)> {
-    let here = |at: &[String], why: String| (at.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", "), why);
-    if depth > 32 {
-        return Err(here(at, "schema is nested too deeply (more than 32 levels).".into()));
-    }
-    let Value::Object(schema) = schema else {
-        return match schema {
-            Value::Bool(_) => Ok(()),
-            _ => Err(here(at, format!("schema must be an object or a boolean, got {schema}."))),
-        };
-    };
-    match schema.get("type") {
-        None => {}
-        Some(Value::String(t)) if SCHEMA_TYPES.contains(&t.as_str()) => {}
-        Some(Value::Array(ts)) if ts.iter().all(|t| t.as_str().is_some_and(|t| SCHEMA_TYPES.contains(&t))) => {}
-        Some(other) => return Err(here(at, format!("'{other}' is not a valid JSON Schema type."))),
-    }
-    if let Some(required) = schema.get("required")
-        && !required.as_array().is_some_and(|r| r.iter().all(Value::is_string))
-    {
-        return Err(here(at, "'required' must be an array of strings.".into()));
-    }
-    if let Some(values) = schema.get("enum")
-        && !values.is_array()
-    {
-        return Err(here(at, "'enum' must be an array.".into()));
-    }
-    if let Some(properties) = schema.get("properties") {
-        let Value::Object(properties) = properties else {
-            return Err(here(at, "'properties' must be an object.".into()));
-        };
-        for (key, sub) in properties {
-            at.extend(["properties".to_string(), key.clone()]);
-            check_schema(sub, at, depth + 1)?;
-            at.truncate(at.len() - 2);
-        }
-    }
-    if let Some(items) = schema.get("items") {
-        at.push("items".into());
-        match items {
-            Value::Array(items) => items.iter().try_for_each(|s| check_schema(s, at, depth + 1))?,
-            items => check_schema(items, at, depth + 1)?,
-        }
-        at.pop();
-    }
-    for key in ["anyOf", "oneOf", "allOf"] {
-        if let Some(list) = schema.get(key) {
-            let Value::Array(list) = list else {
-                return Err(here(at, format!("'{key}' must be an array of schemas.")));
-            };
-            at.push(key.into());
-            list.iter().try_for_each(|s| check_schema(s, at, depth + 1))?;
-            at.pop();
-        }
-    }
-    Ok(())
-}
 
 fn check_tool_choice(json: &Map<String, Value>, tools: &[&str]) -> Result<(), InvalidRequest> {
     for key in ["tool_choice", "function_call"] {

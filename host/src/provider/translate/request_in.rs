@@ -10,6 +10,7 @@ use std::collections::HashSet;
 use serde_json::{Map, Value, json};
 
 use super::json::{anthropic_text, kind, object};
+use crate::provider::tool_schema::{self, SchemaError};
 
 /// A request Switchyard cannot route, with the parameter at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -235,6 +236,13 @@ fn tools(tools: Option<&Value>) -> Result<(Option<Value>, HashSet<String>), BadR
         {
             return Err(bad(format!("tools.{j}.input_schema.required"), "Input should be a list of strings"));
         }
+        // The same check the chat lowering runs, so a schema refused there is refused here,
+        // in Anthropic's shape, before anything is routed.
+        let whole = Value::Object(schema.clone());
+        if let Err(SchemaError { at, why }) = tool_schema::check(&whole) {
+            let param = if at.is_empty() { format!("tools.{j}.input_schema") } else { format!("tools.{j}.input_schema ({at})") };
+            return Err(bad(param, format!("Invalid JSON Schema: {why}")));
+        }
         let description = match tool.get("description") {
             None | Some(Value::Null) => None,
             Some(Value::String(d)) => Some(json!(d)),
@@ -246,7 +254,7 @@ fn tools(tools: Option<&Value>) -> Result<(Option<Value>, HashSet<String>), BadR
         let function = object([
             ("name", Some(json!(name))),
             ("description", description),
-            ("parameters", Some(Value::Object(schema.clone()))),
+            ("parameters", Some(whole)),
         ]);
         out.push(json!({"type": "function", "function": function}));
     }
