@@ -142,10 +142,10 @@ awk '
   END {
     printf "\n%-8s %4s %10s %10s %10s %7s\n", "variant", "conc", "p50 us", "p99 us", "req/s", "errors"
     split("off traced watched", names, " ")
-    for (ci = 1; ci <= 2; ci++) { c = ci == 1 ? 1 : 32
+    for (ci = 1; ci <= 2; ci++) { c = (ci == 1) ? 1 : 32
       for (i = 1; i <= 3; i++) { v = names[i]; printf "%-8s %4d %10.0f %10.0f %10.0f %7d\n", v, c, p50[v, c], p99[v, c], rps[v, c], err[v, c] } }
     printf "\nTargets (against off):\n"
     for (i = 2; i <= 3; i++) { v = names[i]
       r = 100 * rps[v, 32] / rps["off", 32]; d = p50[v, 1] - p50["off", 1]
-      printf "  %-8s c=32 throughput %.1f%% (target >= 85%%): %s;  c=1 p50 %+.0f us (target <= 15): %s\n", v, r, r >= 85 ? "MET" : "MISSED", d, d <= 15 ? "MET" : "MISSED" }
+      printf "  %-8s c=32 throughput %.1f%% (target >= 85%%): %s;  c=1 p50 %+.0f us (target <= 15): %s\n", v, r, (r >= 85 ? "MET" : "MISSED"), d, (d <= 15 ? "MET" : "MISSED") }
   }' "$RESULTS"
