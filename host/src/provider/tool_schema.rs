@@ -94,7 +94,8 @@ mod tests {
 
     #[test]
     fn a_well_formed_schema_passes_and_a_bad_type_is_named_where_it_is() {
-        let good = json!({"type": "object", "properties": {"city": {"type": ["string", "null"]}}, "required": ["city"]});
+        let good =
+            json!({"type": "object", "properties": {"city": {"type": ["string", "null"]}}, "required": ["city"]});
         assert_eq!(check(&good), Ok(()));
         let bad = json!({"type": "object", "properties": {"when": {"type": "spring"}}});
         let err = check(&bad).unwrap_err();

@@ -9,11 +9,11 @@
 
 use serde_json::{Map, Value};
 
-use crate::provider::tool_schema::{self, SchemaError};
 use super::request::InvalidRequest;
 use crate::plugin::{
     ContentPart, JsonSchemaFormat, Message, PartKind, ResponseFormat, Tool, ToolCall, ToolChoice, ToolResult,
 };
+use crate::provider::tool_schema::{self, SchemaError};
 
 fn invalid(param: impl Into<String>, message: impl Into<String>) -> InvalidRequest {
     InvalidRequest { message: message.into(), param: Some(param.into()) }
@@ -197,7 +197,6 @@ fn check_tools(json: &Map<String, Value>) -> Result<Vec<&str>, InvalidRequest> {
 fn valid_tool_name(name: &str) -> bool {
     (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
-
 
 fn check_tool_choice(json: &Map<String, Value>, tools: &[&str]) -> Result<(), InvalidRequest> {
     for key in ["tool_choice", "function_call"] {

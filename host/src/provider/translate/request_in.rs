@@ -240,7 +240,11 @@ fn tools(tools: Option<&Value>) -> Result<(Option<Value>, HashSet<String>), BadR
         // in Anthropic's shape, before anything is routed.
         let whole = Value::Object(schema.clone());
         if let Err(SchemaError { at, why }) = tool_schema::check(&whole) {
-            let param = if at.is_empty() { format!("tools.{j}.input_schema") } else { format!("tools.{j}.input_schema ({at})") };
+            let param = if at.is_empty() {
+                format!("tools.{j}.input_schema")
+            } else {
+                format!("tools.{j}.input_schema ({at})")
+            };
             return Err(bad(param, format!("Invalid JSON Schema: {why}")));
         }
         let description = match tool.get("description") {
@@ -251,11 +255,7 @@ fn tools(tools: Option<&Value>) -> Result<(Option<Value>, HashSet<String>), BadR
         if !names.insert(name.clone()) {
             return Err(bad(format!("tools.{j}.name"), format!("Tool names must be unique: {name:?} appears twice")));
         }
-        let function = object([
-            ("name", Some(json!(name))),
-            ("description", description),
-            ("parameters", Some(whole)),
-        ]);
+        let function = object([("name", Some(json!(name))), ("description", description), ("parameters", Some(whole))]);
         out.push(json!({"type": "function", "function": function}));
     }
     Ok(((!out.is_empty()).then_some(Value::Array(out)), names))
