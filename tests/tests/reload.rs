@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use switchyard_tests::guests;
-use switchyard_tests::proxy::{Proxy, Reply, chat, send_with, simulator};
+use switchyard_tests::proxy::{Proxy, Reply, chat, send, send_with, simulator};
 use switchyard_tests::reload::{ADMIN_TOKEN, replace_atomically, watched_config, with_custom_section};
 
 const SETTLE: Duration = Duration::from_millis(100);
@@ -201,6 +201,26 @@ async fn a_new_version_goes_live_on_baseline_code_and_moves_to_optimized_code_un
         }
     }
     load.finish_without_failures().await;
+
+    // Six policy versions later, memory holds the live and the outgoing version of each
+    // plugin and no more, and says so (issue 12: caches explicit, bounded and visible).
+    let memory = admin(&proxy, "GET", "/admin/memory").await.json();
+    let caches = &memory["caches"];
+    let components = caches["compiled_components"].as_u64().unwrap();
+    assert!((1..=4).contains(&components), "2 plugins, each live + outgoing at most: {memory}");
+    assert!(caches["compiled_component_bytes"].as_u64().unwrap() > 0, "{memory}");
+    assert!(memory["resident_bytes"].as_u64().unwrap() > 1 << 20, "{memory}");
+    let functions = &caches["function_cache"];
+    assert!(functions["misses"].as_u64().unwrap() > 0, "three tier-ups compiled functions: {memory}");
+    let held = functions["memory_bytes"].as_u64().unwrap();
+    match functions["location"].as_str().unwrap() {
+        "disk" => assert_eq!(held, 0, "{memory}"),
+        _ => assert!(held <= functions["memory_budget_bytes"].as_u64().unwrap(), "{memory}"),
+    }
+    let metrics = String::from_utf8(send("GET", &format!("{}/metrics", proxy.base), "").await.body.to_vec()).unwrap();
+    for series in ["switchyard_plugin_cache_bytes{cache=\"components\"}", "switchyard_process_resident_bytes"] {
+        assert!(metrics.contains(series), "{series} missing from /metrics");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,6 +15,13 @@ use crate::plugin::{
     self, CallError, EngineSettings, InstanceStrategy, LoadReport, Plugin, PluginEngine, PluginKind, PluginSpec,
 };
 
+use crate::config::{ClassifierFailMode, GateFailMode, OnReject, PolicyFailMode};
+use crate::route::decide;
+use crate::route::slots::{ClassifierSlot, GateSlot, PolicySlot};
+use crate::route::snapshot::Route;
+use crate::route::RouteError;
+use crate::telemetry::decision::DecisionRecord;
+
 use super::fixtures::{self, Fixture, FixtureError, Output};
 use super::plugin_build::{self, BuildError, BuildOptions, Built};
 use super::project::{Lang, Project, ProjectError};
@@ -225,7 +232,7 @@ fn run_target(engine: &Arc<PluginEngine>, options: &TestOptions, target: Target)
     if let Some(mb) = options.memory_mb.or(target.memory_mb) {
         spec.limits.memory_bytes = mb << 20;
     }
-    let plugin = plugin::blocking::run(plugin::load_bytes(engine, spec, bytes, Instant::now()))?;
+    let plugin = Arc::new(plugin::blocking::run(plugin::load_bytes(engine, spec, bytes, Instant::now()))?);
 
     let outcomes = fixtures
         .iter()
@@ -252,15 +259,55 @@ fn run_target(engine: &Arc<PluginEngine>, options: &TestOptions, target: Target)
     })
 }
 
-/// Calls the plugin on one fixture (blocking: not from inside an async runtime).
-pub fn call(plugin: &Plugin, fixture: &Fixture) -> Result<Output, CallError> {
-    Ok(match plugin.kind() {
-        PluginKind::Classifier => Output::Signals(plugin.classify_blocking(&fixture.request)?),
-        PluginKind::Policy => {
-            Output::Plan(plugin.route_blocking(&fixture.request, &fixture.signals, &fixture.models)?)
+/// Runs one fixture the way a route runs the plugin, through the routing core's stage for
+/// its world ([`decide`]): a classifier's signals as the classify stage gathers them, a
+/// policy's plan as the plan stage checks it (against the fixture's model table, with
+/// duplicates dropped), a gate's verdict as the gate stage calls it. Fail modes are `error`,
+/// so a failure is reported rather than stood in for. Blocking: not from inside a runtime.
+pub fn call(plugin: &Arc<Plugin>, fixture: &Fixture) -> Result<Output, CallError> {
+    plugin::blocking::run(through_core(plugin, fixture))
+}
+
+async fn through_core(plugin: &Arc<Plugin>, fixture: &Fixture) -> Result<Output, CallError> {
+    let mut record = DecisionRecord::default();
+    let plugin_failed = |error: RouteError| match error {
+        RouteError::PluginFailed(error) => error,
+        other => CallError::BadOutput { plugin: plugin.name().to_string(), detail: other.to_string() },
+    };
+    match plugin.kind() {
+        PluginKind::Classifier => {
+            let slot = ClassifierSlot { plugin: plugin.clone(), on_failure: ClassifierFailMode::Error };
+            let signals = decide::classify(std::slice::from_ref(&slot), &fixture.request, &mut record).await;
+            signals.map(Output::Signals).map_err(plugin_failed)
         }
-        PluginKind::Gate => Output::Verdict(plugin.check_blocking(&fixture.request, &fixture.candidate)?),
-    })
+        PluginKind::Policy => {
+            let route = Route {
+                alias: "plugin-test".to_string(),
+                classifiers: Vec::new(),
+                policy: Some(PolicySlot { plugin: plugin.clone(), on_failure: PolicyFailMode::Error }),
+                gates: Vec::new(),
+                default_plan: Vec::new(),
+                on_reject: OnReject::Next,
+                deadline: Duration::from_secs(60),
+                models: fixture.models.iter().map(|m| m.id.clone()).collect(),
+            };
+            let plan = decide::plan(&route, &fixture.request, &fixture.signals, &fixture.models, &mut record).await;
+            plan.map(|plan| Output::Plan(plugin::Plan { steps: plan.steps, reason: plan.reason })).map_err(plugin_failed)
+        }
+        PluginKind::Gate => {
+            let slot = GateSlot { plugin: plugin.clone(), on_failure: GateFailMode::Escalate };
+            decide::check_gate(&slot, &fixture.request, &fixture.candidate).await.0.map(Output::Verdict)
+        }
+    }
+}
+
+/// One warm call of the plugin itself, for timing: what the plugin costs, without the core.
+fn call_plugin(plugin: &Plugin, fixture: &Fixture) -> Result<(), CallError> {
+    match plugin.kind() {
+        PluginKind::Classifier => plugin.classify_blocking(&fixture.request).map(drop),
+        PluginKind::Policy => plugin.route_blocking(&fixture.request, &fixture.signals, &fixture.models).map(drop),
+        PluginKind::Gate => plugin.check_blocking(&fixture.request, &fixture.candidate).map(drop),
+    }
 }
 
 /// Times `iterations` warm calls, round-robin over the fixtures. A guest error is a timed
@@ -270,7 +317,7 @@ fn time_calls(plugin: &Plugin, fixtures: &[Fixture], iterations: usize) -> Resul
     for i in 0..iterations {
         let fixture = &fixtures[i % fixtures.len()];
         let started = Instant::now();
-        let outcome = call(plugin, fixture);
+        let outcome = call_plugin(plugin, fixture);
         timings.push(started.elapsed());
         match outcome {
             Ok(_) | Err(CallError::Guest { .. }) => {}

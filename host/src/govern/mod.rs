@@ -9,6 +9,7 @@
 
 pub mod budget;
 pub mod class;
+pub mod credentials;
 pub mod identity;
 
 use std::sync::{Arc, Mutex, Weak};

@@ -66,8 +66,7 @@ impl ArtifactCache {
         if let Some(hit) = self.get(engine, hash) {
             return Ok(hit);
         }
-        let component = Component::new(engine, bytes)?;
-        self.disk.write(hash, &component);
+        let component = self.disk.keep(engine, hash, Component::new(engine, bytes)?);
         self.lock().insert(hash, component.clone());
         Ok((component, CacheOutcome::Compiled))
     }
@@ -80,6 +79,12 @@ impl ArtifactCache {
         let component: Component = self.disk.read(engine, hash)?;
         self.lock().insert(hash, component.clone());
         Some((component, CacheOutcome::Disk))
+    }
+
+    /// How many compiled components memory holds, and the bytes of their code.
+    pub(crate) fn held(&self) -> (usize, u64) {
+        let memory = self.lock();
+        (memory.len(), memory.values().map(|c| image_bytes(c.image_range())).sum())
     }
 
     /// Forgets compiled versions not in `keep`, so memory does not grow with every reload.
@@ -167,14 +172,26 @@ impl DiskStore {
         }
     }
 
-    fn write<T: Artifact>(&self, hash: ContentHash, artifact: &T) {
+    /// Writes a freshly compiled artifact and returns it mapped from its file, so its machine
+    /// code is file-backed memory: resident only while it runs, reclaimable by the kernel, and
+    /// not anonymous memory held for the life of the process (`bench/memory.sh`). Without a
+    /// disk cache, or when writing fails, the compiled artifact itself.
+    fn keep<T: Artifact>(&self, engine: &Engine, hash: ContentHash, compiled: T) -> T {
+        if self.dir.is_none() || !self.write(hash, &compiled) {
+            return compiled;
+        }
+        self.read(engine, hash).unwrap_or(compiled)
+    }
+
+    fn write<T: Artifact>(&self, hash: ContentHash, artifact: &T) -> bool {
         let Some(path) = self.path(hash) else {
-            return;
+            return false;
         };
         let written = artifact.serialize().map_err(|e| e.to_string().into()).and_then(|b| write_atomically(&path, &b));
-        if let Err(error) = written {
+        if let Err(error) = &written {
             tracing::warn!(path = %path.display(), "cannot write compiled artifact to the cache: {error}");
         }
+        written.is_ok()
     }
 }
 
@@ -203,7 +220,13 @@ pub(crate) struct ModuleCache {
 
 impl ModuleCache {
     /// Language runtimes, a handful per deployment; past this many the cache starts over.
-    const MAX_IN_MEMORY: usize = 16;
+    pub(crate) const MAX_IN_MEMORY: usize = 16;
+
+    /// How many modules memory holds, and the bytes of their code.
+    pub(crate) fn held(&self) -> (usize, u64) {
+        let memory = self.lock();
+        (memory.len(), memory.values().map(|m| image_bytes(m.image_range())).sum())
+    }
 
     pub(crate) fn new(engine: &Engine, dir: Option<PathBuf>) -> Self {
         ModuleCache { disk: DiskStore::new(engine, dir, Some("modules")), memory: Mutex::new(HashMap::new()) }
@@ -224,11 +247,7 @@ impl ModuleCache {
         let compiled_now = cached.is_none();
         let module = match cached {
             Some(module) => module,
-            None => {
-                let module = Module::new(engine, bytes)?;
-                self.disk.write(hash, &module);
-                module
-            }
+            None => self.disk.keep(engine, hash, Module::new(engine, bytes)?),
         };
         let mut memory = self.lock();
         if memory.len() >= Self::MAX_IN_MEMORY {
@@ -242,6 +261,10 @@ impl ModuleCache {
         // Single inserts and lookups: a poisoned lock holds a consistent map.
         self.memory.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+fn image_bytes(range: std::ops::Range<*const u8>) -> u64 {
+    (range.end as usize).saturating_sub(range.start as usize) as u64
 }
 
 /// A stable hex key for "artifacts this engine can load".

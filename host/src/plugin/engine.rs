@@ -17,7 +17,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllo
 
 use super::bindings;
 use super::cache::{ArtifactCache, ModuleCache};
-use super::function_cache::FunctionCache;
+use super::function_cache::{FunctionCache, FunctionCacheStats};
 use super::store::HostState;
 use super::tier::Tier;
 
@@ -57,6 +57,22 @@ impl Default for EngineSettings {
     }
 }
 
+/// The engine's in-memory caches; code held by live plugin versions is counted here too
+/// (a live version's component is the cached one).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CacheReport {
+    /// Compiled components kept for reuse (every live version's, and those a reload may
+    /// swap back to), and the bytes of their machine code.
+    pub compiled_components: usize,
+    pub compiled_component_bytes: u64,
+    /// Core modules the baseline tier shares between components (language runtimes).
+    pub shared_modules: usize,
+    pub shared_module_bytes: u64,
+    pub shared_modules_max: usize,
+    /// Cranelift's incremental cache; `None` when tiering is off.
+    pub function_cache: Option<FunctionCacheStats>,
+}
+
 /// Errors building the engine.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot build the WebAssembly engine: {0}")]
@@ -92,6 +108,8 @@ pub struct PluginEngine {
     /// Winch, present when [`EngineSettings::tiered`] is on and this platform supports it.
     pub(crate) baseline: Option<Baseline>,
     pub(crate) cache: ArtifactCache,
+    /// Cranelift's incremental cache, when tiering (see [`FunctionCache`]).
+    functions: Option<Arc<FunctionCache>>,
     pub(crate) settings: EngineSettings,
     /// Held by the background build of optimized code ([`super::tier`]), one at a time.
     pub(crate) tier_ups: std::sync::Mutex<()>,
@@ -108,13 +126,14 @@ impl PluginEngine {
     /// Builds the engine and starts its epoch ticker.
     pub fn new(settings: EngineSettings) -> Result<Arc<Self>, EngineError> {
         let mut config = optimized_config(&settings);
+        let mut functions = None;
         if settings.tiered {
             // Tier-ups recompile whole components whose functions are mostly unchanged (a new
             // version of a Python plugin carries the same CPython); reusing their machine code
             // cuts the background compile from ~5 s to ~1.5 s.
-            config
-                .enable_incremental_compilation(Arc::new(FunctionCache::default()))
-                .map_err(|e| EngineError(format!("{e:?}")))?;
+            let cache = Arc::new(FunctionCache::new(settings.cache_dir.clone()));
+            config.enable_incremental_compilation(cache.clone()).map_err(|e| EngineError(format!("{e:?}")))?;
+            functions = Some(cache);
         }
         let optimized = Backend::new(&config)?;
         let baseline = if settings.tiered {
@@ -139,7 +158,15 @@ impl PluginEngine {
             .collect();
         spawn_epoch_ticker(engines, settings.epoch_tick, ticker_stop.clone())
             .map_err(|e| EngineError(format!("cannot start the epoch ticker thread: {e}")))?;
-        Ok(Arc::new(PluginEngine { optimized, baseline, cache, settings, tier_ups: Default::default(), ticker_stop }))
+        Ok(Arc::new(PluginEngine {
+            optimized,
+            baseline,
+            cache,
+            functions,
+            settings,
+            tier_ups: Default::default(),
+            ticker_stop,
+        }))
     }
 
     /// The engine and linker that run code of `tier`.
@@ -162,6 +189,21 @@ impl PluginEngine {
     /// live snapshot uses), so memory does not grow with every reload.
     pub fn retain_compiled(&self, keep: &[super::ContentHash]) {
         self.cache.retain(keep);
+    }
+
+    /// What the engine's caches hold in memory now: the admin API's `/admin/memory` and the
+    /// `switchyard_plugin_cache_bytes` metric.
+    pub fn caches(&self) -> CacheReport {
+        let (components, component_bytes) = self.cache.held();
+        let (modules, module_bytes) = self.baseline.as_ref().map_or((0, 0), |b| b.modules.held());
+        CacheReport {
+            compiled_components: components,
+            compiled_component_bytes: component_bytes,
+            shared_modules: modules,
+            shared_module_bytes: module_bytes,
+            shared_modules_max: ModuleCache::MAX_IN_MEMORY,
+            function_cache: self.functions.as_ref().map(|f| f.stats()),
+        }
     }
 
     /// The wasmtime engine that runs optimized code.

@@ -36,6 +36,11 @@ pub enum CallError {
     BadOutput { plugin: String, detail: String },
     #[error("plugin `{plugin}` is quarantined after repeated failures")]
     Quarantined { plugin: String },
+    /// The caller asked a plugin for another world's export (a gate asked to classify): a
+    /// mistake of the caller, refused before an instance is taken and not held against the
+    /// plugin.
+    #[error("plugin `{plugin}` is a {kind}, not a {asked}")]
+    WrongKind { plugin: String, kind: super::PluginKind, asked: super::PluginKind },
 }
 
 impl CallError {
@@ -63,6 +68,7 @@ impl CallError {
             CallError::Guest { .. } => "guest_error",
             CallError::BadOutput { .. } => "bad_output",
             CallError::Quarantined { .. } => "quarantined",
+            CallError::WrongKind { .. } => "wrong_kind",
         }
     }
 }

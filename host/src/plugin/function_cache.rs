@@ -8,19 +8,35 @@
 //! with 21 600 of 22 300 functions reused. It only ever serves the optimized (background)
 //! tier, so it saves CPU time taken from serving rather than time to go live.
 //!
-//! Kept in memory, bounded: past [`FunctionCache::BUDGET_BYTES`] it is emptied and refills
-//! with what the next compilations use.
+//! Where it lives, and why: with a `cache_dir` the entries are files under
+//! `<cache_dir>/functions/`, read when a compilation asks for them. Held in memory, two
+//! language runtimes' worth of entries was ~200 MB of a long-running proxy's RSS that no
+//! request ever used between deploys (`bench/memory.sh`). Without a `cache_dir` they are
+//! kept in memory, bounded: past [`FunctionCache::MEMORY_BUDGET_BYTES`] the map is emptied
+//! and refills with what the next compilations use.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use sha2::{Digest, Sha256};
 use wasmtime::CacheStore;
 
-/// Compiled functions by cache key, with the bytes they hold.
-#[derive(Debug, Default)]
+/// Compiled functions by cache key.
+#[derive(Debug)]
 pub(crate) struct FunctionCache {
-    entries: Mutex<Entries>,
+    store: Store,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+#[derive(Debug)]
+enum Store {
+    Memory(Mutex<Entries>),
+    /// One file per entry, named by the SHA-256 of its key.
+    Disk(PathBuf),
 }
 
 #[derive(Debug, Default)]
@@ -29,34 +45,100 @@ struct Entries {
     bytes: usize,
 }
 
+/// What the cache holds now, for the admin API and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct FunctionCacheStats {
+    /// `"disk"` or `"memory"`.
+    pub location: &'static str,
+    /// Bytes of entries held in this process's memory (0 on disk).
+    pub memory_bytes: u64,
+    pub memory_budget_bytes: u64,
+    pub hits: u64,
+    pub misses: u64,
+}
+
 impl FunctionCache {
     /// Enough for two language runtimes' worth of functions (~60 MB each) and the plugins
-    /// around them.
-    pub const BUDGET_BYTES: usize = 256 << 20;
+    /// around them, when there is no disk to keep them on.
+    pub const MEMORY_BUDGET_BYTES: usize = 160 << 20;
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
-        // Each operation is one map insert or lookup; a poisoned lock holds a consistent map.
-        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// A cache in `dir` when it can be created, else in memory.
+    pub fn new(dir: Option<PathBuf>) -> FunctionCache {
+        let store = match dir.map(|d| d.join("functions")) {
+            Some(dir) => match std::fs::create_dir_all(&dir) {
+                Ok(()) => Store::Disk(dir),
+                Err(error) => {
+                    tracing::warn!("function cache kept in memory: cannot create {}: {error}", dir.display());
+                    Store::Memory(Mutex::default())
+                }
+            },
+            None => Store::Memory(Mutex::default()),
+        };
+        FunctionCache { store, hits: AtomicU64::new(0), misses: AtomicU64::new(0) }
     }
+
+    pub fn stats(&self) -> FunctionCacheStats {
+        let (location, memory_bytes) = match &self.store {
+            Store::Memory(entries) => ("memory", lock(entries).bytes as u64),
+            Store::Disk(_) => ("disk", 0),
+        };
+        FunctionCacheStats {
+            location,
+            memory_bytes,
+            memory_budget_bytes: Self::MEMORY_BUDGET_BYTES as u64,
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+        }
+    }
+
+    fn count(&self, found: bool) {
+        let counter = if found { &self.hits } else { &self.misses };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn lock(entries: &Mutex<Entries>) -> std::sync::MutexGuard<'_, Entries> {
+    // Each operation is one map insert or lookup; a poisoned lock holds a consistent map.
+    entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn file_name(key: &[u8]) -> String {
+    hex::encode(Sha256::digest(key))
 }
 
 impl CacheStore for FunctionCache {
     fn get(&self, key: &[u8]) -> Option<Cow<'_, [u8]>> {
-        self.lock().map.get(key).map(|value| Cow::Owned(value.clone()))
+        let found = match &self.store {
+            Store::Memory(entries) => lock(entries).map.get(key).cloned(),
+            Store::Disk(dir) => std::fs::read(dir.join(file_name(key))).ok(),
+        };
+        self.count(found.is_some());
+        found.map(Cow::Owned)
     }
 
     fn insert(&self, key: &[u8], value: Vec<u8>) -> bool {
-        let mut entries = self.lock();
-        let size = key.len() + value.len();
-        if entries.bytes + size > Self::BUDGET_BYTES {
-            entries.map.clear();
-            entries.bytes = 0;
+        match &self.store {
+            Store::Memory(entries) => {
+                let mut entries = lock(entries);
+                let size = key.len() + value.len();
+                if entries.bytes + size > Self::MEMORY_BUDGET_BYTES {
+                    entries.map.clear();
+                    entries.bytes = 0;
+                }
+                entries.bytes += size;
+                if let Some(old) = entries.map.insert(key.to_vec(), value) {
+                    entries.bytes -= key.len() + old.len();
+                }
+                true
+            }
+            Store::Disk(dir) => {
+                // Written under a temporary name and renamed, so a reader never sees half an
+                // entry; a failed write only costs a recompilation of that function later.
+                let path = dir.join(file_name(key));
+                let partial = path.with_extension(format!("partial-{}", std::process::id()));
+                std::fs::write(&partial, &value).and_then(|()| std::fs::rename(&partial, &path)).is_ok()
+            }
         }
-        entries.bytes += size;
-        if let Some(old) = entries.map.insert(key.to_vec(), value) {
-            entries.bytes -= key.len() + old.len();
-        }
-        true
     }
 }
 
@@ -66,16 +148,32 @@ mod tests {
 
     #[test]
     fn stores_and_returns_entries_and_stays_within_budget() {
-        let cache = FunctionCache::default();
+        let cache = FunctionCache::new(None);
         assert!(cache.get(b"k").is_none());
         cache.insert(b"k", vec![1, 2, 3]);
         assert_eq!(cache.get(b"k").as_deref(), Some(&[1u8, 2, 3][..]));
         cache.insert(b"k", vec![4]);
-        assert_eq!(cache.lock().bytes, 2);
-        let big = vec![0u8; FunctionCache::BUDGET_BYTES / 2];
+        assert_eq!(cache.stats().memory_bytes, 2);
+        let big = vec![0u8; FunctionCache::MEMORY_BUDGET_BYTES / 2];
         cache.insert(b"a", big.clone());
         cache.insert(b"b", big);
-        assert!(cache.lock().bytes <= FunctionCache::BUDGET_BYTES);
+        assert!(cache.stats().memory_bytes <= FunctionCache::MEMORY_BUDGET_BYTES as u64);
         assert!(cache.get(b"b").is_some(), "the newest entry survives a reset");
+        assert_eq!((cache.stats().hits, cache.stats().misses), (3, 1));
+    }
+
+    #[test]
+    fn a_disk_cache_keeps_entries_in_files_and_none_in_memory() {
+        let dir = std::env::temp_dir().join(format!("switchyard-function-cache-{}", std::process::id()));
+        let cache = FunctionCache::new(Some(dir.clone()));
+        assert!(cache.get(b"key").is_none());
+        assert!(cache.insert(b"key", vec![7; 1000]));
+        assert_eq!(cache.get(b"key").as_deref(), Some(&[7u8; 1000][..]));
+        assert_eq!(cache.stats().location, "disk");
+        assert_eq!(cache.stats().memory_bytes, 0);
+        // Another process (a restart) finds what this one wrote.
+        let again = FunctionCache::new(Some(dir.clone()));
+        assert_eq!(again.get(b"key").map(|v| v.len()), Some(1000));
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -50,6 +50,24 @@ pub(crate) enum Exports {
     Gate010(v010::gate::Gate),
 }
 
+impl Exports {
+    /// The world these exports implement.
+    pub fn kind(&self) -> PluginKind {
+        match self {
+            Exports::Classifier(_) | Exports::Classifier010(_) => PluginKind::Classifier,
+            Exports::Policy(_) | Exports::Policy010(_) => PluginKind::Policy,
+            Exports::Gate(_) | Exports::Gate010(_) => PluginKind::Gate,
+        }
+    }
+
+    /// The error for calling these exports as another world's: [`Plugin`](super::Plugin)
+    /// checks the kind before taking an instance, so this names the mismatch if a version's
+    /// exports ever disagree with its declared kind.
+    pub fn called_as(&self, asked: &str) -> wasmtime::Error {
+        wasmtime::Error::msg(format!("a {} component's exports were called as a {asked}", self.kind()))
+    }
+}
+
 /// One live instance and its store.
 pub(crate) struct Instance {
     pub store: Store<HostState>,

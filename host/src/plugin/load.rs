@@ -128,7 +128,13 @@ pub async fn load_hashed(
     let compile_started = Instant::now();
     let compiler = engine.clone();
     let Compiled { component, cache, tier, shared, shared_counts, tier_up_source } =
-        tokio::task::spawn_blocking(move || compile(&compiler, hash, bytes))
+        tokio::task::spawn_blocking(move || {
+            let compiled = compile(&compiler, hash, bytes);
+            if compiled.as_ref().is_ok_and(|c| c.cache == CacheOutcome::Compiled) {
+                super::scratch::release();
+            }
+            compiled
+        })
             .await
             .map_err(|e| LoadError::Task { name: name.clone(), detail: e.to_string() })?
             .map_err(|e| LoadError::Compile { name: name.clone(), path: path.clone(), detail: format!("{e:#}") })?;

@@ -134,6 +134,7 @@ impl Plugin {
     }
 
     pub(crate) async fn classify_on(&self, code: &Arc<Code>, request: &Request) -> Result<Vec<Signal>, CallError> {
+        self.expect_kind(PluginKind::Classifier)?;
         let mut instance = self.acquire(code).await?;
         let call = async {
             match &instance.exports {
@@ -142,7 +143,7 @@ impl Plugin {
                     .call_classify(&mut instance.store, &adapt::request(request))
                     .await
                     .map(|r| r.map(adapt::signals_back)),
-                _ => unreachable_world(),
+                other => Err(other.called_as("classifier")),
             }
         };
         let outcome = guard(call).await;
@@ -162,6 +163,7 @@ impl Plugin {
         signals: &[Signal],
         models: &[ModelInfo],
     ) -> Result<Plan, CallError> {
+        self.expect_kind(PluginKind::Policy)?;
         let mut instance = self.acquire(code).await?;
         let call = async {
             match &instance.exports {
@@ -175,7 +177,7 @@ impl Plugin {
                     )
                     .await
                     .map(|r| r.map(adapt::plan_back)),
-                _ => unreachable_world(),
+                other => Err(other.called_as("policy")),
             }
         };
         let outcome = guard(call).await;
@@ -194,6 +196,7 @@ impl Plugin {
         request: &Request,
         candidate: &Candidate,
     ) -> Result<Verdict, CallError> {
+        self.expect_kind(PluginKind::Gate)?;
         let mut instance = self.acquire(code).await?;
         let call = async {
             match &instance.exports {
@@ -202,7 +205,7 @@ impl Plugin {
                     .call_check(&mut instance.store, &adapt::request(request), &adapt::candidate(candidate))
                     .await
                     .map(|r| r.map(adapt::verdict_back)),
-                _ => unreachable_world(),
+                other => Err(other.called_as("gate")),
             }
         };
         let outcome = guard(call).await;
@@ -229,6 +232,14 @@ impl Plugin {
     /// [`Plugin::check`] for code that is not async.
     pub fn check_blocking(&self, request: &Request, candidate: &Candidate) -> Result<Verdict, CallError> {
         super::blocking::run(self.check(request, candidate))
+    }
+
+    /// Refuses a call of another world's export before an instance is taken.
+    fn expect_kind(&self, asked: PluginKind) -> Result<(), CallError> {
+        if self.kind == asked {
+            return Ok(());
+        }
+        Err(CallError::WrongKind { plugin: self.name.to_string(), kind: self.kind, asked })
     }
 
     /// An instance of `code` armed for one call: warm from its pool or new. Refused at once
@@ -376,10 +387,4 @@ async fn guard<R>(call: impl std::future::Future<Output = wasmtime::Result<R>>) 
             Err(wasmtime::Error::msg(format!("the host panicked while serving the plugin: {what}")))
         }
     }
-}
-
-/// A plugin's exports always match its kind: `WorldPre::new` built them from it. Reaching
-/// the other arm would be a host bug, reported as a trap rather than a panic.
-fn unreachable_world<R>() -> wasmtime::Result<R> {
-    Err(wasmtime::Error::msg("host bug: export called on a plugin of another kind"))
 }

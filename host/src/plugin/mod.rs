@@ -23,6 +23,7 @@ mod loaded;
 mod output;
 mod quarantine;
 pub mod samples;
+mod scratch;
 mod split;
 mod store;
 mod tier;
@@ -39,7 +40,8 @@ pub use bindings::types::{
     Tool, ToolCall, ToolChoice, ToolResult, Verdict,
 };
 pub use cache::{CacheOutcome, ContentHash};
-pub use engine::{EngineError, EngineSettings, PluginEngine};
+pub use engine::{CacheReport, EngineError, EngineSettings, PluginEngine};
+pub use function_cache::FunctionCacheStats;
 pub use error::{CallError, LimitKind};
 pub use instance::InstanceStrategy;
 pub use limits::Limits;

@@ -199,4 +199,7 @@ fn tier_up(plugin: Weak<Plugin>, source: Vec<u8>) {
             state.status = TierUp::Failed { error };
         }
     }
+    drop(state);
+    // The build's scratch, and the baseline code just replaced, go back to the OS now.
+    super::scratch::release();
 }

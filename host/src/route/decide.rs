@@ -36,6 +36,7 @@ use super::snapshot::{ModelEntry, Route};
 use crate::config::{ClassifierFailMode, GateFailMode, OnReject, PolicyFailMode};
 use crate::plugin::{CallError, Candidate, ModelInfo, Request, Signal, Verdict};
 use crate::provider::{Usage, cost_usd};
+pub use crate::telemetry::decision::Observer;
 use crate::telemetry::decision::{Attempt, AttemptOutcome, GateRun, PlanRecord, PlanSource, PluginRun};
 
 /// What a request asked for: a route, or one concrete model (a plain gateway hop).
@@ -103,14 +104,6 @@ pub trait Upstream {
         model: &Arc<ModelEntry>,
         must_complete: bool,
     ) -> impl Future<Output = Result<Answer<Self::Held>, UpstreamFailure>> + Send;
-}
-
-/// Keeps the record of a decision. The core reports each stage as it ends; what is kept (a
-/// decision record, eval counters, a trace) is the observer's business.
-pub trait Observer: Send {
-    fn classified(&mut self, run: PluginRun);
-    fn planned(&mut self, policy: Option<PluginRun>, plan: &PlanRecord);
-    fn attempted(&mut self, attempt: Attempt);
 }
 
 /// The answer a decision returned.
@@ -297,9 +290,7 @@ pub async fn judge(gates: &[GateSlot], request: &Request, candidate: &Candidate)
     let mut runs = Vec::with_capacity(gates.len());
     for slot in gates {
         let name = slot.plugin.name();
-        let started = Instant::now();
-        let result = slot.plugin.check(request, candidate).await;
-        let mut run = GateRun { plugin: name.to_string(), micros: micros(started), ..Default::default() };
+        let (result, mut run) = check_gate(slot, request, candidate).await;
         let verdict = match result {
             Ok(verdict) => verdict,
             Err(error) => {
@@ -339,6 +330,18 @@ pub async fn judge(gates: &[GateSlot], request: &Request, candidate: &Candidate)
         }
     }
     (GateOutcome::Accept, runs)
+}
+
+/// Calls one gate and starts its record; [`judge`] folds a failure into the slot's fail mode,
+/// `plugin test` reports it as it is.
+pub async fn check_gate(
+    slot: &GateSlot,
+    request: &Request,
+    candidate: &Candidate,
+) -> (Result<Verdict, CallError>, GateRun) {
+    let started = Instant::now();
+    let result = slot.plugin.check(request, candidate).await;
+    (result, GateRun { plugin: slot.plugin.name().to_string(), micros: micros(started), ..Default::default() })
 }
 
 /// Tries the plan's steps in order.
@@ -506,20 +509,6 @@ fn record_of(steps: &[String], reason: &str, source: PlanSource) -> PlanRecord {
 fn dedupe(steps: Vec<String>) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
     steps.into_iter().filter(|s| seen.insert(s.clone())).collect()
-}
-
-/// The decision record keeps itself: the proxy's recorder and tests observe into one.
-impl Observer for crate::telemetry::decision::DecisionRecord {
-    fn classified(&mut self, run: PluginRun) {
-        self.classifiers.push(run);
-    }
-    fn planned(&mut self, policy: Option<PluginRun>, plan: &PlanRecord) {
-        self.policy = policy;
-        self.plan = plan.clone();
-    }
-    fn attempted(&mut self, attempt: Attempt) {
-        self.attempts.push(attempt);
-    }
 }
 
 #[cfg(test)]

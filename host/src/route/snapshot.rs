@@ -13,6 +13,7 @@ use crate::plugin::{
     QuarantinePolicy,
 };
 use crate::provider::{HealthBook, Provider, Providers, SetupError};
+use crate::telemetry::live::cascade::{Catalog, ModelFacts};
 
 /// A model a request may be sent to, with the client that reaches it.
 #[derive(Debug)]
@@ -331,4 +332,17 @@ fn assemble_route(
         deadline: config.request_deadline(alias),
         models,
     })
+}
+
+/// The live dashboard's cascade tally reads tiers, prices and default plans from the snapshot.
+impl Catalog for Snapshot {
+    fn model(&self, id: &str) -> Option<ModelFacts> {
+        self.models
+            .get(id)
+            .map(|m| ModelFacts { tier: m.config.tier, prices: m.config.prices().map(|p| (p.input, p.output)) })
+    }
+
+    fn route_models(&self, route: &str) -> &[String] {
+        self.routes.get(route).map(|r| r.default_plan.as_slice()).unwrap_or_default()
+    }
 }

@@ -3,44 +3,14 @@
 
 use std::sync::Arc;
 
-use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
+use http::{HeaderValue, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use serde_json::json;
 
-use super::auth;
 use super::body::{Body, full};
 use super::error::ApiError;
 use crate::app::App;
-use crate::config::Config;
-
-/// How admin requests prove who they are.
-#[derive(Debug, Clone)]
-pub enum AdminAuth {
-    /// No token configured: the admin API answers 404.
-    Disabled,
-    /// The SHA-256 of the admin token: from `admin.token_env` (hashed at load) or given as
-    /// `admin.token_sha256`.
-    Digest([u8; 32]),
-}
-
-impl AdminAuth {
-    pub fn from_config(config: &Config) -> AdminAuth {
-        let digest = match &config.secrets().admin_token {
-            Some(token) => Some(auth::digest(token.expose())),
-            None => config.admin.token_sha256.as_deref().and_then(auth::decode_digest),
-        };
-        digest.map_or(AdminAuth::Disabled, AdminAuth::Digest)
-    }
-
-    /// Whether `headers` carry the right bearer token. Compares hashes, so the time taken
-    /// says nothing about how much of a guess was right.
-    pub(crate) fn allows(&self, headers: &HeaderMap) -> bool {
-        match (self, auth::bearer(headers)) {
-            (AdminAuth::Digest(expected), Some(given)) => auth::equal(&auth::digest(given.trim()), expected),
-            _ => false,
-        }
-    }
-}
+use crate::govern::credentials::AdminAuth;
 
 /// Answers `/admin/*`.
 pub async fn handle(app: Arc<App>, request: Request<Incoming>, path: &str) -> Response<Body> {
@@ -75,6 +45,7 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>, path: &str) -> Re
     match (method.as_str(), path) {
         ("GET", "/admin/plugins") => json_response(StatusCode::OK, plugins(&app)),
         ("GET", "/admin/snapshot") => json_response(StatusCode::OK, snapshot(&app)),
+        ("GET", "/admin/memory") => json_response(StatusCode::OK, memory(&app)),
         ("POST", "/admin/reload") => match crate::reload::reload(&app, "admin").await {
             Ok(version) => json_response(StatusCode::OK, json!({"ok": true, "version": version})),
             Err(error) => json_response(
@@ -83,7 +54,7 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>, path: &str) -> Re
             ),
         },
         (method, path) => ApiError::not_found(format!(
-            "No admin endpoint {method} {path}: GET /admin/plugins, GET /admin/snapshot, POST /admin/reload, GET|POST /admin/keys, DELETE /admin/keys/ID, GET /admin/state."
+            "No admin endpoint {method} {path}: GET /admin/plugins, GET /admin/snapshot, GET /admin/memory, POST /admin/reload, GET|POST /admin/keys, DELETE /admin/keys/ID, GET /admin/state."
         ))
         .into_response(),
     }
@@ -160,4 +131,17 @@ fn json_response(status: StatusCode, body: serde_json::Value) -> Response<Body> 
     *response.status_mut() = status;
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
+}
+
+/// What the process holds in memory and where: its RSS, the plugin engine's caches, and the
+/// warm instances of every serving plugin.
+fn memory(app: &App) -> serde_json::Value {
+    let snapshot = app.snapshot();
+    let mut warm: Vec<_> = snapshot.plugins.values().map(|p| json!({"plugin": p.name(), "idle_instances": p.idle_instances()})).collect();
+    warm.sort_by(|a, b| a["plugin"].as_str().cmp(&b["plugin"].as_str()));
+    json!({
+        "resident_bytes": crate::telemetry::resident_bytes(),
+        "caches": app.engine().caches(),
+        "warm_instances": warm,
+    })
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use http::HeaderMap;
 
-use super::auth::{bearer, digest};
+use crate::govern::credentials::{bearer, digest};
 use super::error::ApiError;
 use crate::app::App;
 use crate::govern::Identity;

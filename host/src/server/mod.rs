@@ -3,7 +3,6 @@
 
 pub mod admin;
 pub mod admin_keys;
-pub mod auth;
 pub mod body;
 pub mod chat;
 pub mod embeddings;

@@ -25,6 +25,7 @@ pub async fn route(app: Arc<App>, request: Request<Incoming>) -> Response<Body> 
         (&Method::GET, "/metrics") => {
             let snapshot = app.snapshot();
             app.metrics().observe_quarantine(snapshot.plugins.values().map(|p| (p.name(), p.is_quarantined())));
+            app.metrics().observe_memory(&app.engine().caches(), crate::telemetry::resident_bytes());
             text(200, &app.metrics().encode(), "application/openmetrics-text; version=1.0.0; charset=utf-8")
         }
         (method, "/v1/messages" | "/v1/messages/count_tokens") => {

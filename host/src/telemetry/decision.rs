@@ -231,3 +231,26 @@ pub fn now_ms() -> u64 {
     use std::time::{SystemTime, UNIX_EPOCH};
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
+
+/// Keeps the record of a decision. The routing core (`route::decide`) reports each stage as it
+/// ends; what is kept (a decision record, eval counters, a trace) is the observer's business.
+/// The trait lives here, below the core, so telemetry's observers need not import `route`.
+pub trait Observer: Send {
+    fn classified(&mut self, run: PluginRun);
+    fn planned(&mut self, policy: Option<PluginRun>, plan: &PlanRecord);
+    fn attempted(&mut self, attempt: Attempt);
+}
+
+/// The decision record keeps itself: the proxy's recorder and tests observe into one.
+impl Observer for DecisionRecord {
+    fn classified(&mut self, run: PluginRun) {
+        self.classifiers.push(run);
+    }
+    fn planned(&mut self, policy: Option<PluginRun>, plan: &PlanRecord) {
+        self.policy = policy;
+        self.plan = plan.clone();
+    }
+    fn attempted(&mut self, attempt: Attempt) {
+        self.attempts.push(attempt);
+    }
+}

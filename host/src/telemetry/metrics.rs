@@ -52,6 +52,11 @@ struct PluginName {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CacheLabel {
+    cache: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ModelLabel {
     model: String,
 }
@@ -126,6 +131,8 @@ pub struct Metrics {
     quarantined: Family<PluginName, Gauge>,
     in_flight: Gauge,
     rejected_overload: Counter,
+    cache_bytes: Family<CacheLabel, Gauge>,
+    resident_bytes: Gauge,
 }
 
 impl Default for Metrics {
@@ -205,6 +212,20 @@ impl Metrics {
             "Requests refused because too many were in flight",
             rejected_overload.clone(),
         );
+        let cache_bytes = Family::<CacheLabel, Gauge>::default();
+        registry.register_with_unit(
+            "plugin_cache",
+            "Memory held by the plugin engine's caches: compiled components, shared core modules, Cranelift's function cache (0 when it is on disk)",
+            Unit::Bytes,
+            cache_bytes.clone(),
+        );
+        let resident_bytes = Gauge::default();
+        registry.register_with_unit(
+            "process_resident",
+            "Resident set size of the process (VmRSS)",
+            Unit::Bytes,
+            resident_bytes.clone(),
+        );
         Metrics {
             routes: RwLock::default(),
             plugins: RwLock::default(),
@@ -224,6 +245,8 @@ impl Metrics {
             quarantined,
             in_flight,
             rejected_overload,
+            cache_bytes,
+            resident_bytes,
         }
     }
 
@@ -348,6 +371,19 @@ impl Metrics {
     pub fn observe_quarantine<'a>(&self, plugins: impl IntoIterator<Item = (&'a str, bool)>) {
         for (plugin, quarantined) in plugins {
             self.quarantined.get_or_create(&PluginName { plugin: plugin.to_string() }).set(i64::from(quarantined));
+        }
+    }
+
+    /// Sets the cache and resident-memory gauges (at scrape time).
+    pub fn observe_memory(&self, caches: &crate::plugin::CacheReport, resident: Option<u64>) {
+        let set = |cache: &'static str, bytes: u64| {
+            self.cache_bytes.get_or_create(&CacheLabel { cache }).set(i64::try_from(bytes).unwrap_or(i64::MAX));
+        };
+        set("components", caches.compiled_component_bytes);
+        set("shared_modules", caches.shared_module_bytes);
+        set("functions", caches.function_cache.map_or(0, |f| f.memory_bytes));
+        if let Some(resident) = resident {
+            self.resident_bytes.set(i64::try_from(resident).unwrap_or(i64::MAX));
         }
     }
 

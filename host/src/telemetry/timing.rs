@@ -10,8 +10,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use crate::route::Observer;
-use crate::telemetry::decision::{Attempt, DecisionRecord, PlanRecord, PluginRun};
+use crate::telemetry::decision::{Attempt, DecisionRecord, Observer, PlanRecord, PluginRun};
 
 /// The span id of the upstream call in flight, set by the upstream before it calls and
 /// taken by the observer when the core reports the attempt (0: the step was skipped).

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 
-use super::admin::AdminAuth;
+use crate::govern::credentials::AdminAuth;
 use super::body::{Body, full};
 use super::error::ApiError;
 use crate::app::App;

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::route::snapshot::Snapshot;
 use crate::telemetry::decision::{AttemptOutcome, DecisionRecord};
 
 /// What the tally needs to know about the models: their tier and prices (per million
@@ -21,18 +20,6 @@ pub struct ModelFacts {
     pub tier: u32,
     /// Input and output price per million tokens; `None` for an unpriced model.
     pub prices: Option<(f64, f64)>,
-}
-
-impl Catalog for Snapshot {
-    fn model(&self, id: &str) -> Option<ModelFacts> {
-        self.models
-            .get(id)
-            .map(|m| ModelFacts { tier: m.config.tier, prices: m.config.prices().map(|p| (p.input, p.output)) })
-    }
-
-    fn route_models(&self, route: &str) -> &[String] {
-        self.routes.get(route).map(|r| r.default_plan.as_slice()).unwrap_or_default()
-    }
 }
 
 /// Routes tallied before new ones are counted under `other` (routes come from the config, so

@@ -1,6 +1,9 @@
-//! Client API keys: optional, so the proxy can be exposed beyond a private network. Keys are
-//! compared by SHA-256, so the config may hold hashes only and comparisons take the same
-//! time however much of a guess is right.
+//! Credentials: the client API keys and the admin token, as the config gives them.
+//!
+//! Client keys are optional, so the proxy can be exposed beyond a private network. Keys and
+//! tokens are compared by SHA-256, so the config may hold hashes only and comparisons take the
+//! same time however much of a guess is right. They live below `server/` because application
+//! state ([`crate::app::App`]) holds them and must not import the HTTP layer.
 
 use http::{HeaderMap, header};
 use sha2::{Digest, Sha256};
@@ -50,6 +53,35 @@ impl ClientKeys {
         }
         let key = bearer(headers).or_else(|| headers.get("api-key").and_then(|v| v.to_str().ok()))?;
         Some(hex::encode(&digest(key.trim())[..6]))
+    }
+}
+
+/// How admin requests prove who they are.
+#[derive(Debug, Clone)]
+pub enum AdminAuth {
+    /// No token configured: the admin API answers 404.
+    Disabled,
+    /// The SHA-256 of the admin token: from `admin.token_env` (hashed at load) or given as
+    /// `admin.token_sha256`.
+    Digest([u8; 32]),
+}
+
+impl AdminAuth {
+    pub fn from_config(config: &Config) -> AdminAuth {
+        let digest = match &config.secrets().admin_token {
+            Some(token) => Some(digest(token.expose())),
+            None => config.admin.token_sha256.as_deref().and_then(decode_digest),
+        };
+        digest.map_or(AdminAuth::Disabled, AdminAuth::Digest)
+    }
+
+    /// Whether `headers` carry the right bearer token. Compares hashes, so the time taken
+    /// says nothing about how much of a guess was right.
+    pub fn allows(&self, headers: &HeaderMap) -> bool {
+        match (self, bearer(headers)) {
+            (AdminAuth::Digest(expected), Some(given)) => equal(&digest(given.trim()), expected),
+            _ => false,
+        }
     }
 }
 
