@@ -13,11 +13,11 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::{self, Config};
 use crate::govern::Governance;
+use crate::govern::credentials::{AdminAuth, ClientKeys};
 use crate::plugin::{EngineError, PluginEngine};
 use crate::provider::{HealthBook, HealthOptions};
 use crate::reload::status::ReloadStatus;
 use crate::route::snapshot::{Snapshot, SnapshotError};
-use crate::govern::credentials::{AdminAuth, ClientKeys};
 use crate::telemetry::decision_log::OpenError;
 use crate::telemetry::otlp::OtlpError;
 use crate::telemetry::{DecisionLog, DecisionSink, Metrics, Telemetry};

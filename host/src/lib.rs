@@ -6,6 +6,10 @@
 //! the classifiers, policies and gates. Off the request path, [`eval`] replays a route's
 //! plugins over labelled data to show what the route buys (`switchyard eval`, see EVAL.md).
 
+// mimalloc's C library, linked into every binary built on this crate (tests and benches
+// included), not only the one that makes it the global allocator: `plugin::scratch` calls it.
+extern crate mimalloc;
+
 pub mod app;
 pub mod cli;
 pub mod config;

@@ -16,10 +16,10 @@ use crate::plugin::{
 };
 
 use crate::config::{ClassifierFailMode, GateFailMode, OnReject, PolicyFailMode};
+use crate::route::RouteError;
 use crate::route::decide;
 use crate::route::slots::{ClassifierSlot, GateSlot, PolicySlot};
 use crate::route::snapshot::Route;
-use crate::route::RouteError;
 use crate::telemetry::decision::DecisionRecord;
 
 use super::fixtures::{self, Fixture, FixtureError, Output};
@@ -292,7 +292,8 @@ async fn through_core(plugin: &Arc<Plugin>, fixture: &Fixture) -> Result<Output,
                 models: fixture.models.iter().map(|m| m.id.clone()).collect(),
             };
             let plan = decide::plan(&route, &fixture.request, &fixture.signals, &fixture.models, &mut record).await;
-            plan.map(|plan| Output::Plan(plugin::Plan { steps: plan.steps, reason: plan.reason })).map_err(plugin_failed)
+            plan.map(|plan| Output::Plan(plugin::Plan { steps: plan.steps, reason: plan.reason }))
+                .map_err(plugin_failed)
         }
         PluginKind::Gate => {
             let slot = GateSlot { plugin: plugin.clone(), on_failure: GateFailMode::Escalate };

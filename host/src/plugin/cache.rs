@@ -249,11 +249,18 @@ impl ModuleCache {
             Some(module) => module,
             None => self.disk.keep(engine, hash, Module::new(engine, bytes)?),
         };
-        let mut memory = self.lock();
-        if memory.len() >= Self::MAX_IN_MEMORY {
-            memory.clear();
+        // With a disk cache, a module is mapped from its file whenever a baseline load needs
+        // it, and lives exactly as long as the baseline code linked to it: once every version
+        // has tiered up, a language runtime's baseline code (tens of MB each) leaves memory
+        // instead of staying resident until the next deploy. Without one, memory is the only
+        // place to keep it.
+        if self.disk.dir.is_none() {
+            let mut memory = self.lock();
+            if memory.len() >= Self::MAX_IN_MEMORY {
+                memory.clear();
+            }
+            memory.insert(hash, module.clone());
         }
-        memory.insert(hash, module.clone());
         Ok((module, compiled_now))
     }
 

@@ -135,9 +135,13 @@ pub async fn load_hashed(
             }
             compiled
         })
-            .await
-            .map_err(|e| LoadError::Task { name: name.clone(), detail: e.to_string() })?
-            .map_err(|e| LoadError::Compile { name: name.clone(), path: path.clone(), detail: format!("{e:#}") })?;
+        .await
+        .map_err(|e| LoadError::Task { name: name.clone(), detail: e.to_string() })?
+        .map_err(|e| LoadError::Compile {
+            name: name.clone(),
+            path: path.clone(),
+            detail: format!("{e:#}"),
+        })?;
     let compile = compile_started.elapsed();
 
     let link_started = Instant::now();

@@ -41,8 +41,8 @@ pub use bindings::types::{
 };
 pub use cache::{CacheOutcome, ContentHash};
 pub use engine::{CacheReport, EngineError, EngineSettings, PluginEngine};
-pub use function_cache::FunctionCacheStats;
 pub use error::{CallError, LimitKind};
+pub use function_cache::FunctionCacheStats;
 pub use instance::InstanceStrategy;
 pub use limits::Limits;
 pub use load::{LoadError, PluginSpec, load, load_blocking, load_bytes, load_hashed};

@@ -137,7 +137,8 @@ fn json_response(status: StatusCode, body: serde_json::Value) -> Response<Body> 
 /// warm instances of every serving plugin.
 fn memory(app: &App) -> serde_json::Value {
     let snapshot = app.snapshot();
-    let mut warm: Vec<_> = snapshot.plugins.values().map(|p| json!({"plugin": p.name(), "idle_instances": p.idle_instances()})).collect();
+    let mut warm: Vec<_> =
+        snapshot.plugins.values().map(|p| json!({"plugin": p.name(), "idle_instances": p.idle_instances()})).collect();
     warm.sort_by(|a, b| a["plugin"].as_str().cmp(&b["plugin"].as_str()));
     json!({
         "resident_bytes": crate::telemetry::resident_bytes(),

@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use http::HeaderMap;
 
-use crate::govern::credentials::{bearer, digest};
 use super::error::ApiError;
 use crate::app::App;
 use crate::govern::Identity;
+use crate::govern::credentials::{bearer, digest};
 
 /// The caller's identity; `Ok(None)` for an open API or a plain client key.
 pub fn identify(app: &App, headers: &HeaderMap) -> Result<Option<Arc<Identity>>, ApiError> {

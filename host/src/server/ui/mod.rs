@@ -13,10 +13,10 @@ use std::sync::Arc;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 
-use crate::govern::credentials::AdminAuth;
 use super::body::{Body, full};
 use super::error::ApiError;
 use crate::app::App;
+use crate::govern::credentials::AdminAuth;
 
 /// An embedded file: its path under `/ui`, content type and bytes.
 struct Asset {
