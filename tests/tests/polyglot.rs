@@ -146,12 +146,17 @@ fn js_examples_pass_their_fixtures() {
     }
 }
 
-fn load(path: &Path, kind: PluginKind, strategy: InstanceStrategy, config: serde_json::Value) -> plugin::Plugin {
+fn load(
+    path: &Path,
+    kind: PluginKind,
+    strategy: InstanceStrategy,
+    config: serde_json::Value,
+) -> std::sync::Arc<plugin::Plugin> {
     let mut spec = PluginSpec::new("polyglot", kind, path);
     spec.config = config;
     spec.limits.deadline = TEST_DEADLINE;
     spec.strategy = strategy;
-    plugin::load_blocking(&engine(), spec).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    std::sync::Arc::new(plugin::load_blocking(&engine(), spec).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
 }
 
 #[test]

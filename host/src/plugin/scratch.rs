@@ -15,11 +15,17 @@ unsafe extern "C" {
     fn mi_collect(force: bool);
 }
 
-/// Collects freed memory on every compile thread and this one. Blocking: waits for each
-/// pool thread to finish the job it is on.
+/// Collects freed memory on this thread now, and on every compile thread from a short-lived
+/// thread of its own: a pool thread busy with another compilation takes the job when it is
+/// done, and nothing (a load going live, a tier-up) waits for that.
 pub(crate) fn release() {
     // SAFETY: `mi_collect` only walks the calling thread's own heap; it is always safe to
     // call, from any thread, at any time.
-    rayon::broadcast(|_| unsafe { mi_collect(true) });
     unsafe { mi_collect(true) };
+    let spawned = std::thread::Builder::new().name("switchyard-collect".into()).spawn(|| {
+        rayon::broadcast(|_| unsafe { mi_collect(true) });
+    });
+    if let Err(error) = spawned {
+        tracing::debug!("compile threads not collected: cannot start a thread: {error}");
+    }
 }
