@@ -177,7 +177,7 @@ impl DiskStore {
     /// not anonymous memory held for the life of the process (`bench/memory.sh`). Without a
     /// disk cache, or when writing fails, the compiled artifact itself.
     fn keep<T: Artifact>(&self, engine: &Engine, hash: ContentHash, compiled: T) -> T {
-        if self.dir.is_none() || !self.write(hash, &compiled) {
+        if !self.write(hash, &compiled) {
             return compiled;
         }
         self.read(engine, hash).unwrap_or(compiled)
@@ -195,7 +195,10 @@ impl DiskStore {
     }
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Box<dyn std::error::Error>> {
+/// Writes `bytes` to `path` through a temporary file unique to this process and write, then a
+/// rename, so a reader (another thread, another replica sharing the directory) never sees a
+/// partial file.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Box<dyn std::error::Error>> {
     static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let dir = path.parent().ok_or("artifact path has no parent")?;
     std::fs::create_dir_all(dir)?;

@@ -131,13 +131,8 @@ impl CacheStore for FunctionCache {
                 }
                 true
             }
-            Store::Disk(dir) => {
-                // Written under a temporary name and renamed, so a reader never sees half an
-                // entry; a failed write only costs a recompilation of that function later.
-                let path = dir.join(file_name(key));
-                let partial = path.with_extension(format!("partial-{}", std::process::id()));
-                std::fs::write(&partial, &value).and_then(|()| std::fs::rename(&partial, &path)).is_ok()
-            }
+            // A failed write only costs a recompilation of that function later.
+            Store::Disk(dir) => super::cache::write_atomically(&dir.join(file_name(key)), &value).is_ok(),
         }
     }
 }

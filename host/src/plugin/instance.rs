@@ -63,7 +63,7 @@ impl Exports {
     /// The error for calling these exports as another world's: [`Plugin`](super::Plugin)
     /// checks the kind before taking an instance, so this names the mismatch if a version's
     /// exports ever disagree with its declared kind.
-    pub fn called_as(&self, asked: &str) -> wasmtime::Error {
+    pub fn called_as(&self, asked: PluginKind) -> wasmtime::Error {
         wasmtime::Error::msg(format!("a {} component's exports were called as a {asked}", self.kind()))
     }
 }

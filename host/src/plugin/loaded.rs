@@ -143,7 +143,7 @@ impl Plugin {
                     .call_classify(&mut instance.store, &adapt::request(request))
                     .await
                     .map(|r| r.map(adapt::signals_back)),
-                other => Err(other.called_as("classifier")),
+                other => Err(other.called_as(PluginKind::Classifier)),
             }
         };
         let outcome = guard(call).await;
@@ -177,7 +177,7 @@ impl Plugin {
                     )
                     .await
                     .map(|r| r.map(adapt::plan_back)),
-                other => Err(other.called_as("policy")),
+                other => Err(other.called_as(PluginKind::Policy)),
             }
         };
         let outcome = guard(call).await;
@@ -205,7 +205,7 @@ impl Plugin {
                     .call_check(&mut instance.store, &adapt::request(request), &adapt::candidate(candidate))
                     .await
                     .map(|r| r.map(adapt::verdict_back)),
-                other => Err(other.called_as("gate")),
+                other => Err(other.called_as(PluginKind::Gate)),
             }
         };
         let outcome = guard(call).await;

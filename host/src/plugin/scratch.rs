@@ -4,8 +4,8 @@
 //! the threads of wasmtime's parallel compilation (rayon's global pool). The allocator
 //! (mimalloc) returns a thread's freed pages only when that thread next allocates or
 //! collects, and compile threads sit idle between deploys, so without this a proxy kept a
-//! deploy's peak resident until the next one (`bench/memory.sh`). Each pool thread, then the
-//! caller, is asked to collect.
+//! deploy's peak resident until the next one (`bench/memory.sh`). The caller, then each pool
+//! thread, is asked to collect.
 //!
 //! A binary on another global allocator loses nothing: mimalloc's own heaps are then empty
 //! and collecting them is a no-op.
