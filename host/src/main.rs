@@ -93,6 +93,13 @@ enum Command {
         #[command(subcommand)]
         command: PluginCommand,
     },
+    /// Compile one component for a parent `switchyard` process (its request as JSON, the wasm
+    /// on stdin) and exit; see host/src/plugin/compile.rs.
+    #[command(name = "compile-worker", hide = true)]
+    CompileWorker {
+        #[arg(long)]
+        request: String,
+    },
 }
 
 #[derive(clap::Args)]
@@ -364,6 +371,12 @@ struct PackArgs {
 fn main() -> ExitCode {
     purge_freed_memory_at_once();
     let cli = Cli::parse();
+    // Large components compile in a child process of this same binary, so the compiler's
+    // memory leaves with it ([runtime] compile_worker).
+    match std::env::current_exe() {
+        Ok(exe) => switchyard::plugin::enable_compile_worker(exe),
+        Err(error) => tracing::debug!("components compile in this process: {error}"),
+    }
     // `serve` reads its default format from the config it loads; the rest start logging now.
     let serving = matches!(cli.command, Command::Serve { .. });
     if !serving || cli.log_format.is_some() {
@@ -461,6 +474,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plugin { command: PluginCommand::Build { dir, args } } => Ok(plugin_dev::build(dir, &args)?),
         Command::Plugin { command: PluginCommand::Test(args) } => Ok(plugin_dev::test(&args)?),
         Command::Plugin { command } => runtime()?.block_on(package_command(command)),
+        Command::CompileWorker { request } => std::process::exit(switchyard::plugin::compile::worker_main(&request)),
     }
 }
 

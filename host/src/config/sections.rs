@@ -100,6 +100,16 @@ pub struct RuntimeConfig {
     /// code in under a second and moves to optimized (Cranelift) code built in the
     /// background. Default true; false waits for the optimized build before serving.
     pub tiered_compilation: bool,
+    /// Compile large (Python, JS) components in a short-lived worker process, so the
+    /// compiler's working memory (hundreds of MB) leaves with it instead of staying in the
+    /// proxy's RSS, and a hostile component's compile is bounded by the two limits below.
+    /// Default true.
+    pub compile_worker: bool,
+    /// Wall time one worker compile may take before it is stopped and the load refused.
+    /// Default 300 000 ms.
+    pub compile_timeout_ms: u64,
+    /// Writable memory one compile worker may use, in MiB. Default 4096.
+    pub compile_memory_mb: u64,
 }
 
 impl RuntimeConfig {
@@ -113,6 +123,10 @@ impl RuntimeConfig {
             max_instances: self.max_instances,
             cache_dir: Some(base_dir.join(&self.cache_dir)),
             tiered: self.tiered_compilation,
+            compile_worker: self.compile_worker.then(|| crate::plugin::WorkerLimits {
+                timeout: std::time::Duration::from_millis(self.compile_timeout_ms.max(1)),
+                memory_bytes: self.compile_memory_mb.max(1) << 20,
+            }),
         }
     }
 }
@@ -126,6 +140,9 @@ impl Default for RuntimeConfig {
             max_memory_mb: 1024,
             max_instances: 1000,
             tiered_compilation: true,
+            compile_worker: true,
+            compile_timeout_ms: 300_000,
+            compile_memory_mb: 4096,
         }
     }
 }

@@ -16,6 +16,9 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 use wasmtime::{Engine, Module};
 
+use super::compile::Artifact;
+use super::engine::Backend;
+
 /// SHA-256 of a plugin's wasm bytes, the identity of a plugin version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ContentHash(pub [u8; 32]);
@@ -59,14 +62,14 @@ impl ArtifactCache {
     /// (compilation takes up to seconds): call it from a blocking thread.
     pub(crate) fn get_or_compile(
         &self,
-        engine: &Engine,
+        backend: &Backend,
         hash: ContentHash,
         bytes: &[u8],
     ) -> wasmtime::Result<(Component, CacheOutcome)> {
-        if let Some(hit) = self.get(engine, hash) {
+        if let Some(hit) = self.get(&backend.engine, hash) {
             return Ok(hit);
         }
-        let component = self.disk.keep(engine, hash, Component::new(engine, bytes)?);
+        let component: Component = backend.compile(bytes, self.disk.path(hash).as_deref())?;
         self.lock().insert(hash, component.clone());
         Ok((component, CacheOutcome::Compiled))
     }
@@ -99,34 +102,6 @@ impl ArtifactCache {
     }
 }
 
-/// What the disk cache holds: compiled components and compiled core modules.
-trait Artifact: Sized {
-    fn serialize(&self) -> wasmtime::Result<Vec<u8>>;
-    /// # Safety
-    /// As wasmtime's `deserialize_file`: `path` must hold an artifact wasmtime serialized.
-    unsafe fn deserialize_file(engine: &Engine, path: &Path) -> wasmtime::Result<Self>;
-}
-
-impl Artifact for Component {
-    fn serialize(&self) -> wasmtime::Result<Vec<u8>> {
-        Component::serialize(self)
-    }
-    unsafe fn deserialize_file(engine: &Engine, path: &Path) -> wasmtime::Result<Self> {
-        // SAFETY: passed on from the caller.
-        unsafe { Component::deserialize_file(engine, path) }
-    }
-}
-
-impl Artifact for Module {
-    fn serialize(&self) -> wasmtime::Result<Vec<u8>> {
-        Module::serialize(self)
-    }
-    unsafe fn deserialize_file(engine: &Engine, path: &Path) -> wasmtime::Result<Self> {
-        // SAFETY: passed on from the caller.
-        unsafe { Module::deserialize_file(engine, path) }
-    }
-}
-
 /// Compiled artifacts on disk, one file per content hash, under a directory named by the
 /// engine's compatibility key (`None`: no disk cache).
 struct DiskStore {
@@ -156,7 +131,8 @@ impl DiskStore {
             return None;
         }
         // SAFETY: `deserialize_file` trusts the file to be machine code wasmtime produced.
-        // It is sound here because only `write` creates files under this directory, it
+        // It is sound here because only this binary creates files under this directory
+        // (`compile::keep`, or a compile worker of this binary and these settings), it
         // writes them whole (temp file + rename, so a reader never sees a partial artifact),
         // and the path embeds both the content hash of the source wasm and the engine's
         // compatibility key, so the artifact matches the bytes and engine asking for it.
@@ -170,28 +146,6 @@ impl DiskStore {
                 None
             }
         }
-    }
-
-    /// Writes a freshly compiled artifact and returns it mapped from its file, so its machine
-    /// code is file-backed memory: resident only while it runs, reclaimable by the kernel, and
-    /// not anonymous memory held for the life of the process (`bench/memory.sh`). Without a
-    /// disk cache, or when writing fails, the compiled artifact itself.
-    fn keep<T: Artifact>(&self, engine: &Engine, hash: ContentHash, compiled: T) -> T {
-        if !self.write(hash, &compiled) {
-            return compiled;
-        }
-        self.read(engine, hash).unwrap_or(compiled)
-    }
-
-    fn write<T: Artifact>(&self, hash: ContentHash, artifact: &T) -> bool {
-        let Some(path) = self.path(hash) else {
-            return false;
-        };
-        let written = artifact.serialize().map_err(|e| e.to_string().into()).and_then(|b| write_atomically(&path, &b));
-        if let Err(error) = &written {
-            tracing::warn!(path = %path.display(), "cannot write compiled artifact to the cache: {error}");
-        }
-        written.is_ok()
     }
 }
 
@@ -239,18 +193,18 @@ impl ModuleCache {
     /// it was compiled now. Blocking.
     pub(crate) fn get_or_compile(
         &self,
-        engine: &Engine,
+        backend: &Backend,
         hash: ContentHash,
         bytes: &[u8],
     ) -> wasmtime::Result<(Module, bool)> {
         if let Some(module) = self.lock().get(&hash) {
             return Ok((module.clone(), false));
         }
-        let cached: Option<Module> = self.disk.read(engine, hash);
+        let cached: Option<Module> = self.disk.read(&backend.engine, hash);
         let compiled_now = cached.is_none();
         let module = match cached {
             Some(module) => module,
-            None => self.disk.keep(engine, hash, Module::new(engine, bytes)?),
+            None => backend.compile(bytes, self.disk.path(hash).as_deref())?,
         };
         // With a disk cache, a module is mapped from its file whenever a baseline load needs
         // it, and lives exactly as long as the baseline code linked to it: once every version

@@ -17,12 +17,14 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllo
 
 use super::bindings;
 use super::cache::{ArtifactCache, ModuleCache};
+use super::compile::{Artifact, Compiler, WorkerCounters, WorkerLimits, WorkerReport};
 use super::function_cache::{FunctionCache, FunctionCacheStats};
 use super::store::HostState;
 use super::tier::Tier;
 
-/// Engine-wide settings; per-plugin limits live in [`super::Limits`].
-#[derive(Debug, Clone)]
+/// Engine-wide settings; per-plugin limits live in [`super::Limits`]. Serializable because a
+/// compile worker ([`super::compile`]) builds its engine from the same settings.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct EngineSettings {
     /// How often the epoch advances; deadlines are enforced to within one tick. Default
     /// 5 ms: a 1 ms tick costs ~5% of proxy throughput on 2 cores in wake-ups alone.
@@ -42,6 +44,10 @@ pub struct EngineSettings {
     /// [`super::Plugin::start_tier_up`] is called. The proxy turns this on; one-shot tools
     /// (`plugin check`, `eval`) leave it off and wait for optimized code.
     pub tiered: bool,
+    /// Compile large components in a short-lived worker process under these limits, when the
+    /// running binary can be one ([`super::enable_compile_worker`]); `None` compiles every
+    /// component in this process.
+    pub compile_worker: Option<WorkerLimits>,
 }
 
 impl Default for EngineSettings {
@@ -53,6 +59,7 @@ impl Default for EngineSettings {
             max_instances: 1000,
             cache_dir: None,
             tiered: false,
+            compile_worker: Some(WorkerLimits::default()),
         }
     }
 }
@@ -71,6 +78,8 @@ pub struct CacheReport {
     pub shared_modules_max: usize,
     /// Cranelift's incremental cache; `None` when tiering is off.
     pub function_cache: Option<FunctionCacheStats>,
+    /// Compiles done in worker processes, and their limits.
+    pub compile_worker: WorkerReport,
 }
 
 /// Errors building the engine.
@@ -83,13 +92,21 @@ pub struct EngineError(String);
 pub(crate) struct Backend {
     pub engine: Engine,
     pub linker: Linker<HostState>,
+    compiler: Compiler,
 }
 
 impl Backend {
-    fn new(config: &Config) -> Result<Self, EngineError> {
+    fn new(config: &Config, compiler: Compiler) -> Result<Self, EngineError> {
         let engine = Engine::new(config).map_err(|e| EngineError(format!("{e:?}")))?;
         let linker = host_linker(&engine).map_err(|e| EngineError(format!("{e:?}")))?;
-        Ok(Backend { engine, linker })
+        Ok(Backend { engine, linker, compiler })
+    }
+
+    /// Compiles `bytes` on this tier, in a worker process when it is large
+    /// ([`super::compile`]); with `keep_at`, the artifact is kept in that cache file and
+    /// mapped from it. Blocking.
+    pub(crate) fn compile<T: Artifact>(&self, bytes: &[u8], keep_at: Option<&std::path::Path>) -> wasmtime::Result<T> {
+        self.compiler.compile(&self.engine, bytes, keep_at)
     }
 }
 
@@ -113,6 +130,7 @@ pub struct PluginEngine {
     pub(crate) settings: EngineSettings,
     /// Held by the background build of optimized code ([`super::tier`]), one at a time.
     pub(crate) tier_ups: std::sync::Mutex<()>,
+    workers: Arc<WorkerCounters>,
     ticker_stop: Arc<AtomicBool>,
 }
 
@@ -125,19 +143,12 @@ impl std::fmt::Debug for PluginEngine {
 impl PluginEngine {
     /// Builds the engine and starts its epoch ticker.
     pub fn new(settings: EngineSettings) -> Result<Arc<Self>, EngineError> {
-        let mut config = optimized_config(&settings);
-        let mut functions = None;
-        if settings.tiered {
-            // Tier-ups recompile whole components whose functions are mostly unchanged (a new
-            // version of a Python plugin carries the same CPython); reusing their machine code
-            // cuts the background compile from ~5 s to ~1.5 s.
-            let cache = Arc::new(FunctionCache::new(settings.cache_dir.clone()));
-            config.enable_incremental_compilation(cache.clone()).map_err(|e| EngineError(format!("{e:?}")))?;
-            functions = Some(cache);
-        }
-        let optimized = Backend::new(&config)?;
+        let workers = Arc::new(WorkerCounters::default());
+        let (config, functions) = tier_config(&settings, Tier::Optimized)?;
+        let optimized = Backend::new(&config, Compiler::new(Tier::Optimized, &settings, workers.clone()))?;
         let baseline = if settings.tiered {
-            match Backend::new(&baseline_config(&settings)) {
+            let (config, _) = tier_config(&settings, Tier::Baseline)?;
+            match Backend::new(&config, Compiler::new(Tier::Baseline, &settings, workers.clone())) {
                 Ok(backend) => {
                     let modules = ModuleCache::new(&backend.engine, settings.cache_dir.clone());
                     Some(Baseline { backend, modules })
@@ -165,6 +176,7 @@ impl PluginEngine {
             functions,
             settings,
             tier_ups: Default::default(),
+            workers,
             ticker_stop,
         }))
     }
@@ -203,6 +215,7 @@ impl PluginEngine {
             shared_module_bytes: module_bytes,
             shared_modules_max: ModuleCache::MAX_IN_MEMORY,
             function_cache: self.functions.as_ref().map(|f| f.stats()),
+            compile_worker: self.workers.report(&self.settings),
         }
     }
 
@@ -216,6 +229,37 @@ impl Drop for PluginEngine {
     fn drop(&mut self) {
         self.ticker_stop.store(true, Ordering::Relaxed);
     }
+}
+
+/// The wasmtime config of one tier, and Cranelift's function cache when that tier keeps one.
+/// The engine and its compile workers both build from this, so their artifacts carry the
+/// same compatibility hash.
+fn tier_config(settings: &EngineSettings, tier: Tier) -> Result<(Config, Option<Arc<FunctionCache>>), EngineError> {
+    match tier {
+        Tier::Baseline => Ok((baseline_config(settings), None)),
+        Tier::Optimized => {
+            let mut config = optimized_config(settings);
+            if !settings.tiered {
+                return Ok((config, None));
+            }
+            // Tier-ups recompile whole components whose functions are mostly unchanged (a new
+            // version of a Python plugin carries the same CPython); reusing their machine code
+            // cuts the background compile from ~5 s to ~1.5 s.
+            let cache = Arc::new(FunctionCache::new(settings.cache_dir.clone()));
+            config.enable_incremental_compilation(cache.clone()).map_err(|e| EngineError(format!("{e:?}")))?;
+            Ok((config, Some(cache)))
+        }
+    }
+}
+
+/// A compile worker's engine for `tier`: the tier's config, allocating instances on demand.
+/// A worker instantiates nothing, the pool's reservations would only count against its memory
+/// limit, and the allocation strategy is not part of wasmtime's compatibility hash (tunables,
+/// features and compiler flags are; a test checks the two hashes agree).
+pub(crate) fn worker_engine(settings: &EngineSettings, tier: Tier) -> Result<Engine, EngineError> {
+    let (mut config, _functions) = tier_config(settings, tier)?;
+    config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
+    Engine::new(&config).map_err(|e| EngineError(format!("{e:?}")))
 }
 
 fn common_config(settings: &EngineSettings) -> Config {
@@ -298,8 +342,8 @@ impl PluginEngine {
         let component = match &self.baseline {
             // A tiering engine looks with the fast compiler and caches nothing, so the load
             // that follows still goes through the baseline tier.
-            Some(baseline) => Component::new(&baseline.backend.engine, bytes).map(|c| (&baseline.backend, c)),
-            None => self.cache.get_or_compile(&self.optimized.engine, hash, bytes).map(|(c, _)| (&self.optimized, c)),
+            Some(baseline) => baseline.backend.compile::<Component>(bytes, None).map(|c| (&baseline.backend, c)),
+            None => self.cache.get_or_compile(&self.optimized, hash, bytes).map(|(c, _)| (&self.optimized, c)),
         };
         let (backend, component) = component.map_err(|e| format!("{e:#}"))?;
         Ok(super::world::detect_kind(&backend.engine, &component))

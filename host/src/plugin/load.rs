@@ -157,7 +157,7 @@ pub async fn load_hashed(
         // that): link the component as written instead, so the error, if any, is about it.
         tracing::debug!(plugin = %name, "linking the component whole: its split form did not link");
         let (compiler, bytes) = (engine.clone(), bytes.clone());
-        linked = tokio::task::spawn_blocking(move || Component::new(&compiler.backend(tier).engine, &bytes))
+        linked = tokio::task::spawn_blocking(move || compiler.backend(tier).compile::<Component>(&bytes, None))
             .await
             .map_err(|e| LoadError::Task { name: name.clone(), detail: e.to_string() })?
             .and_then(|whole| WorldPre::new(engine, tier, &whole, kind, contract, &[]));
@@ -245,7 +245,7 @@ fn compile(engine: &PluginEngine, hash: ContentHash, bytes: Vec<u8>) -> wasmtime
         tier_up_source: None,
     };
     let Some(baseline) = &engine.baseline else {
-        let (component, cache) = engine.cache.get_or_compile(&engine.optimized.engine, hash, &bytes)?;
+        let (component, cache) = engine.cache.get_or_compile(&engine.optimized, hash, &bytes)?;
         return Ok(optimized(component, cache));
     };
     if let Some((component, cache)) = engine.cache.get(&engine.optimized.engine, hash) {
@@ -275,7 +275,7 @@ fn compile_baseline(
             .modules
             .iter()
             .map(|m| {
-                let (module, compiled) = baseline.modules.get_or_compile(&baseline.backend.engine, m.hash, &m.bytes)?;
+                let (module, compiled) = baseline.modules.get_or_compile(&baseline.backend, m.hash, &m.bytes)?;
                 if compiled {
                     counts.compiled += 1;
                 } else {
@@ -284,13 +284,14 @@ fn compile_baseline(
                 Ok((m.import_name.clone(), module))
             })
             .collect::<wasmtime::Result<Vec<_>>>();
-        match shared.and_then(|shared| Component::new(&baseline.backend.engine, &split.component).map(|c| (c, shared)))
+        match shared
+            .and_then(|shared| baseline.backend.compile::<Component>(&split.component, None).map(|c| (c, shared)))
         {
             Ok((component, shared)) => return Ok((component, shared, counts)),
             Err(error) => tracing::debug!("compiling the component whole: its split form failed: {error:#}"),
         }
     }
-    Ok((Component::new(&baseline.backend.engine, bytes)?, Vec::new(), SharedModules::default()))
+    Ok((baseline.backend.compile::<Component>(bytes, None)?, Vec::new(), SharedModules::default()))
 }
 
 /// Fills the warm pool at load, off the request path, so that no request pays for an

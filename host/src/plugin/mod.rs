@@ -13,6 +13,7 @@ mod adapt;
 mod bindings;
 pub mod blocking;
 mod cache;
+pub mod compile;
 mod engine;
 mod error;
 mod function_cache;
@@ -40,6 +41,7 @@ pub use bindings::types::{
     Tool, ToolCall, ToolChoice, ToolResult, Verdict,
 };
 pub use cache::{CacheOutcome, ContentHash};
+pub use compile::{WorkerLimits, WorkerReport, enable_worker as enable_compile_worker};
 pub use engine::{CacheReport, EngineError, EngineSettings, PluginEngine};
 pub use error::{CallError, LimitKind};
 pub use function_cache::FunctionCacheStats;

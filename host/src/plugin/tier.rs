@@ -28,7 +28,7 @@ use super::instance::{WarmPool, WorldPre};
 use super::loaded::Plugin;
 
 /// Which compiler produced the code a plugin version is running.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Tier {
     /// Winch: fast to compile, slower to run; serves while the optimized code is built.
@@ -150,7 +150,7 @@ fn build_optimized(
 ) -> Result<Arc<Code>, String> {
     let (component, _) = engine
         .cache
-        .get_or_compile(&engine.optimized.engine, hash, source)
+        .get_or_compile(&engine.optimized, hash, source)
         .map_err(|e| format!("optimized compilation failed: {e:#}"))?;
     let contract = super::world::check(&engine.optimized.engine, &component, kind, &[])?;
     let pre = WorldPre::new(engine, Tier::Optimized, &component, kind, contract, &[])
