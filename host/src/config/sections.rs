@@ -108,7 +108,7 @@ pub struct RuntimeConfig {
     /// Wall time one worker compile may take before it is stopped and the load refused.
     /// Default 300 000 ms.
     pub compile_timeout_ms: u64,
-    /// Writable memory one compile worker may use, in MiB. Default 4096.
+    /// Address space one compile worker may use, in MiB. Default 4096.
     pub compile_memory_mb: u64,
 }
 

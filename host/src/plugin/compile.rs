@@ -58,7 +58,8 @@ pub fn enable_worker(executable: PathBuf) {
 pub struct WorkerLimits {
     /// Wall time for one compile; past it the worker is killed and the load fails.
     pub timeout: Duration,
-    /// The worker's writable memory (RLIMIT_DATA); past it allocation fails and it exits.
+    /// The worker's address space (RLIMIT_AS, so reservations count too); past it allocation
+    /// fails and the worker exits.
     pub memory_bytes: u64,
 }
 
@@ -297,9 +298,6 @@ impl Worker {
             .arg(WORKER_SUBCOMMAND)
             .arg("--request")
             .arg(request)
-            // mimalloc commits arenas lazily, so the memory limit counts what is used rather
-            // than what is reserved.
-            .env("MIMALLOC_ARENA_EAGER_COMMIT", "0")
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -427,13 +425,16 @@ pub fn worker_main(request: &str) -> i32 {
     }
 }
 
-/// Caps this process's writable private memory, so a compile that would exceed it fails
-/// allocation and exits instead of growing without bound.
+/// Caps this process's address space, so a compile that would exceed it fails allocation and
+/// exits instead of growing without bound. The address space rather than RLIMIT_DATA:
+/// mimalloc maps its first arena (1 GiB) before this runs, and writable memory inside it never
+/// meets a data limit; the worker's engine reserves no instance pool, so its address space is
+/// its heap, its code and its threads' stacks.
 fn limit_writable_memory(bytes: u64) {
     let limit = libc::rlimit { rlim_cur: bytes as libc::rlim_t, rlim_max: bytes as libc::rlim_t };
     // SAFETY: setrlimit reads one plain struct; failing leaves the process unlimited, which
     // the timeout still bounds.
-    if unsafe { libc::setrlimit(libc::RLIMIT_DATA, &limit) } != 0 {
+    if unsafe { libc::setrlimit(libc::RLIMIT_AS, &limit) } != 0 {
         eprintln!("warning: cannot limit the compile worker's memory: {}", std::io::Error::last_os_error());
     }
 }

@@ -255,7 +255,8 @@ fn tier_config(settings: &EngineSettings, tier: Tier) -> Result<(Config, Option<
 /// A compile worker's engine for `tier`: the tier's config, allocating instances on demand.
 /// A worker instantiates nothing, the pool's reservations would only count against its memory
 /// limit, and the allocation strategy is not part of wasmtime's compatibility hash (tunables,
-/// features and compiler flags are; a test checks the two hashes agree).
+/// features and compiler flags are; `host/tests/compile_worker.rs` loads a worker's artifact
+/// with no fallback).
 pub(crate) fn worker_engine(settings: &EngineSettings, tier: Tier) -> Result<Engine, EngineError> {
     let (mut config, _functions) = tier_config(settings, tier)?;
     config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
