@@ -74,7 +74,8 @@ fn a_large_component_compiles_in_a_worker_and_answers_like_any_other() {
 #[test]
 fn a_worker_past_its_time_limit_is_stopped_and_the_load_names_the_limit() {
     let engine = engine(WorkerLimits { timeout: Duration::from_millis(1), memory_bytes: 4 << 30 }, None);
-    let error = load(&engine, padded_gate()).err().expect("a 1 ms compile limit cannot be met").to_string();
+    let Err(error) = load(&engine, padded_gate()) else { panic!("a 1 ms compile limit cannot be met") };
+    let error = error.to_string();
     assert!(error.contains("longer than the compile worker's limit of 1ms"), "{error}");
     assert_eq!(engine.caches().compile_worker.failures, 1);
     // Small components still compile here, in-process, and the engine keeps working.
@@ -85,7 +86,8 @@ fn a_worker_past_its_time_limit_is_stopped_and_the_load_names_the_limit() {
 #[test]
 fn a_worker_out_of_memory_fails_the_load_with_its_limit() {
     let engine = engine(WorkerLimits { timeout: Duration::from_secs(120), memory_bytes: 1 << 20 }, None);
-    let error = load(&engine, padded_gate()).err().expect("1 MiB cannot even hold the component").to_string();
+    let Err(error) = load(&engine, padded_gate()) else { panic!("1 MiB cannot even hold the component") };
+    let error = error.to_string();
     assert!(error.contains("compile worker"), "{error}");
     assert!(error.contains("1 MiB") || error.contains("memory"), "{error}");
 }
