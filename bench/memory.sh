@@ -36,6 +36,9 @@ PID=
 stop() { [[ -n $PID ]] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; PID=; }
 trap stop EXIT
 rss() { awk '/^VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$PID/status"; }
+# Where the RSS is: heap and other anonymous memory, and file-backed pages (compiled code mapped
+# from cache_dir, the binary).
+parts() { awk '/^RssAnon|^RssFile|^RssShmem/ {printf "%s %.1f ", $1, $2 / 1024}' "/proc/$PID/status"; }
 admin() { curl -sf -H "authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT$1"; }
 start() {
   SWITCHYARD_BENCH_ADMIN=$TOKEN SWITCHYARD_LOG=warn "$BIN" serve --config "$WORK/switchyard.toml" \
@@ -61,17 +64,19 @@ bump() { # file n
   { printf '\x00'; printf "\\x$(printf %02x $((${#name} + 2)))"; printf "\\x$(printf %02x ${#name})"; printf '%s' "$name"; printf 'x'; } >>"$1"
 }
 
-start; settled; cold=$(rss); stop
-echo "cold start: $cold MiB" >&2
+start; settled; cold=$(rss)
+echo "cold start: $cold MiB ($(parts)); compile workers: $(admin /admin/memory | grep -o '"compile_worker":{[^}]*}')" >&2
+stop
 start; settled; warm=$(rss)
-echo "warm start: $warm MiB" >&2
+echo "warm start: $warm MiB ($(parts))" >&2
 for n in $(seq 1 "$NEW_VERSIONS"); do
   for p in topics tiered hedge; do bump "$WORK/plugins/$p.wasm" "$n"; done
   admin /admin/reload -X POST >/dev/null || true
   settled
-  echo "after redeploy $n: $(rss) MiB" >&2
+  echo "after redeploy $n: $(rss) MiB ($(parts))" >&2
 done
 redeploy=$(rss)
+echo "caches after the redeploys: $(admin /admin/memory | grep -o '"caches":{.*}' | head -c 900)" >&2
 stop
 echo "RSS MiB: warm start $warm · cold start (compiled everything) $cold · after $NEW_VERSIONS redeploys of 3 Python/JS plugins $redeploy"
 awk -v w="$warm" -v r="$redeploy" 'BEGIN { printf "redeploy / warm = %.2fx (target <= 1.5x): %s\n", r / w, (r / w <= 1.5) ? "MET" : "MISSED" }'
