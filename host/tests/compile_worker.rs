@@ -12,29 +12,11 @@ use switchyard::plugin::{self, EngineSettings, PluginEngine, PluginKind, PluginS
 
 /// `sanity.wasm` with a 2 MiB custom section appended: same code, past the 1 MiB threshold.
 fn padded_gate() -> Vec<u8> {
+    use wasm_encoder::ComponentSection;
     let mut bytes = std::fs::read(switchyard_test_artifacts::SANITY).expect("the sanity guest is built");
-    let name = b"padding";
-    let data = vec![0u8; 2 << 20];
-    let mut section = Vec::new();
-    leb(&mut section, name.len() as u64);
-    section.extend_from_slice(name);
-    section.extend_from_slice(&data);
-    bytes.push(0); // custom section id
-    leb(&mut bytes, section.len() as u64);
-    bytes.extend_from_slice(&section);
+    let padding = wasm_encoder::CustomSection { name: "padding".into(), data: vec![0u8; 2 << 20].into() };
+    padding.append_to_component(&mut bytes);
     bytes
-}
-
-fn leb(out: &mut Vec<u8>, mut value: u64) {
-    loop {
-        let byte = (value & 0x7f) as u8;
-        value >>= 7;
-        if value == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
 }
 
 fn engine(limits: WorkerLimits, cache_dir: Option<std::path::PathBuf>) -> std::sync::Arc<PluginEngine> {

@@ -157,22 +157,6 @@ pub struct WorkerReport {
     pub peak_worker_resident_bytes: u64,
 }
 
-impl WorkerCounters {
-    pub(crate) fn report(&self, settings: &EngineSettings) -> WorkerReport {
-        let limits = settings.compile_worker.unwrap_or_default();
-        WorkerReport {
-            enabled: settings.compile_worker.is_some() && WORKER_EXECUTABLE.get().is_some(),
-            timeout_ms: limits.timeout.as_millis() as u64,
-            memory_limit_bytes: limits.memory_bytes,
-            compiles: self.compiles.load(Ordering::Relaxed),
-            failures: self.failures.load(Ordering::Relaxed),
-            fallbacks: self.fallbacks.load(Ordering::Relaxed),
-            last_compile_ms: self.last_ms.load(Ordering::Relaxed),
-            peak_worker_resident_bytes: children_peak_resident_bytes(),
-        }
-    }
-}
-
 /// Why a worker compile did not produce an artifact.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum WorkerError {
@@ -194,6 +178,22 @@ impl Compiler {
             _ => None,
         };
         Compiler { tier, settings: settings.clone(), worker, counters }
+    }
+
+    /// What this engine's workers have done, and the limits they run under.
+    pub(crate) fn report(&self) -> WorkerReport {
+        let limits = self.worker.as_ref().map_or(WorkerLimits::default(), |w| w.limits);
+        let counters = &self.counters;
+        WorkerReport {
+            enabled: self.worker.is_some(),
+            timeout_ms: limits.timeout.as_millis() as u64,
+            memory_limit_bytes: limits.memory_bytes,
+            compiles: counters.compiles.load(Ordering::Relaxed),
+            failures: counters.failures.load(Ordering::Relaxed),
+            fallbacks: counters.fallbacks.load(Ordering::Relaxed),
+            last_compile_ms: counters.last_ms.load(Ordering::Relaxed),
+            peak_worker_resident_bytes: children_peak_resident_bytes(),
+        }
     }
 
     /// Compiles `bytes` for `engine` (this compiler's tier). With `keep_at` (a disk-cache
@@ -286,13 +286,8 @@ impl Worker {
     }
 
     fn run(&self, compiler: &Compiler, kind: ArtifactKind, bytes: &[u8], out: &Path) -> Result<(), WorkerError> {
-        let request = WorkerRequest {
-            settings: compiler.settings.clone(),
-            tier: compiler.tier,
-            kind,
-            out: out.to_path_buf(),
-            memory_bytes: self.limits.memory_bytes,
-        };
+        let request =
+            WorkerRequest { settings: compiler.settings.clone(), tier: compiler.tier, kind, out: out.to_path_buf() };
         let request = serde_json::to_string(&request).map_err(|e| WorkerError::Unavailable(e.to_string()))?;
         let mut child = Command::new(&self.executable)
             .arg(WORKER_SUBCOMMAND)
@@ -379,7 +374,6 @@ struct WorkerRequest {
     tier: Tier,
     kind: ArtifactKind,
     out: PathBuf,
-    memory_bytes: u64,
 }
 
 /// The worker process: reads a request and the wasm bytes, compiles, writes the artifact, and
@@ -393,7 +387,9 @@ pub fn worker_main(request: &str) -> i32 {
             return EXIT_BROKEN;
         }
     };
-    limit_writable_memory(request.memory_bytes);
+    if let Some(limits) = request.settings.compile_worker {
+        limit_address_space(limits.memory_bytes);
+    }
     let mut bytes = Vec::new();
     if let Err(error) = std::io::stdin().read_to_end(&mut bytes) {
         eprintln!("cannot read the component: {error}");
@@ -430,7 +426,7 @@ pub fn worker_main(request: &str) -> i32 {
 /// mimalloc maps its first arena (1 GiB) before this runs, and writable memory inside it never
 /// meets a data limit; the worker's engine reserves no instance pool, so its address space is
 /// its heap, its code and its threads' stacks.
-fn limit_writable_memory(bytes: u64) {
+fn limit_address_space(bytes: u64) {
     let limit = libc::rlimit { rlim_cur: bytes as libc::rlim_t, rlim_max: bytes as libc::rlim_t };
     // SAFETY: setrlimit reads one plain struct; failing leaves the process unlimited, which
     // the timeout still bounds.

@@ -130,7 +130,6 @@ pub struct PluginEngine {
     pub(crate) settings: EngineSettings,
     /// Held by the background build of optimized code ([`super::tier`]), one at a time.
     pub(crate) tier_ups: std::sync::Mutex<()>,
-    workers: Arc<WorkerCounters>,
     ticker_stop: Arc<AtomicBool>,
 }
 
@@ -176,7 +175,6 @@ impl PluginEngine {
             functions,
             settings,
             tier_ups: Default::default(),
-            workers,
             ticker_stop,
         }))
     }
@@ -215,7 +213,7 @@ impl PluginEngine {
             shared_module_bytes: module_bytes,
             shared_modules_max: ModuleCache::MAX_IN_MEMORY,
             function_cache: self.functions.as_ref().map(|f| f.stats()),
-            compile_worker: self.workers.report(&self.settings),
+            compile_worker: self.optimized.compiler.report(),
         }
     }
 
